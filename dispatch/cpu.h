@@ -1,0 +1,47 @@
+/* CPU and OS feature detection (internal to normkit and its tools). */
+#ifndef NORMKIT_CPU_H
+#define NORMKIT_CPU_H
+
+#include <stdint.h>
+
+#include "normkit.h"
+
+/* Feature bits. The OS_* bits say the OS saves that register state (x86 XCR0). */
+enum {
+    NORMKIT_CPU_SSE2,
+    NORMKIT_CPU_AVX,
+    NORMKIT_CPU_FMA,
+    NORMKIT_CPU_AVX2,
+    NORMKIT_CPU_AVX512F,
+    NORMKIT_CPU_AVX512BW,
+    NORMKIT_CPU_AVX512VL,
+    NORMKIT_CPU_AVX512DQ,
+    NORMKIT_CPU_AVX512VNNI,
+    NORMKIT_CPU_AVX512BF16,
+    NORMKIT_CPU_OS_YMM,
+    NORMKIT_CPU_OS_ZMM,
+    NORMKIT_CPU_ASIMD,
+    NORMKIT_CPU_SVE,
+    NORMKIT_CPU_SVE2,
+    NORMKIT_CPU_FEATURE_COUNT
+};
+
+typedef struct normkit_cpu {
+    const char *arch;  /* "x86_64", "aarch64" or "other" */
+    char model[96];    /* brand string, or "unknown" */
+    uint32_t features; /* 1u << NORMKIT_CPU_* */
+} normkit_cpu;
+
+/* Detected once, thread-safely; the result never changes. */
+const normkit_cpu *normkit_cpu_get(void);
+const char *normkit_cpu_feature_name(int feature);
+
+/* The ISAs a feature set can execute (bit 1 << normkit_isa); scalar always. Pure, so tests can
+ * feed it feature sets this machine does not have (e.g. AVX-512 without OS ZMM support). */
+uint32_t normkit_cpu_isa_mask(uint32_t features);
+
+/* x86 only: feature bits from raw CPUID leaves 1 (ecx), 7.0 (ebx, ecx), 7.1 (eax) and XCR0. */
+uint32_t normkit_cpu_x86_features(uint32_t l1_ecx, uint32_t l1_edx, uint32_t l7_ebx,
+                                  uint32_t l7_ecx, uint32_t l7s1_eax, uint64_t xcr0);
+
+#endif

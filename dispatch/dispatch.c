@@ -1,0 +1,265 @@
+/*
+ * Public entry points: check arguments, then one indirect call into the variant chosen
+ * for the operator. The choice is made on first use, under a lock (so concurrent first
+ * calls and normkit_isa_force never disagree), and published with release/acquire atomics
+ * so that every later call is a load and an indirect call.
+ */
+#include <float.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu.h"
+#include "normkit.h"
+#include "normkit_kernels.h"
+
+static const char *const isa_names[NORMKIT_ISA_COUNT] = {"auto", "scalar", "avx2",
+                                                         "avx512", "neon", "sve"};
+
+const char *normkit_isa_name(normkit_isa isa)
+{
+    return (unsigned)isa < NORMKIT_ISA_COUNT ? isa_names[isa] : NULL;
+}
+
+int normkit_isa_from_name(const char *name)
+{
+    for (int i = 0; name && i < NORMKIT_ISA_COUNT; i++)
+        if (strcmp(name, isa_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+const char *normkit_status_str(normkit_status s)
+{
+    switch (s) {
+    case NORMKIT_OK: return "success";
+    case NORMKIT_ERR_NULL: return "a required pointer argument is NULL";
+    case NORMKIT_ERR_SHAPE: return "bad shape: dim is 0, a stride is below dim, or the size overflows";
+    case NORMKIT_ERR_EPS: return "eps must be finite and >= 0";
+    case NORMKIT_ERR_UNSUPPORTED: return "ISA not supported by this CPU, OS or build";
+    case NORMKIT_ERR_NOMEM: return "out of memory";
+    }
+    return "unknown normkit status";
+}
+
+/* An ISA is usable when the CPU/OS run it and the registry has at least one variant of it. */
+static int isa_in_build(normkit_isa isa)
+{
+    size_t n;
+    const normkit_kernel *k = normkit_kernel_list(&n);
+    for (size_t i = 0; i < n; i++)
+        if (k[i].isa == isa)
+            return 1;
+    return 0;
+}
+
+int normkit_isa_supported(normkit_isa isa)
+{
+    if (isa <= NORMKIT_ISA_AUTO || (unsigned)isa >= NORMKIT_ISA_COUNT)
+        return 0;
+    return (normkit_cpu_isa_mask(normkit_cpu_get()->features) >> isa & 1u) && isa_in_build(isa);
+}
+
+/* Families: forcing an ISA allows it, the weaker ISAs of its family, and scalar. */
+static int isa_rank(normkit_isa isa)
+{
+    switch (isa) {
+    case NORMKIT_ISA_AVX2: case NORMKIT_ISA_NEON: return 1;
+    case NORMKIT_ISA_AVX512: case NORMKIT_ISA_SVE: return 2;
+    default: return 0;
+    }
+}
+
+static int isa_family(normkit_isa isa)
+{
+    return isa == NORMKIT_ISA_AVX2 || isa == NORMKIT_ISA_AVX512 ? 1
+           : isa == NORMKIT_ISA_NEON || isa == NORMKIT_ISA_SVE  ? 2
+                                                                 : 0;
+}
+
+static int isa_allowed(normkit_isa cap, normkit_isa isa)
+{
+    return isa == NORMKIT_ISA_SCALAR ||
+           (isa_family(isa) == isa_family(cap) && isa_rank(isa) <= isa_rank(cap));
+}
+
+static normkit_isa best_isa(void)
+{
+    static const normkit_isa order[] = {NORMKIT_ISA_AVX512, NORMKIT_ISA_SVE, NORMKIT_ISA_AVX2,
+                                        NORMKIT_ISA_NEON};
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
+        if (normkit_isa_supported(order[i]))
+            return order[i];
+    return NORMKIT_ISA_SCALAR;
+}
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic int cap_isa;                                    /* a normkit_isa */
+static _Atomic(const normkit_kernel *) active[NORMKIT_OP_COUNT]; /* NULL: not resolved yet */
+
+/* NORMKIT_ISA sets the initial cap; a bad value warns once (this runs once) and falls back. */
+static void init(void)
+{
+    normkit_isa best = best_isa(), cap = best;
+    const char *env = getenv("NORMKIT_ISA");
+    if (env && *env) {
+        int want = normkit_isa_from_name(env);
+        if (want < 0)
+            fprintf(stderr,
+                    "normkit: warning: NORMKIT_ISA=%s is not one of auto, scalar, avx2, avx512, "
+                    "neon, sve; using %s\n",
+                    env, normkit_isa_name(best));
+        else if (want != NORMKIT_ISA_AUTO && !normkit_isa_supported((normkit_isa)want))
+            fprintf(stderr,
+                    "normkit: warning: NORMKIT_ISA=%s is not supported by this CPU, OS or build; "
+                    "using %s\n",
+                    env, normkit_isa_name(best));
+        else if (want != NORMKIT_ISA_AUTO)
+            cap = (normkit_isa)want;
+    }
+    atomic_store(&cap_isa, (int)cap);
+}
+
+static const normkit_kernel *pick(normkit_op op, normkit_isa cap)
+{
+    size_t n;
+    const normkit_kernel *k = normkit_kernel_list(&n);
+    for (size_t i = 0; i < n; i++)
+        if (k[i].op == op && isa_allowed(cap, k[i].isa) && normkit_isa_supported(k[i].isa))
+            return &k[i];
+    return NULL; /* unreachable: every operator has a scalar variant */
+}
+
+static const normkit_kernel *resolve(normkit_op op)
+{
+    pthread_once(&init_once, init);
+    pthread_mutex_lock(&lock);
+    const normkit_kernel *k = atomic_load_explicit(&active[op], memory_order_relaxed);
+    if (!k) {
+        k = pick(op, (normkit_isa)atomic_load(&cap_isa));
+        atomic_store_explicit(&active[op], k, memory_order_release);
+    }
+    pthread_mutex_unlock(&lock);
+    return k;
+}
+
+static inline const normkit_kernel *kernel_for(normkit_op op)
+{
+    const normkit_kernel *k = atomic_load_explicit(&active[op], memory_order_acquire);
+    return k ? k : resolve(op);
+}
+
+const normkit_kernel *normkit_kernel_active(normkit_op op)
+{
+    return (unsigned)op < NORMKIT_OP_COUNT ? kernel_for(op) : NULL;
+}
+
+normkit_isa normkit_isa_active(void)
+{
+    pthread_once(&init_once, init);
+    return (normkit_isa)atomic_load(&cap_isa);
+}
+
+normkit_status normkit_isa_force(normkit_isa isa)
+{
+    pthread_once(&init_once, init);
+    normkit_isa cap = isa;
+    if (isa == NORMKIT_ISA_AUTO)
+        cap = best_isa();
+    else if (!normkit_isa_supported(isa))
+        return NORMKIT_ERR_UNSUPPORTED;
+    pthread_mutex_lock(&lock);
+    atomic_store(&cap_isa, (int)cap);
+    for (int op = 0; op < NORMKIT_OP_COUNT; op++)
+        atomic_store_explicit(&active[op], pick((normkit_op)op, cap), memory_order_release);
+    pthread_mutex_unlock(&lock);
+    return NORMKIT_OK;
+}
+
+/* ---- argument checks, shared by every entry point ---- */
+
+/* A matrix of rows x dim with stride ld must be addressable: (rows-1)*ld + dim floats. */
+static int matrix_ok(size_t rows, size_t dim, size_t ld)
+{
+    const size_t max = (size_t)PTRDIFF_MAX / sizeof(float);
+    return ld >= dim && (rows - 1) <= (max - dim) / ld;
+}
+
+static normkit_status check(size_t rows, size_t dim, size_t ldx, size_t ldr, size_t ldy,
+                            float eps)
+{
+    if (dim == 0 || !matrix_ok(rows, dim, ldx) || !matrix_ok(rows, dim, ldy) ||
+        !matrix_ok(rows, dim, ldr))
+        return NORMKIT_ERR_SHAPE;
+    if (!(eps >= 0.0f && eps <= FLT_MAX))
+        return NORMKIT_ERR_EPS;
+    return NORMKIT_OK;
+}
+
+normkit_status normkit_rmsnorm_f32(size_t rows, size_t dim, const float *x, size_t ldx,
+                                   const float *gamma, float eps, float *y, size_t ldy)
+{
+    if (rows == 0)
+        return NORMKIT_OK;
+    if (!x || !y)
+        return NORMKIT_ERR_NULL;
+    normkit_status st = check(rows, dim, ldx, dim, ldy, eps);
+    if (st != NORMKIT_OK)
+        return st;
+    const normkit_kernel *k = kernel_for(NORMKIT_OP_RMSNORM);
+    k->fn.rmsnorm_f32(rows, dim, x, ldx, gamma, eps, y, ldy, &k->params);
+    return NORMKIT_OK;
+}
+
+normkit_status normkit_layernorm_f32(size_t rows, size_t dim, const float *x, size_t ldx,
+                                     const float *gamma, const float *beta, float eps, float *y,
+                                     size_t ldy)
+{
+    if (rows == 0)
+        return NORMKIT_OK;
+    if (!x || !y)
+        return NORMKIT_ERR_NULL;
+    normkit_status st = check(rows, dim, ldx, dim, ldy, eps);
+    if (st != NORMKIT_OK)
+        return st;
+    const normkit_kernel *k = kernel_for(NORMKIT_OP_LAYERNORM);
+    k->fn.layernorm_f32(rows, dim, x, ldx, gamma, beta, eps, y, ldy, &k->params);
+    return NORMKIT_OK;
+}
+
+normkit_status normkit_add_rmsnorm_f32(size_t rows, size_t dim, const float *x, size_t ldx,
+                                       float *r, size_t ldr, const float *gamma, float eps,
+                                       float *y, size_t ldy)
+{
+    if (rows == 0)
+        return NORMKIT_OK;
+    if (!x || !r || !y)
+        return NORMKIT_ERR_NULL;
+    normkit_status st = check(rows, dim, ldx, ldr, ldy, eps);
+    if (st != NORMKIT_OK)
+        return st;
+    const normkit_kernel *k = kernel_for(NORMKIT_OP_ADD_RMSNORM);
+    k->fn.add_rmsnorm_f32(rows, dim, x, ldx, r, ldr, gamma, eps, y, ldy, &k->params);
+    return NORMKIT_OK;
+}
+
+normkit_status normkit_add_layernorm_f32(size_t rows, size_t dim, const float *x, size_t ldx,
+                                         float *r, size_t ldr, const float *gamma,
+                                         const float *beta, float eps, float *y, size_t ldy)
+{
+    if (rows == 0)
+        return NORMKIT_OK;
+    if (!x || !r || !y)
+        return NORMKIT_ERR_NULL;
+    normkit_status st = check(rows, dim, ldx, ldr, ldy, eps);
+    if (st != NORMKIT_OK)
+        return st;
+    const normkit_kernel *k = kernel_for(NORMKIT_OP_ADD_LAYERNORM);
+    k->fn.add_layernorm_f32(rows, dim, x, ldx, r, ldr, gamma, beta, eps, y, ldy, &k->params);
+    return NORMKIT_OK;
+}

@@ -1,0 +1,125 @@
+/*
+ * normkit_kernel.h — the one header every kernel variant includes.
+ *
+ * It holds the uniform signature of each operator, the tuning knobs a variant receives,
+ * and the shared rare path (a row recomputed with double accumulation). A kernel file
+ * plus this header can be copied into another engine as they stand.
+ *
+ * Kernels trust their arguments; the public entry points (dispatch/dispatch.c) check them:
+ * rows >= 1, dim >= 1, strides >= dim, x, y (and r) non-NULL, eps finite and >= 0.
+ * gamma and beta may be NULL (scale 1, shift 0). y may equal x. Sizes count elements.
+ */
+#ifndef NORMKIT_KERNEL_H
+#define NORMKIT_KERNEL_H
+
+#include <float.h>
+#include <math.h>
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Knobs a variant reads at run time. The registry holds each variant's defaults as data, so
+ * a tuner can change them without recompiling. NULL means "the variant's defaults". */
+typedef struct normkit_kparams {
+    /* Use non-temporal (streaming) stores for y when one call writes at least this many
+     * bytes; SIZE_MAX never streams. Variants without streaming stores ignore it. */
+    size_t nt_min_bytes;
+} normkit_kparams;
+
+/* The uniform signature of each operator's variants (function types: a kernel file declares
+ * itself with one, e.g. `normkit_rmsnorm_f32_ukernel normkit_rmsnorm_f32__avx2;`, so the
+ * compiler checks it against the registry's expectation). */
+typedef void normkit_rmsnorm_f32_ukernel(size_t rows, size_t dim, const float *x, size_t ldx,
+                                         const float *gamma, float eps, float *y, size_t ldy,
+                                         const normkit_kparams *kp);
+typedef void normkit_layernorm_f32_ukernel(size_t rows, size_t dim, const float *x, size_t ldx,
+                                           const float *gamma, const float *beta, float eps,
+                                           float *y, size_t ldy, const normkit_kparams *kp);
+typedef void normkit_add_rmsnorm_f32_ukernel(size_t rows, size_t dim, const float *x, size_t ldx,
+                                             float *r, size_t ldr, const float *gamma, float eps,
+                                             float *y, size_t ldy, const normkit_kparams *kp);
+typedef void normkit_add_layernorm_f32_ukernel(size_t rows, size_t dim, const float *x,
+                                               size_t ldx, float *r, size_t ldr,
+                                               const float *gamma, const float *beta, float eps,
+                                               float *y, size_t ldy, const normkit_kparams *kp);
+
+/*
+ * When a variant's float fast path may be inaccurate, it hands the row to the rare path.
+ * Below 2^-100 the squares of the row's elements (|x| < 2^-63) may have underflowed, each by
+ * up to 2^-149: for any row shorter than 2^25 that stays below one ulp of a sum >= 2^-100,
+ * and eps >= 2^-100 dominates it likewise. A sum above FLT_MAX (or NaN) means overflow or a
+ * non-finite input. These checks cost one compare per row.
+ */
+#define NORMKIT_TINY_SUM 0x1p-100f
+
+static inline int normkit_rms_fast_ok(float sumsq, float eps)
+{
+    return sumsq <= FLT_MAX && (sumsq >= NORMKIT_TINY_SUM || eps >= NORMKIT_TINY_SUM);
+}
+
+/* mean_hi: the row mean's first estimate; s2: sum of squared deviations from it. */
+static inline int normkit_ln_fast_ok(float mean_hi, float s2, float var, float eps)
+{
+    return mean_hi >= -FLT_MAX && mean_hi <= FLT_MAX && s2 <= FLT_MAX &&
+           (var >= NORMKIT_TINY_SUM || eps >= NORMKIT_TINY_SUM);
+}
+
+/*
+ * The rare path: one row's statistics in double, where squares of any float (up to
+ * FLT_MAX^2 ~ 1e77, down to FLT_TRUE_MIN^2 ~ 2e-90) neither overflow nor underflow.
+ * It is also where normkit's edge-case rules live, once for every variant:
+ *  - any NaN or Inf in the row: every y of the row is NaN;
+ *  - zero spread with eps == 0: the scale is 0 (0/0 := 0), so y = 0 (RMSNorm) or beta.
+ * Statistics are gathered before y is written, so y == x is safe.
+ */
+static inline void normkit_rmsnorm_row_f64(size_t dim, const float *x, const float *gamma,
+                                           float eps, float *y)
+{
+    double ss = 0.0;
+    int finite = 1;
+    for (size_t i = 0; i < dim; i++) {
+        double v = x[i];
+        finite &= isfinite(v) != 0;
+        ss += v * v;
+    }
+    double ms = ss / (double)dim + (double)eps;
+    double scale = !finite ? NAN : ms > 0.0 ? 1.0 / sqrt(ms) : 0.0;
+    for (size_t i = 0; i < dim; i++)
+        y[i] = (float)((double)x[i] * scale * (gamma ? (double)gamma[i] : 1.0));
+}
+
+static inline void normkit_layernorm_row_f64(size_t dim, const float *x, const float *gamma,
+                                             const float *beta, float eps, float *y)
+{
+    double sum = 0.0;
+    int finite = 1;
+    for (size_t i = 0; i < dim; i++) {
+        finite &= isfinite(x[i]) != 0;
+        sum += x[i];
+    }
+    /* Corrected two-pass: the second pass also sums the deviations, which repairs the
+     * rounding error of the first mean (Chan, Golub & LeVeque 1983). */
+    double mean = sum / (double)dim, s1 = 0.0, s2 = 0.0;
+    for (size_t i = 0; i < dim; i++) {
+        double d = (double)x[i] - mean;
+        s1 += d;
+        s2 += d * d;
+    }
+    double c = s1 / (double)dim;
+    double var = s2 / (double)dim - c * c;
+    var = var > 0.0 ? var : 0.0;
+    double ve = var + (double)eps;
+    double scale = !finite ? NAN : ve > 0.0 ? 1.0 / sqrt(ve) : 0.0;
+    for (size_t i = 0; i < dim; i++) {
+        double d = ((double)x[i] - mean) - c;
+        y[i] = (float)(d * scale * (gamma ? (double)gamma[i] : 1.0) + (beta ? (double)beta[i] : 0.0));
+    }
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* NORMKIT_KERNEL_H */
