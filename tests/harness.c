@@ -1,0 +1,263 @@
+#define _DEFAULT_SOURCE
+#include "harness.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "reference.h"
+
+const size_t nk_dims[] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16, 17,
+                          18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34,
+                          35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51,
+                          52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63, 64, 65, 66, 67, 127,
+                          128, 129, 255, 256, 257, 768, 1000, 4095, 4096, 4097, 8192};
+const size_t nk_ndims = sizeof nk_dims / sizeof nk_dims[0];
+
+uint64_t nk_rng_next(nk_rng *r)
+{
+    uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+float nk_rng_uniform(nk_rng *r, float lo, float hi)
+{
+    double u = (double)(nk_rng_next(r) >> 11) * 0x1p-53;
+    return (float)(lo + (hi - lo) * u);
+}
+
+double nk_rng_normal(nk_rng *r)
+{
+    double u1 = ((double)(nk_rng_next(r) >> 11) + 1.0) * 0x1p-53;
+    double u2 = (double)(nk_rng_next(r) >> 11) * 0x1p-53;
+    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+int nk_op_has_residual(normkit_op op)
+{
+    return op == NORMKIT_OP_ADD_RMSNORM || op == NORMKIT_OP_ADD_LAYERNORM;
+}
+
+int nk_op_is_layernorm(normkit_op op)
+{
+    return op == NORMKIT_OP_LAYERNORM || op == NORMKIT_OP_ADD_LAYERNORM;
+}
+
+int nk_op_has_beta(normkit_op op) { return nk_op_is_layernorm(op); }
+
+void nk_call_kernel(const normkit_kernel *k, const nk_args *a)
+{
+    switch (k->op) {
+    case NORMKIT_OP_RMSNORM:
+        k->fn.rmsnorm_f32(a->rows, a->dim, a->x, a->ldx, a->gamma, a->eps, a->y, a->ldy, &k->params);
+        break;
+    case NORMKIT_OP_LAYERNORM:
+        k->fn.layernorm_f32(a->rows, a->dim, a->x, a->ldx, a->gamma, a->beta, a->eps, a->y, a->ldy,
+                            &k->params);
+        break;
+    case NORMKIT_OP_ADD_RMSNORM:
+        k->fn.add_rmsnorm_f32(a->rows, a->dim, a->x, a->ldx, a->r, a->ldr, a->gamma, a->eps, a->y,
+                              a->ldy, &k->params);
+        break;
+    case NORMKIT_OP_ADD_LAYERNORM:
+        k->fn.add_layernorm_f32(a->rows, a->dim, a->x, a->ldx, a->r, a->ldr, a->gamma, a->beta,
+                                a->eps, a->y, a->ldy, &k->params);
+        break;
+    default:
+        abort();
+    }
+}
+
+normkit_status nk_call_api(normkit_op op, const nk_args *a)
+{
+    switch (op) {
+    case NORMKIT_OP_RMSNORM:
+        return normkit_rmsnorm_f32(a->rows, a->dim, a->x, a->ldx, a->gamma, a->eps, a->y, a->ldy);
+    case NORMKIT_OP_LAYERNORM:
+        return normkit_layernorm_f32(a->rows, a->dim, a->x, a->ldx, a->gamma, a->beta, a->eps, a->y,
+                                     a->ldy);
+    case NORMKIT_OP_ADD_RMSNORM:
+        return normkit_add_rmsnorm_f32(a->rows, a->dim, a->x, a->ldx, a->r, a->ldr, a->gamma,
+                                       a->eps, a->y, a->ldy);
+    case NORMKIT_OP_ADD_LAYERNORM:
+        return normkit_add_layernorm_f32(a->rows, a->dim, a->x, a->ldx, a->r, a->ldr, a->gamma,
+                                         a->beta, a->eps, a->y, a->ldy);
+    default:
+        abort();
+    }
+}
+
+#define U 0x1p-24
+#define SUBNORMAL_ULP 0x1p-149
+
+double nk_bound(normkit_op op, size_t n, double ref, double g, double zmax)
+{
+    if (nk_op_is_layernorm(op))
+        return (1.5 * (double)n + 12.0) * U * fabs(g) * zmax + 2.0 * U * fabs(ref) +
+               SUBNORMAL_ULP * (2.0 + fabs(g));
+    return ((double)n / 2.0 + 6.0) * U * fabs(ref) + SUBNORMAL_ULP * (1.0 + fabs(g));
+}
+
+static int same_float(float a, float b)
+{
+    return (isnan(a) && isnan(b)) || memcmp(&a, &b, sizeof a) == 0;
+}
+
+int nk_check(normkit_op op, const nk_args *a, const float *x_in, size_t ldx_in,
+             const float *r_in, size_t ldr_in, char *msg, size_t msglen)
+{
+    const size_t n = a->dim;
+    float *h = malloc(n * sizeof *h);
+    double *ref = malloc(n * sizeof *ref);
+    int ok = 1;
+    for (size_t row = 0; row < a->rows && ok; row++) {
+        const float *xr = x_in + row * ldx_in;
+        const float *in = xr;
+        if (nk_op_has_residual(op)) {
+            const float *rr = r_in + row * ldr_in;
+            const float *rout = a->r + row * a->ldr;
+            for (size_t i = 0; i < n; i++) {
+                h[i] = xr[i] + rr[i];
+                if (!same_float(rout[i], h[i])) {
+                    snprintf(msg, msglen, "r[%zu][%zu] = %a, want x + r = %a (dim %zu)", row, i,
+                             (double)rout[i], (double)h[i], n);
+                    ok = 0;
+                    break;
+                }
+            }
+            in = h;
+        }
+        if (!ok)
+            break;
+        double zmax = 0.0;
+        if (nk_op_is_layernorm(op))
+            ref_layernorm_row(n, in, a->gamma, a->beta, a->eps, ref, &zmax);
+        else
+            ref_rmsnorm_row(n, in, a->gamma, a->eps, ref);
+        const float *yr = a->y + row * a->ldy;
+        for (size_t i = 0; i < n; i++) {
+            double g = a->gamma ? a->gamma[i] : 1.0;
+            if (isnan(ref[i])) {
+                if (!isnan(yr[i])) {
+                    snprintf(msg, msglen,
+                             "y[%zu][%zu] = %.9g, want NaN (the row holds NaN/Inf) (dim %zu)", row,
+                             i, (double)yr[i], n);
+                    ok = 0;
+                    break;
+                }
+                continue;
+            }
+            double err = fabs((double)yr[i] - ref[i]);
+            double bound = nk_bound(op, n, ref[i], g, zmax);
+            if (!(err <= bound)) {
+                snprintf(msg, msglen,
+                         "y[%zu][%zu] = %.9g, reference %.17g: error %.3g exceeds the bound %.3g "
+                         "(dim %zu, eps %g, zmax %g: LayerNorm only)",
+                         row, i, (double)yr[i], ref[i], err, bound, n, (double)a->eps, zmax);
+                ok = 0;
+                break;
+            }
+        }
+    }
+    free(h);
+    free(ref);
+    return ok;
+}
+
+/* A quiet NaN with a payload no arithmetic produces: a write from a kernel changes it. */
+static const uint32_t CANARY_BITS = 0x7fc0c0deu;
+
+static float canary(void)
+{
+    float f;
+    memcpy(&f, &CANARY_BITS, sizeof f);
+    return f;
+}
+
+static int is_canary(float f)
+{
+    uint32_t b;
+    memcpy(&b, &f, sizeof b);
+    return b == CANARY_BITS;
+}
+
+void nk_mat_alloc(nk_mat *m, size_t rows, size_t dim, size_t ld, size_t offset)
+{
+    const size_t pad = 32; /* floats of canary after the last row */
+    m->rows = rows;
+    m->dim = dim;
+    m->ld = ld;
+    m->len = offset + (rows - 1) * ld + dim + pad;
+    m->base = aligned_alloc(64, (m->len * sizeof(float) + 63) / 64 * 64);
+    if (!m->base)
+        abort();
+    const float c = canary();
+    for (size_t i = 0; i < m->len; i++)
+        m->base[i] = c;
+    m->m = m->base + offset;
+}
+
+void nk_mat_free(nk_mat *m)
+{
+    free(m->base);
+    m->base = m->m = NULL;
+}
+
+void nk_mat_fill(nk_mat *m, nk_rng *rng, float lo, float hi)
+{
+    for (size_t r = 0; r < m->rows; r++)
+        for (size_t i = 0; i < m->dim; i++)
+            m->m[r * m->ld + i] = nk_rng_uniform(rng, lo, hi);
+}
+
+int nk_mat_canaries_ok(const nk_mat *m)
+{
+    const size_t start = (size_t)(m->m - m->base);
+    for (size_t i = 0; i < m->len; i++) {
+        int inside = 0;
+        if (i >= start) {
+            size_t rel = i - start;
+            inside = rel / m->ld < m->rows && rel % m->ld < m->dim;
+        }
+        if (!inside && !is_canary(m->base[i]))
+            return 0;
+    }
+    return 1;
+}
+
+float *nk_mat_copy(const nk_mat *m)
+{
+    float *c = malloc(m->rows * m->dim * sizeof *c);
+    if (!c)
+        abort();
+    for (size_t r = 0; r < m->rows; r++)
+        memcpy(c + r * m->dim, m->m + r * m->ld, m->dim * sizeof *c);
+    return c;
+}
+
+float *nk_guarded(size_t n, int at_start, nk_guard *g)
+{
+    const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    const size_t data = (n * sizeof(float) + page - 1) / page * page;
+    g->len = data + 2 * page;
+    g->map = mmap(NULL, g->len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (g->map == MAP_FAILED)
+        abort();
+    char *base = g->map;
+    if (mprotect(base, page, PROT_NONE) != 0 || mprotect(base + page + data, page, PROT_NONE) != 0)
+        abort();
+    if (at_start)
+        return (float *)(base + page);
+    return (float *)(base + page + data) - n;
+}
+
+void nk_guard_free(nk_guard *g)
+{
+    munmap(g->map, g->len);
+    g->map = NULL;
+}

@@ -1,0 +1,93 @@
+/*
+ * Test harness shared by the suites: a seeded RNG, operator-generic calls through the
+ * registry or the public API, the checker with normkit's stated error bounds, canaries
+ * and guard pages.
+ */
+#ifndef NORMKIT_TEST_HARNESS_H
+#define NORMKIT_TEST_HARNESS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "normkit_kernels.h"
+
+/* ---- deterministic random numbers (splitmix64) ---- */
+typedef struct { uint64_t s; } nk_rng;
+uint64_t nk_rng_next(nk_rng *r);
+float nk_rng_uniform(nk_rng *r, float lo, float hi);
+double nk_rng_normal(nk_rng *r);
+
+/* ---- one call's arguments, for any operator ---- */
+typedef struct {
+    size_t rows, dim;
+    float *x; size_t ldx;
+    float *r; size_t ldr;  /* add+norm only */
+    const float *gamma, *beta;
+    float eps;
+    float *y; size_t ldy;
+} nk_args;
+
+int nk_op_has_residual(normkit_op op);
+int nk_op_has_beta(normkit_op op);
+int nk_op_is_layernorm(normkit_op op);
+void nk_call_kernel(const normkit_kernel *k, const nk_args *a);
+normkit_status nk_call_api(normkit_op op, const nk_args *a);
+
+/*
+ * The error bounds every variant must meet, against the float64 reference (u = 2^-24,
+ * n = dim, g = gamma[i] or 1). They come from the worst case of float summation: a sum of
+ * n terms carries a relative error of at most n*u, whatever the order (more accumulators
+ * only make it smaller).
+ *  RMSNorm:   |y - ref| <= (n/2 + 6) u |ref| + 2^-149 (1 + |g|)
+ *     n*u from the sum of squares, halved by sqrt; 6u for the divide by n, + eps, sqrt,
+ *     reciprocal and two multiplies. The 2^-149 term is the absolute rounding of results
+ *     that land in the subnormal range (relative error means nothing there).
+ *  LayerNorm: |y - ref| <= (1.5n + 12) u |g| zmax + 2u |ref| + 2^-149 (2 + |g|)
+ *     with zmax = max |x - mean| / sqrt(var + eps) over the row. The mean's error is an
+ *     absolute error, the same for every element, of at most n*u times the mean absolute
+ *     deviation (which is <= zmax in normalized units); the variance adds (n/2)u of
+ *     relative error as for RMSNorm; 12u covers the per-element subtractions, multiplies,
+ *     the per-row divisions and sqrt; 2u|ref| the final rounding with beta.
+ *  add+norm:  r must hold fl(x + r) exactly (one IEEE addition), and y meets the bound above
+ *     against the reference of that h.
+ *  A NaN reference (the row held NaN/Inf) requires NaN in every y of the row.
+ */
+double nk_bound(normkit_op op, size_t n, double ref, double g, double zmax);
+
+/*
+ * Checks every row of a finished call: y (and r) against the reference computed from
+ * x_in and r_in, copies of the inputs taken before the call (ld: their strides).
+ * Returns 1 if all is well; otherwise 0 and a description of the first failure in msg.
+ */
+int nk_check(normkit_op op, const nk_args *a, const float *x_in, size_t ldx_in,
+             const float *r_in, size_t ldr_in, char *msg, size_t msglen);
+
+/* ---- matrices surrounded by canaries ---- */
+typedef struct {
+    float *base;  /* allocation */
+    size_t len;   /* floats in the allocation */
+    float *m;     /* the matrix: base + offset */
+    size_t rows, dim, ld;
+} nk_mat;
+/* rows x dim with stride ld, starting `offset` floats past a 64-byte boundary; every float
+ * of the allocation starts as a canary. */
+void nk_mat_alloc(nk_mat *m, size_t rows, size_t dim, size_t ld, size_t offset);
+void nk_mat_free(nk_mat *m);
+void nk_mat_fill(nk_mat *m, nk_rng *rng, float lo, float hi);
+/* 1 if every float outside the matrix's rows (stride gaps, before, after) is still a canary. */
+int nk_mat_canaries_ok(const nk_mat *m);
+/* A dense copy (stride dim) of the matrix; free() it. */
+float *nk_mat_copy(const nk_mat *m);
+
+/* ---- guard pages ---- */
+typedef struct { void *map; size_t len; } nk_guard;
+/* n floats placed so that the float just past the end (at_start == 0) or just before the
+ * start (at_start == 1) lies in a PROT_NONE page: touching it faults. */
+float *nk_guarded(size_t n, int at_start, nk_guard *g);
+void nk_guard_free(nk_guard *g);
+
+/* The dims every variant is tested on: 1..67, powers of two and neighbours, model sizes. */
+extern const size_t nk_dims[];
+extern const size_t nk_ndims;
+
+#endif

@@ -1,0 +1,57 @@
+#include "reference.h"
+
+#include <math.h>
+
+static int all_finite(size_t n, const float *x)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i]))
+            return 0;
+    return 1;
+}
+
+/* 1/sqrt(v), with the 0/0 := 0 rule for a row of zero spread and eps == 0. */
+static double inv_sqrt_or_zero(double v)
+{
+    return v > 0.0 ? 1.0 / sqrt(v) : 0.0;
+}
+
+void ref_rmsnorm_row(size_t n, const float *x, const float *gamma, float eps, double *y)
+{
+    double sum_sq = 0.0;
+    for (size_t i = 0; i < n; i++)
+        sum_sq += (double)x[i] * (double)x[i];
+    double scale = all_finite(n, x) ? inv_sqrt_or_zero(sum_sq / (double)n + eps) : NAN;
+    for (size_t i = 0; i < n; i++)
+        y[i] = (double)x[i] * scale * (gamma ? gamma[i] : 1.0);
+}
+
+void ref_layernorm_row(size_t n, const float *x, const float *gamma, const float *beta, float eps,
+                       double *y, double *zmax)
+{
+    /* Two passes in double; the second also sums the deviations and adds their mean back,
+     * which removes the first pass's rounding error (it matters when |mean| >> std). */
+    double sum = 0.0;
+    for (size_t i = 0; i < n; i++)
+        sum += x[i];
+    double mean = sum / (double)n;
+    double dev_sum = 0.0;
+    for (size_t i = 0; i < n; i++)
+        dev_sum += (double)x[i] - mean;
+    mean += dev_sum / (double)n;
+
+    double sq = 0.0;
+    for (size_t i = 0; i < n; i++)
+        sq += ((double)x[i] - mean) * ((double)x[i] - mean);
+    double var = sq / (double)n;
+    double scale = all_finite(n, x) ? inv_sqrt_or_zero(var + eps) : NAN;
+
+    double zm = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double z = ((double)x[i] - mean) * scale;
+        zm = fabs(z) > zm ? fabs(z) : zm;
+        y[i] = z * (gamma ? gamma[i] : 1.0) + (beta ? beta[i] : 0.0);
+    }
+    if (zmax)
+        *zmax = isfinite(scale) ? zm : NAN;
+}

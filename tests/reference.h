@@ -1,0 +1,21 @@
+/*
+ * float64 references: the oracle every variant is tested against. Written for clarity, not
+ * speed; they follow the documented edge-case rules of include/normkit.h:
+ *  - a row with NaN or Inf gives NaN everywhere;
+ *  - zero spread with eps == 0 gives scale 0 (y = 0, or beta).
+ */
+#ifndef NORMKIT_TEST_REFERENCE_H
+#define NORMKIT_TEST_REFERENCE_H
+
+#include <stddef.h>
+
+/* y = x / sqrt(mean(x^2) + eps) * gamma, in double. */
+void ref_rmsnorm_row(size_t n, const float *x, const float *gamma, float eps, double *y);
+
+/* y = (x - mean) / sqrt(var + eps) * gamma + beta, in double. *zmax (if not NULL) receives
+ * max |x - mean| / sqrt(var + eps): the row's normalized scale, which LayerNorm's error
+ * bound is relative to. */
+void ref_layernorm_row(size_t n, const float *x, const float *gamma, const float *beta, float eps,
+                       double *y, double *zmax);
+
+#endif

@@ -1,0 +1,260 @@
+/*
+ * The public API: argument checks and status codes, ISA names, forcing, what the dispatcher
+ * picks (also under NORMKIT_ISA, which meson sets per test setup), and detection logic.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu.h"
+#include "harness.h"
+
+static normkit_isa best_supported(void)
+{
+    const normkit_isa order[] = {NORMKIT_ISA_AVX512, NORMKIT_ISA_SVE, NORMKIT_ISA_AVX2,
+                                 NORMKIT_ISA_NEON};
+    for (size_t i = 0; i < 4; i++)
+        if (normkit_isa_supported(order[i]))
+            return order[i];
+    return NORMKIT_ISA_SCALAR;
+}
+
+/* Runs first, before anything forces an ISA: the initial choice honours NORMKIT_ISA. */
+static void test_initial_isa(void **state)
+{
+    (void)state;
+    const char *env = getenv("NORMKIT_ISA");
+    int want = env && *env ? normkit_isa_from_name(env) : NORMKIT_ISA_AUTO;
+    if (want > NORMKIT_ISA_AUTO && !normkit_isa_supported((normkit_isa)want)) {
+        print_message("[  SKIP    ] NORMKIT_ISA=%s: this CPU/OS/build cannot run %s\n", env, env);
+        skip();
+    }
+    normkit_isa expect = want > NORMKIT_ISA_AUTO ? (normkit_isa)want : best_supported();
+    assert_string_equal(normkit_isa_name(normkit_isa_active()), normkit_isa_name(expect));
+    /* and every operator runs a variant of that ISA when the build has one */
+    for (int op = 0; op < NORMKIT_OP_COUNT; op++) {
+        const normkit_kernel *k = normkit_kernel_active((normkit_op)op);
+        assert_non_null(k);
+        if (normkit_kernels_for(expect, (normkit_op)op))
+            assert_string_equal(normkit_isa_name(k->isa), normkit_isa_name(expect));
+    }
+}
+
+static void test_names(void **state)
+{
+    (void)state;
+    for (int i = 0; i < NORMKIT_ISA_COUNT; i++)
+        assert_int_equal(normkit_isa_from_name(normkit_isa_name((normkit_isa)i)), i);
+    assert_int_equal(normkit_isa_from_name("AVX2"), -1);
+    assert_int_equal(normkit_isa_from_name(""), -1);
+    assert_int_equal(normkit_isa_from_name(NULL), -1);
+    assert_null(normkit_isa_name((normkit_isa)NORMKIT_ISA_COUNT));
+    assert_null(normkit_isa_name((normkit_isa)-1));
+    for (int s = NORMKIT_OK; s <= NORMKIT_ERR_NOMEM; s++) {
+        assert_non_null(normkit_status_str((normkit_status)s));
+        for (int t = NORMKIT_OK; t < s; t++)
+            assert_string_not_equal(normkit_status_str((normkit_status)s),
+                                    normkit_status_str((normkit_status)t));
+    }
+    assert_string_equal(normkit_status_str((normkit_status)99), "unknown normkit status");
+    assert_string_equal(normkit_op_name(NORMKIT_OP_ADD_LAYERNORM), "add_layernorm");
+    assert_null(normkit_op_name(NORMKIT_OP_COUNT));
+}
+
+/* A small valid call for `op`, in buffers the test can inspect. */
+typedef struct {
+    float x[2 * 8], r[2 * 8], y[2 * 8], r_orig[2 * 8];
+    nk_args a;
+} small_call;
+
+static void small_init(small_call *s)
+{
+    for (int i = 0; i < 16; i++) {
+        s->x[i] = (float)i - 5.0f;
+        s->r[i] = s->r_orig[i] = 0.25f * (float)i;
+        s->y[i] = -777.0f;
+    }
+    s->a = (nk_args){.rows = 2, .dim = 8, .x = s->x, .ldx = 8, .r = s->r, .ldr = 8,
+                     .eps = 1e-5f, .y = s->y, .ldy = 8};
+}
+
+/* The call fails with `want` and writes nothing. */
+static void expect_status(normkit_op op, small_call *s, normkit_status want, const char *what)
+{
+    normkit_status got = nk_call_api(op, &s->a);
+    if (got != want)
+        fail_msg("%s with %s: got \"%s\", want \"%s\"", normkit_op_name(op), what,
+                 normkit_status_str(got), normkit_status_str(want));
+    for (int i = 0; i < 16; i++)
+        if (s->y[i] != -777.0f || s->r[i] != s->r_orig[i])
+            fail_msg("%s with %s: a rejected call wrote its outputs", normkit_op_name(op), what);
+}
+
+static void test_bad_arguments(void **state)
+{
+    (void)state;
+    for (int o = 0; o < NORMKIT_OP_COUNT; o++) {
+        const normkit_op op = (normkit_op)o;
+        small_call s;
+        small_init(&s);
+        assert_int_equal(nk_call_api(op, &s.a), NORMKIT_OK); /* the baseline call is valid */
+
+        small_init(&s); s.a.x = NULL;       expect_status(op, &s, NORMKIT_ERR_NULL, "x == NULL");
+        small_init(&s); s.a.y = NULL;       expect_status(op, &s, NORMKIT_ERR_NULL, "y == NULL");
+        if (nk_op_has_residual(op)) {
+            small_init(&s); s.a.r = NULL;   expect_status(op, &s, NORMKIT_ERR_NULL, "r == NULL");
+            small_init(&s); s.a.ldr = 7;    expect_status(op, &s, NORMKIT_ERR_SHAPE, "ldr < dim");
+        }
+        small_init(&s); s.a.dim = 0;        expect_status(op, &s, NORMKIT_ERR_SHAPE, "dim == 0");
+        small_init(&s); s.a.ldx = 7;        expect_status(op, &s, NORMKIT_ERR_SHAPE, "ldx < dim");
+        small_init(&s); s.a.ldy = 0;        expect_status(op, &s, NORMKIT_ERR_SHAPE, "ldy < dim");
+        small_init(&s); s.a.rows = SIZE_MAX / 4;
+        expect_status(op, &s, NORMKIT_ERR_SHAPE, "rows * ldx overflowing the address space");
+        small_init(&s); s.a.ldx = SIZE_MAX / 2;
+        expect_status(op, &s, NORMKIT_ERR_SHAPE, "a stride overflowing the address space");
+        small_init(&s); s.a.eps = -1e-5f;   expect_status(op, &s, NORMKIT_ERR_EPS, "eps < 0");
+        small_init(&s); s.a.eps = NAN;      expect_status(op, &s, NORMKIT_ERR_EPS, "eps NaN");
+        small_init(&s); s.a.eps = INFINITY; expect_status(op, &s, NORMKIT_ERR_EPS, "eps Inf");
+        small_init(&s); s.a.eps = -0.0f;
+        assert_int_equal(nk_call_api(op, &s.a), NORMKIT_OK); /* -0 is zero */
+
+        /* rows == 0: a no-op that succeeds without looking at anything else */
+        small_init(&s);
+        s.a = (nk_args){.rows = 0, .dim = 0, .eps = NAN};
+        assert_int_equal(nk_call_api(op, &s.a), NORMKIT_OK);
+    }
+}
+
+static void test_dispatched_results(void **state)
+{
+    (void)state;
+    nk_rng rng = {42};
+    const size_t dims[] = {1, 7, 33, 768, 4097};
+    for (int o = 0; o < NORMKIT_OP_COUNT; o++)
+        for (size_t d = 0; d < sizeof dims / sizeof dims[0]; d++) {
+            const size_t n = dims[d], rows = 3;
+            float *x = malloc(rows * n * 4), *r = malloc(rows * n * 4), *y = malloc(rows * n * 4);
+            float *x_in = malloc(rows * n * 4), *r_in = malloc(rows * n * 4), *g = malloc(n * 4);
+            for (size_t i = 0; i < rows * n; i++) {
+                x_in[i] = x[i] = nk_rng_uniform(&rng, -3.0f, 3.0f);
+                r_in[i] = r[i] = nk_rng_uniform(&rng, -1.0f, 1.0f);
+            }
+            for (size_t i = 0; i < n; i++)
+                g[i] = nk_rng_uniform(&rng, 0.5f, 1.5f);
+            nk_args a = {.rows = rows, .dim = n, .x = x, .ldx = n, .r = r, .ldr = n, .gamma = g,
+                         .beta = g, .eps = 1e-5f, .y = y, .ldy = n};
+            assert_int_equal(nk_call_api((normkit_op)o, &a), NORMKIT_OK);
+            char msg[512];
+            if (!nk_check((normkit_op)o, &a, x_in, n, r_in, n, msg, sizeof msg))
+                fail_msg("%s via %s, dim %zu: %s", normkit_op_name((normkit_op)o),
+                         normkit_kernel_active((normkit_op)o)->name, n, msg);
+            free(x); free(r); free(y); free(x_in); free(r_in); free(g);
+        }
+}
+
+static void test_force(void **state)
+{
+    (void)state;
+    assert_int_equal(normkit_isa_supported(NORMKIT_ISA_SCALAR), 1);
+    assert_int_equal(normkit_isa_supported(NORMKIT_ISA_AUTO), 0);
+    assert_int_equal(normkit_isa_supported((normkit_isa)99), 0);
+    int tried_unsupported = 0;
+    for (int i = NORMKIT_ISA_SCALAR; i < NORMKIT_ISA_COUNT; i++) {
+        const normkit_isa isa = (normkit_isa)i;
+        if (normkit_isa_supported(isa)) {
+            assert_int_equal(normkit_isa_force(isa), NORMKIT_OK);
+            assert_int_equal(normkit_isa_active(), isa);
+            for (int op = 0; op < NORMKIT_OP_COUNT; op++) {
+                const normkit_kernel *k = normkit_kernel_active((normkit_op)op);
+                const normkit_kernel *exact = normkit_kernels_for(isa, (normkit_op)op);
+                assert_true(exact == NULL || k == exact);
+            }
+        } else {
+            /* Whatever is active stays active. */
+            assert_int_equal(normkit_isa_force(NORMKIT_ISA_SCALAR), NORMKIT_OK);
+            const normkit_kernel *before = normkit_kernel_active(NORMKIT_OP_RMSNORM);
+            assert_int_equal(normkit_isa_force(isa), NORMKIT_ERR_UNSUPPORTED);
+            assert_int_equal(normkit_isa_active(), NORMKIT_ISA_SCALAR);
+            assert_ptr_equal(normkit_kernel_active(NORMKIT_OP_RMSNORM), before);
+            tried_unsupported++;
+        }
+    }
+    assert_true(tried_unsupported > 0); /* no CPU runs both x86 and Arm ISAs */
+    const normkit_isa before = normkit_isa_active();
+    assert_int_equal(normkit_isa_force((normkit_isa)99), NORMKIT_ERR_UNSUPPORTED);
+    assert_int_equal(normkit_isa_force((normkit_isa)-1), NORMKIT_ERR_UNSUPPORTED);
+    assert_int_equal(normkit_isa_active(), before);
+    assert_int_equal(normkit_isa_force(NORMKIT_ISA_AUTO), NORMKIT_OK);
+    assert_int_equal(normkit_isa_active(), best_supported());
+}
+
+/* Detection logic, fed feature sets this machine may not have. */
+static void test_detection_logic(void **state)
+{
+    (void)state;
+    const uint32_t l1_ecx = (1u << 27) | (1u << 28) | (1u << 12); /* OSXSAVE, AVX, FMA */
+    const uint32_t l1_edx = 1u << 26;                             /* SSE2 */
+    const uint32_t l7_ebx = (1u << 5) | (1u << 16) | (1u << 17) | (1u << 30) | (1u << 31);
+    const uint32_t avx2 = 1u << NORMKIT_ISA_AVX2, avx512 = 1u << NORMKIT_ISA_AVX512;
+
+    uint32_t m = normkit_cpu_isa_mask(normkit_cpu_x86_features(l1_ecx, l1_edx, l7_ebx, 0, 0, 0xe7));
+    assert_true((m & avx2) && (m & avx512));
+    /* The OS saves YMM but not ZMM/opmask state: AVX-512 must not be used. */
+    m = normkit_cpu_isa_mask(normkit_cpu_x86_features(l1_ecx, l1_edx, l7_ebx, 0, 0, 0x07));
+    assert_true((m & avx2) && !(m & avx512));
+    /* No OS support for AVX state at all: scalar only. */
+    m = normkit_cpu_isa_mask(normkit_cpu_x86_features(l1_ecx, l1_edx, l7_ebx, 0, 0, 0x03));
+    assert_int_equal(m, 1u << NORMKIT_ISA_SCALAR);
+    /* OSXSAVE clear: XCR0 cannot be trusted, even if it reads as full. */
+    m = normkit_cpu_isa_mask(normkit_cpu_x86_features(l1_ecx & ~(1u << 27), l1_edx, l7_ebx, 0, 0, 0xe7));
+    assert_int_equal(m, 1u << NORMKIT_ISA_SCALAR);
+    /* AVX2 without FMA is not our avx2; AVX-512 F without BW is not our avx512. */
+    m = normkit_cpu_isa_mask(normkit_cpu_x86_features(l1_ecx & ~(1u << 12), l1_edx, l7_ebx, 0, 0, 0xe7));
+    assert_false(m & (avx2 | avx512));
+    m = normkit_cpu_isa_mask(normkit_cpu_x86_features(l1_ecx, l1_edx, l7_ebx & ~(1u << 30), 0, 0, 0xe7));
+    assert_true((m & avx2) && !(m & avx512));
+    /* Arm: SVE only counts with AdvSIMD. */
+    m = normkit_cpu_isa_mask(1u << NORMKIT_CPU_ASIMD);
+    assert_int_equal(m, (1u << NORMKIT_ISA_SCALAR) | (1u << NORMKIT_ISA_NEON));
+}
+
+/* This machine's detection agrees with the compiler runtime's own (which also checks XCR0). */
+static void test_detection_matches_libgcc(void **state)
+{
+    (void)state;
+#if defined(__x86_64__) && defined(__GNUC__)
+    __builtin_cpu_init();
+    const uint32_t m = normkit_cpu_isa_mask(normkit_cpu_get()->features);
+    const int gcc_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    const int gcc_avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+    assert_int_equal(!!(m & (1u << NORMKIT_ISA_AVX2)), gcc_avx2);
+    assert_int_equal(!!(m & (1u << NORMKIT_ISA_AVX512)), gcc_avx512);
+#else
+    print_message("[  SKIP    ] no independent detector on this architecture\n");
+    skip();
+#endif
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_initial_isa), /* first: nothing forced yet */
+        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_bad_arguments),
+        cmocka_unit_test(test_dispatched_results),
+        cmocka_unit_test(test_force),
+        cmocka_unit_test(test_dispatched_results), /* again, after forcing back to auto */
+        cmocka_unit_test(test_detection_logic),
+        cmocka_unit_test(test_detection_matches_libgcc),
+    };
+    return cmocka_run_group_tests_name("api", tests, NULL, NULL);
+}

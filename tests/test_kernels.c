@@ -1,0 +1,464 @@
+/*
+ * Every kernel variant in the registry x every case below, against the float64 reference
+ * with the bounds stated in harness.h. Variants whose ISA this CPU (or OS) cannot run are
+ * reported as skipped, by name. Nothing here lists a kernel by hand.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+#define SEED 0x6e6f726d6b6974ull /* "normkit" */
+
+typedef void nk_fill_fn(nk_rng *rng, size_t row, size_t dim, float *x, float *r);
+
+typedef struct {
+    size_t rows, dim, ldx, ldr, ldy;
+    size_t offx, offr, offy, offg; /* misalignment, in floats, from a 64-byte boundary */
+    int gamma, beta, inplace;      /* use gamma / beta; y == x */
+    float eps;
+    nk_fill_fn *fill;
+} nk_case;
+
+static const normkit_kernel *kernel_of(void **state)
+{
+    const normkit_kernel *k = *state;
+    if (!normkit_isa_supported(k->isa)) {
+        print_message("[  SKIP    ] %s: this CPU/OS/build cannot run %s\n", k->name,
+                      normkit_isa_name(k->isa));
+        skip();
+    }
+    return k;
+}
+
+/* Runs one case on one variant; returns 0 with msg set on the first problem. */
+static int run_case(const normkit_kernel *k, const nk_case *c, nk_rng *rng, char *msg,
+                    size_t msglen)
+{
+    const int res = nk_op_has_residual(k->op);
+    nk_mat x, r = {0}, y = {0}, g = {0}, b = {0};
+    nk_mat_alloc(&x, c->rows, c->dim, c->ldx, c->offx);
+    if (res)
+        nk_mat_alloc(&r, c->rows, c->dim, c->ldr, c->offr);
+    if (!c->inplace)
+        nk_mat_alloc(&y, c->rows, c->dim, c->ldy, c->offy);
+    for (size_t row = 0; row < c->rows; row++)
+        c->fill(rng, row, c->dim, x.m + row * c->ldx, res ? r.m + row * c->ldr : NULL);
+    if (c->gamma) {
+        nk_mat_alloc(&g, 1, c->dim, c->dim, c->offg);
+        nk_mat_fill(&g, rng, -2.0f, 2.0f);
+    }
+    if (c->beta && nk_op_has_beta(k->op)) {
+        nk_mat_alloc(&b, 1, c->dim, c->dim, c->offg + 1);
+        nk_mat_fill(&b, rng, -1.0f, 1.0f);
+    }
+    float *x_in = nk_mat_copy(&x);
+    float *r_in = res ? nk_mat_copy(&r) : NULL;
+
+    nk_args a = {.rows = c->rows, .dim = c->dim, .x = x.m, .ldx = c->ldx,
+                 .r = res ? r.m : NULL, .ldr = c->ldr, .gamma = c->gamma ? g.m : NULL,
+                 .beta = b.base ? b.m : NULL, .eps = c->eps,
+                 .y = c->inplace ? x.m : y.m, .ldy = c->inplace ? c->ldx : c->ldy};
+    nk_call_kernel(k, &a);
+
+    int ok = nk_check(k->op, &a, x_in, c->dim, r_in, c->dim, msg, msglen);
+    if (ok && !nk_mat_canaries_ok(c->inplace ? &x : &y)) {
+        snprintf(msg, msglen, "y: a write outside the rows (stride gap or past the end)");
+        ok = 0;
+    }
+    if (ok && res && !nk_mat_canaries_ok(&r)) {
+        snprintf(msg, msglen, "r: a write outside the rows");
+        ok = 0;
+    }
+    if (ok && !c->inplace) {
+        float *x_after = nk_mat_copy(&x);
+        if (memcmp(x_after, x_in, c->rows * c->dim * sizeof(float)) != 0 || !nk_mat_canaries_ok(&x)) {
+            snprintf(msg, msglen, "x (an input) was modified");
+            ok = 0;
+        }
+        free(x_after);
+    }
+    free(x_in);
+    free(r_in);
+    nk_mat_free(&x);
+    if (res) nk_mat_free(&r);
+    if (!c->inplace) nk_mat_free(&y);
+    if (g.base) nk_mat_free(&g);
+    if (b.base) nk_mat_free(&b);
+    return ok;
+}
+
+static void expect_case(const normkit_kernel *k, const char *what, const nk_case *c, nk_rng *rng)
+{
+    char msg[512];
+    if (!run_case(k, c, rng, msg, sizeof msg))
+        fail_msg("%s, %s: rows %zu dim %zu ldx %zu ldr %zu ldy %zu offsets %zu/%zu/%zu/%zu "
+                 "gamma %d beta %d in-place %d eps %g (seed %#llx): %s",
+                 k->name, what, c->rows, c->dim, c->ldx, c->ldr, c->ldy, c->offx, c->offr,
+                 c->offy, c->offg, c->gamma, c->beta, c->inplace, (double)c->eps,
+                 (unsigned long long)SEED, msg);
+}
+
+static nk_case dense(size_t rows, size_t dim, float eps, nk_fill_fn *fill)
+{
+    return (nk_case){.rows = rows, .dim = dim, .ldx = dim, .ldr = dim, .ldy = dim,
+                     .gamma = 1, .beta = 1, .eps = eps, .fill = fill};
+}
+
+/* ---- fills: one row of x (and r for add+norm) ---- */
+
+static void fill_uniform(nk_rng *rng, size_t row, size_t dim, float *x, float *r)
+{
+    (void)row;
+    const float offset = nk_rng_uniform(rng, -0.5f, 0.5f), amp = nk_rng_uniform(rng, 0.1f, 4.0f);
+    for (size_t i = 0; i < dim; i++) {
+        x[i] = offset + amp * nk_rng_uniform(rng, -1.0f, 1.0f);
+        if (r) r[i] = nk_rng_uniform(rng, -1.0f, 1.0f);
+    }
+}
+
+static int float_order(const void *a, const void *b)
+{
+    const float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* Large mean, small spread: E[x^2] - E[x]^2 in float returns noise. Rows 0 and 1: mean 1e4
+ * and -3e3 with std 1e-2 (~10 ulps). Row 2: mean 1e5, std 1e-2, sorted ascending, where a
+ * plain float sum for the mean drifts by ~1000 std (rounding all one way), which defeats a
+ * two-pass variance unless the first pass is shifted. */
+static void fill_large_mean(nk_rng *rng, size_t row, size_t dim, float *x, float *r)
+{
+    static const double means[] = {1e4, -3e3, 1e5};
+    for (size_t i = 0; i < dim; i++) {
+        x[i] = (float)(means[row % 3] + 1e-2 * nk_rng_normal(rng));
+        if (r) r[i] = row % 3 == 2 ? 0.0f : (float)(1e-2 * nk_rng_normal(rng));
+    }
+    if (row % 3 == 2)
+        qsort(x, dim, sizeof *x, float_order);
+}
+
+/* h = 0 exactly: x = v, r = -v. */
+static void fill_zero(nk_rng *rng, size_t row, size_t dim, float *x, float *r)
+{
+    (void)row;
+    for (size_t i = 0; i < dim; i++) {
+        float v = r ? nk_rng_uniform(rng, -1.0f, 1.0f) : 0.0f;
+        x[i] = v;
+        if (r) r[i] = -v;
+    }
+}
+
+/* Constants with long binary expansions, so a float sum of the row rounds: a kernel must
+ * still find zero spread (LayerNorm then gives exactly beta when eps == 0). */
+static void fill_const(nk_rng *rng, size_t row, size_t dim, float *x, float *r)
+{
+    (void)rng;
+    static const float values[] = {0.1f, -3.3f, 10000.7f};
+    for (size_t i = 0; i < dim; i++) {
+        x[i] = values[row % 3];
+        if (r) r[i] = 0.3f;
+    }
+}
+
+/* Subnormal rows (row even) and tiny normal rows (row odd): squares underflow. */
+static void fill_tiny(nk_rng *rng, size_t row, size_t dim, float *x, float *r)
+{
+    const float unit = row & 1 ? 1e-30f : 0x1p-149f;
+    const float hi = row & 1 ? 1.0f : 4096.0f;
+    for (size_t i = 0; i < dim; i++) {
+        x[i] = unit * nk_rng_uniform(rng, -hi, hi);
+        if (r) r[i] = unit * nk_rng_uniform(rng, -hi, hi);
+    }
+}
+
+/* Squares overflow: values up to FLT_MAX (row even), or one 1e30 among small values. */
+static void fill_huge(nk_rng *rng, size_t row, size_t dim, float *x, float *r)
+{
+    for (size_t i = 0; i < dim; i++) {
+        if (row & 1)
+            x[i] = i == (row * 7) % dim ? 1e30f : nk_rng_uniform(rng, -1.0f, 1.0f);
+        else
+            x[i] = nk_rng_uniform(rng, 0.1f, 1.0f) * (nk_rng_next(rng) & 1 ? 3.4e38f : -3.4e38f);
+        if (r) r[i] = nk_rng_uniform(rng, -1.0f, 1.0f);
+    }
+}
+
+/* Row p holds 3.0 at position p % dim and zeros elsewhere: drops a tail element, it fails. */
+static void fill_one_hot(nk_rng *rng, size_t row, size_t dim, float *x, float *r)
+{
+    (void)rng;
+    for (size_t i = 0; i < dim; i++) {
+        x[i] = i == row % dim ? 3.0f : 0.0f;
+        if (r) r[i] = 0.0f;
+    }
+}
+
+/* ---- the cases ---- */
+
+static void test_shapes(void **state)
+{
+    const normkit_kernel *k = kernel_of(state);
+    static const size_t row_counts[] = {1, 2, 3, 4, 5, 64};
+    static const float eps[] = {1e-5f, 0.0f, 1e-2f};
+    nk_rng rng = {SEED};
+    size_t combo = 0;
+    for (size_t d = 0; d < nk_ndims; d++)
+        for (size_t ri = 0; ri < sizeof row_counts / sizeof row_counts[0]; ri++, combo++) {
+            nk_case c = dense(row_counts[ri], nk_dims[d], eps[combo % 3], fill_uniform);
+            c.gamma = combo & 1;
+            c.beta = (combo >> 1) & 1;
+            expect_case(k, "shapes", &c, &rng);
+        }
+}
+
+static void test_strides_unaligned(void **state)
+{
+    const normkit_kernel *k = kernel_of(state);
+    nk_rng rng = {SEED + 1};
+    for (size_t d = 0; d < nk_ndims; d++)
+        for (size_t rows = 1; rows <= 5; rows += 2) {
+            const size_t dim = nk_dims[d];
+            nk_case c = dense(rows, dim, 1e-5f, fill_uniform);
+            c.ldx = dim + 1 + d % 3;
+            c.ldr = dim + 2;
+            c.ldy = dim + 3 + d % 5;
+            c.offx = 1 + d % 3;
+            c.offr = 1 + (d + 1) % 3;
+            c.offy = 1 + (d + 2) % 3;
+            c.offg = 1 + rows % 3;
+            expect_case(k, "strides+unaligned", &c, &rng);
+        }
+}
+
+static void test_inplace(void **state)
+{
+    const normkit_kernel *k = kernel_of(state);
+    nk_rng rng = {SEED + 2};
+    for (size_t d = 0; d < nk_ndims; d++)
+        for (size_t rows = 1; rows <= 3; rows += 2) {
+            nk_case c = dense(rows, nk_dims[d], 1e-5f, fill_uniform);
+            c.inplace = 1;
+            c.ldx = nk_dims[d] + (rows > 1 ? 2 : 0);
+            c.offx = d % 4;
+            expect_case(k, "in-place y == x", &c, &rng);
+        }
+}
+
+static void test_large_mean(void **state)
+{
+    const normkit_kernel *k = kernel_of(state);
+    nk_rng rng = {SEED + 3};
+    for (size_t d = 0; d < nk_ndims; d++)
+        for (int e = 0; e < 2; e++) {
+            nk_case c = dense(3, nk_dims[d], e ? 0.0f : 1e-6f, fill_large_mean);
+            expect_case(k, "mean 1e4, std 1e-2", &c, &rng);
+        }
+}
+
+/* All-zero and constant rows: the reference is exact there, and so must the kernels be. */
+static void test_zero_and_constant_rows(void **state)
+{
+    const normkit_kernel *k = kernel_of(state);
+    nk_rng rng = {SEED + 4};
+    for (size_t d = 0; d < nk_ndims; d++)
+        for (int e = 0; e < 2; e++) {
+            const float eps = e ? 0.0f : 1e-5f;
+            nk_case c = dense(3, nk_dims[d], eps, fill_zero);
+            c.beta = 1;
+            expect_case(k, "all-zero rows", &c, &rng);
+            /* Check exactness too: y = 0 (RMSNorm) or beta (LayerNorm), for any eps. */
+            const size_t n = nk_dims[d];
+            float *x = calloc(n, sizeof *x), *y = malloc(n * sizeof *y);
+            float *r = calloc(n, sizeof *r), *beta = malloc(n * sizeof *beta);
+            for (size_t i = 0; i < n; i++)
+                beta[i] = (float)i - 7.5f;
+            nk_args a = {.rows = 1, .dim = n, .x = x, .ldx = n, .r = r, .ldr = n,
+                         .beta = beta, .eps = eps, .y = y, .ldy = n};
+            nk_call_kernel(k, &a);
+            for (size_t i = 0; i < n; i++) {
+                float want = nk_op_is_layernorm(k->op) ? beta[i] : 0.0f;
+                if (y[i] != want)
+                    fail_msg("%s: zero row, dim %zu, eps %g: y[%zu] = %g, want exactly %g", k->name,
+                             n, (double)eps, i, (double)y[i], (double)want);
+            }
+            free(x); free(y); free(r); free(beta);
+
+            c.fill = fill_const;
+            expect_case(k, "constant rows", &c, &rng);
+        }
+}
+
+static void test_tiny(void **state)
+{
+    const normkit_kernel *k = kernel_of(state);
+    nk_rng rng = {SEED + 5};
+    for (size_t d = 0; d < nk_ndims; d++)
+        for (int e = 0; e < 2; e++) {
+            nk_case c = dense(2, nk_dims[d], e ? 0.0f : 1e-5f, fill_tiny);
+            expect_case(k, "tiny and subnormal values", &c, &rng);
+        }
+}
+
+static void test_huge(void **state)
+{
+    const normkit_kernel *k = kernel_of(state);
+    nk_rng rng = {SEED + 6};
+    for (size_t d = 0; d < nk_ndims; d++) {
+        nk_case c = dense(2, nk_dims[d], 1e-5f, fill_huge);
+        expect_case(k, "squares overflow float (finite results required)", &c, &rng);
+    }
+}
+
+static void test_one_hot(void **state)
+{
+    const normkit_kernel *k = kernel_of(state);
+    nk_rng rng = {SEED + 7};
+    for (size_t d = 0; d < nk_ndims; d++) {
+        const size_t dim = nk_dims[d];
+        /* every position for short rows; for long ones, the first and the last 67 */
+        nk_case c = dense(dim <= 67 ? dim : 67, dim, 0.0f, fill_one_hot);
+        expect_case(k, "one-hot rows", &c, &rng);
+        if (dim > 67) {
+            /* and the last 67: row p is hot at dim - 67 + p (the tails) */
+            float *x = calloc(67 * dim, sizeof *x), *y = malloc(67 * dim * sizeof *y);
+            float *r = calloc(67 * dim, sizeof *r);
+            for (size_t p = 0; p < 67; p++)
+                x[p * dim + dim - 67 + p] = 3.0f;
+            float *x_in = malloc(67 * dim * sizeof *x_in), *r_in = calloc(67 * dim, sizeof *r_in);
+            memcpy(x_in, x, 67 * dim * sizeof *x);
+            nk_args a = {.rows = 67, .dim = dim, .x = x, .ldx = dim, .r = r, .ldr = dim,
+                         .eps = 0.0f, .y = y, .ldy = dim};
+            nk_call_kernel(k, &a);
+            char msg[512];
+            if (!nk_check(k->op, &a, x_in, dim, r_in, dim, msg, sizeof msg))
+                fail_msg("%s: one-hot in the last 67 positions, dim %zu: %s", k->name, dim, msg);
+            free(x); free(y); free(r); free(x_in); free(r_in);
+        }
+    }
+}
+
+/* NaN/Inf in some rows: those rows give NaN, the others stay exact. */
+static void test_nonfinite(void **state)
+{
+    const normkit_kernel *k = kernel_of(state);
+    nk_rng rng = {SEED + 8};
+    const float bad[] = {NAN, INFINITY, -INFINITY};
+    for (size_t d = 0; d < nk_ndims; d++) {
+        const size_t dim = nk_dims[d], rows = 5;
+        const size_t where[] = {0, dim / 2, dim - 1};
+        for (size_t w = 0; w < 3; w++)
+            for (size_t bi = 0; bi < 3; bi++) {
+                float *x = malloc(rows * dim * sizeof *x), *y = malloc(rows * dim * sizeof *y);
+                float *r = malloc(rows * dim * sizeof *r);
+                for (size_t row = 0; row < rows; row++)
+                    fill_uniform(&rng, row, dim, x + row * dim, r + row * dim);
+                x[1 * dim + where[w]] = bad[bi];           /* row 1: bad in x */
+                r[3 * dim + where[(w + 1) % 3]] = bad[bi]; /* row 3: bad in r (add+norm) */
+                float *x_in = malloc(rows * dim * sizeof *x), *r_in = malloc(rows * dim * sizeof *r);
+                memcpy(x_in, x, rows * dim * sizeof *x);
+                memcpy(r_in, r, rows * dim * sizeof *r);
+                nk_args a = {.rows = rows, .dim = dim, .x = x, .ldx = dim, .r = r, .ldr = dim,
+                             .eps = 1e-5f, .y = y, .ldy = dim};
+                nk_call_kernel(k, &a);
+                char msg[512];
+                if (!nk_check(k->op, &a, x_in, dim, r_in, dim, msg, sizeof msg))
+                    fail_msg("%s: %g at position %zu of row 1, dim %zu: %s", k->name,
+                             (double)bad[bi], where[w], dim, msg);
+                /* the bad row is NaN throughout (nk_check demands it); rows 0, 2, 4 are clean */
+                if (!isnan(y[1 * dim]) || isnan(y[0]) || isnan(y[2 * dim]))
+                    fail_msg("%s: NaN/Inf was not confined to its row (dim %zu)", k->name, dim);
+                free(x); free(y); free(r); free(x_in); free(r_in);
+            }
+    }
+}
+
+/* Every array ends (or starts) at an unmapped page: any access past the row faults. */
+static void guard_run(const normkit_kernel *k, int at_start)
+{
+    nk_rng rng = {SEED + 9 + (uint64_t)at_start};
+    for (size_t d = 0; d < nk_ndims; d++)
+        for (size_t rows = 1; rows <= 2; rows++) {
+            const size_t dim = nk_dims[d], ld = rows > 1 ? dim + 3 : dim;
+            const size_t len = (rows - 1) * ld + dim;
+            nk_guard gx, gr, gy, gg, gb;
+            float *x = nk_guarded(len, at_start, &gx), *r = nk_guarded(len, at_start, &gr);
+            float *y = nk_guarded(len, at_start, &gy);
+            float *gamma = nk_guarded(dim, at_start, &gg), *beta = nk_guarded(dim, at_start, &gb);
+            for (size_t i = 0; i < len; i++) {
+                x[i] = nk_rng_uniform(&rng, -1.0f, 1.0f);
+                r[i] = nk_rng_uniform(&rng, -1.0f, 1.0f);
+            }
+            for (size_t i = 0; i < dim; i++) {
+                gamma[i] = nk_rng_uniform(&rng, -2.0f, 2.0f);
+                beta[i] = nk_rng_uniform(&rng, -1.0f, 1.0f);
+            }
+            float *x_in = malloc(len * sizeof *x_in), *r_in = malloc(len * sizeof *r_in);
+            memcpy(x_in, x, len * sizeof *x);
+            memcpy(r_in, r, len * sizeof *r);
+            nk_args a = {.rows = rows, .dim = dim, .x = x, .ldx = ld, .r = r, .ldr = ld,
+                         .gamma = gamma, .beta = beta, .eps = 1e-5f, .y = y, .ldy = ld};
+            nk_call_kernel(k, &a);
+            char msg[512];
+            if (!nk_check(k->op, &a, x_in, ld, r_in, ld, msg, sizeof msg))
+                fail_msg("%s: guarded rows, dim %zu: %s", k->name, dim, msg);
+            /* in place, too */
+            memcpy(x, x_in, len * sizeof *x);
+            memcpy(r, r_in, len * sizeof *r);
+            a.y = x;
+            nk_call_kernel(k, &a);
+            if (!nk_check(k->op, &a, x_in, ld, r_in, ld, msg, sizeof msg))
+                fail_msg("%s: guarded rows in place, dim %zu: %s", k->name, dim, msg);
+            free(x_in); free(r_in);
+            nk_guard_free(&gx); nk_guard_free(&gr); nk_guard_free(&gy);
+            nk_guard_free(&gg); nk_guard_free(&gb);
+        }
+}
+
+static void test_guard_end(void **state) { guard_run(kernel_of(state), 0); }
+static void test_guard_start(void **state) { guard_run(kernel_of(state), 1); }
+
+static const struct {
+    const char *name;
+    CMUnitTestFunction fn;
+} cases[] = {
+    {"shapes", test_shapes},
+    {"strides+unaligned", test_strides_unaligned},
+    {"in-place", test_inplace},
+    {"mean 1e4 std 1e-2", test_large_mean},
+    {"zero and constant rows", test_zero_and_constant_rows},
+    {"tiny/subnormal", test_tiny},
+    {"huge (squares overflow)", test_huge},
+    {"one-hot rows", test_one_hot},
+    {"NaN/Inf confined", test_nonfinite},
+    {"guard page after", test_guard_end},
+    {"guard page before", test_guard_start},
+};
+
+int main(void)
+{
+    size_t nk;
+    const normkit_kernel *ks = normkit_kernel_list(&nk);
+    const size_t ncases = sizeof cases / sizeof cases[0];
+    struct CMUnitTest *tests = calloc(nk * ncases, sizeof *tests);
+    char (*names)[160] = calloc(nk * ncases, sizeof *names);
+    size_t t = 0;
+    for (size_t i = 0; i < nk; i++)
+        for (size_t c = 0; c < ncases; c++, t++) {
+            snprintf(names[t], sizeof names[t], "%s: %s", ks[i].name, cases[c].name);
+            tests[t] = (struct CMUnitTest){.name = names[t], .test_func = cases[c].fn,
+                                           .initial_state = (void *)&ks[i]};
+        }
+    int failed = _cmocka_run_group_tests("kernels", tests, t, NULL, NULL);
+    free(tests);
+    free(names);
+    return failed;
+}
