@@ -86,9 +86,22 @@ static void detect_x86(normkit_cpu *c)
     unsigned a, b, cx, d, max = __get_cpuid_max(0, NULL);
     uint32_t l1c = 0, l1d = 0, l7b = 0, l7c = 0, l71a = 0;
     uint64_t xcr0 = 0;
+    if (__get_cpuid(0, &a, &b, &cx, &d)) {
+        memcpy(c->vendor, &b, 4);
+        memcpy(c->vendor + 4, &d, 4);
+        memcpy(c->vendor + 8, &cx, 4);
+        c->vendor[12] = '\0';
+    }
     if (max >= 1 && __get_cpuid(1, &a, &b, &cx, &d)) {
         l1c = cx;
         l1d = d;
+        unsigned fam = (a >> 8) & 0xf, mod = (a >> 4) & 0xf;
+        if (fam == 0xf)
+            fam += (a >> 20) & 0xff;
+        if (fam >= 6)
+            mod |= ((a >> 16) & 0xf) << 4;
+        c->family = fam;
+        c->model_id = mod;
     }
     if (max >= 7 && __get_cpuid_count(7, 0, &a, &b, &cx, &d)) {
         l7b = b;

@@ -29,6 +29,8 @@ enum {
 typedef struct normkit_cpu {
     const char *arch;  /* "x86_64", "aarch64" or "other" */
     char model[96];    /* brand string, or "unknown" */
+    char vendor[16];   /* x86 vendor id ("GenuineIntel", "AuthenticAMD"), or "" */
+    unsigned family, model_id; /* x86 display family and model; 0 elsewhere */
     uint32_t features; /* 1u << NORMKIT_CPU_* */
 } normkit_cpu;
 

@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""normkit-info as a user meets it: --help, a bad flag, text and JSON output, NORMKIT_ISA.
+
+usage: test_cli.py NORMKIT_INFO [WRAPPER...]   (WRAPPER: e.g. qemu-aarch64 in cross builds)
+"""
+import json
+import os
+import platform
+import subprocess
+import sys
+
+info = sys.argv[1:]
+failures = []
+
+
+def run(args, env_isa=None):
+    env = dict(os.environ)
+    env.pop("NORMKIT_ISA", None)
+    if env_isa is not None:
+        env["NORMKIT_ISA"] = env_isa
+    wrapper, exe = info[1:], info[0]
+    return subprocess.run(wrapper + [exe] + args, capture_output=True, text=True, env=env, timeout=60)
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+        print("FAIL:", what)
+
+
+p = run(["--help"])
+check(p.returncode == 0 and "usage: normkit-info" in p.stdout, "--help exits 0 with a usage text")
+
+p = run(["--frobnicate"])
+check(p.returncode == 2, f"an unknown flag exits 2 (got {p.returncode})")
+check("unknown option '--frobnicate'" in p.stderr, "an unknown flag is named on stderr")
+check(p.stdout == "", "an unknown flag prints nothing on stdout")
+
+p = run([])
+check(p.returncode == 0, "text output exits 0")
+for op in ("rmsnorm", "layernorm", "add_rmsnorm", "add_layernorm"):
+    check(op in p.stdout, f"text output names {op}")
+check("topology:" in p.stdout, "text output has the topology line")
+
+p = run(["--json"])
+check(p.returncode == 0, "--json exits 0")
+doc = json.loads(p.stdout)
+supported = doc["isa"]["supported"]
+check("scalar" in supported, "scalar is always supported")
+# the list is in enum order, weakest first within each architecture's family
+check(doc["isa"]["active"] == supported[-1], "with NORMKIT_ISA unset the best supported ISA is active")
+for op, d in doc["dispatch"].items():
+    check(d["kernel"].startswith(f"normkit_{op}_f32__"), f"{op} dispatches to one of its variants")
+for k in doc["kernels"]:
+    check(k["supported"] == (k["isa"] in supported), f"{k['name']}: 'supported' agrees with the ISA list")
+topo = doc["topology"]
+check("error" not in topo and topo["cores"] >= 1 and topo["pus"] >= topo["cores"],
+      "hwloc reports at least one core")
+
+# The features normkit reports are the ones the kernel reports (x86 Linux, native runs).
+if doc["cpu"]["arch"] == "x86_64" and len(info) == 1 and os.path.exists("/proc/cpuinfo"):
+    flags = set()
+    for line in open("/proc/cpuinfo"):
+        if line.startswith("flags"):
+            flags = set(line.split(":", 1)[1].split())
+            break
+    feats = set(doc["cpu"]["features"])
+    for f in ("avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512dq"):
+        check((f in feats) == (f in flags), f"{f}: normkit and /proc/cpuinfo agree")
+    if any(k["isa"] == "avx512" for k in doc["kernels"]):
+        check(("avx512" in supported) == all(f in flags for f in ("avx512f", "avx512bw", "avx512vl", "avx512dq")),
+              "avx512 is supported exactly when the kernel lists F, BW, VL and DQ")
+
+# NORMKIT_ISA: every supported ISA can be forced; a bad value warns and falls back.
+for isa in supported:
+    p = run(["--json"], env_isa=isa)
+    d = json.loads(p.stdout)
+    check(d["isa"]["active"] == isa and p.stderr == "", f"NORMKIT_ISA={isa} is honoured silently")
+    for op, k in d["dispatch"].items():
+        if any(v["op"] == op and v["isa"] == isa for v in d["kernels"]):
+            check(k["isa"] == isa, f"NORMKIT_ISA={isa}: {op} runs the {isa} variant")
+p = run(["--json"], env_isa="avx9000")
+d = json.loads(p.stdout)
+check(d["isa"]["active"] == doc["isa"]["active"], "a bad NORMKIT_ISA falls back to the best ISA")
+check(p.stderr.count("warning") == 1 and "NORMKIT_ISA=avx9000" in p.stderr, "a bad NORMKIT_ISA warns once")
+
+print(f"{'FAIL' if failures else 'PASS'}: {len(failures)} failure(s)")
+sys.exit(1 if failures else 0)

@@ -1,0 +1,159 @@
+/*
+ * normkit-info: what this machine is and what normkit will run on it.
+ *   normkit-info [--json] [--help]
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu.h"
+#include "normkit_kernels.h"
+#include "topo.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: normkit-info [--json] [--help]\n"
+            "Prints the CPU model and features, the ISAs normkit can use here, the kernel\n"
+            "variant the dispatcher picks for each operator (NORMKIT_ISA=scalar|avx2|avx512|\n"
+            "neon|sve|auto changes it), every variant in this build, and the hwloc topology\n"
+            "(cores, L1d/L2/L3 sizes).\n"
+            "  --json   the same as one JSON object\n"
+            "  --help   this text\n");
+}
+
+static void json_str(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            printf("\\%c", *s);
+        else if ((unsigned char)*s < 0x20)
+            printf("\\u%04x", *s);
+        else
+            putchar(*s);
+    }
+    putchar('"');
+}
+
+static void size_text(char *buf, size_t len, size_t bytes)
+{
+    if (!bytes)
+        snprintf(buf, len, "unknown");
+    else if (bytes % (1024 * 1024) == 0)
+        snprintf(buf, len, "%zu MiB", bytes / (1024 * 1024));
+    else
+        snprintf(buf, len, "%zu KiB", bytes / 1024);
+}
+
+int main(int argc, char **argv)
+{
+    int json = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0) {
+            json = 1;
+        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "normkit-info: unknown option '%s' (try --help)\n", argv[i]);
+            return 2;
+        }
+    }
+
+    const normkit_cpu *cpu = normkit_cpu_get();
+    const normkit_isa active = normkit_isa_active();
+    const char *env = getenv("NORMKIT_ISA");
+    nk_topo topo;
+    char topo_err[128] = "";
+    const int have_topo = nk_topo_read(&topo, topo_err, sizeof topo_err) == 0;
+    size_t nk;
+    const normkit_kernel *ks = normkit_kernel_list(&nk);
+
+    if (json) {
+        printf("{\n  \"normkit_version\": \"%d.%d.%d\",\n", NORMKIT_VERSION_MAJOR,
+               NORMKIT_VERSION_MINOR, NORMKIT_VERSION_PATCH);
+        printf("  \"cpu\": {\"arch\": \"%s\", \"vendor\": ", cpu->arch);
+        json_str(cpu->vendor);
+        printf(", \"family\": %u, \"model_id\": %u, \"model\": ", cpu->family, cpu->model_id);
+        json_str(cpu->model);
+        printf(", \"features\": [");
+        for (int f = 0, first = 1; f < NORMKIT_CPU_FEATURE_COUNT; f++)
+            if (cpu->features >> f & 1u) {
+                printf("%s\"%s\"", first ? "" : ", ", normkit_cpu_feature_name(f));
+                first = 0;
+            }
+        printf("]},\n  \"isa\": {\"supported\": [");
+        for (int i = NORMKIT_ISA_SCALAR, first = 1; i < NORMKIT_ISA_COUNT; i++)
+            if (normkit_isa_supported((normkit_isa)i)) {
+                printf("%s\"%s\"", first ? "" : ", ", normkit_isa_name((normkit_isa)i));
+                first = 0;
+            }
+        printf("], \"active\": \"%s\", \"env\": ", normkit_isa_name(active));
+        if (env)
+            json_str(env);
+        else
+            printf("null");
+        printf("},\n  \"dispatch\": {");
+        for (int op = 0; op < NORMKIT_OP_COUNT; op++) {
+            const normkit_kernel *k = normkit_kernel_active((normkit_op)op);
+            printf("%s\"%s\": {\"kernel\": \"%s\", \"isa\": \"%s\"}", op ? ", " : "",
+                   normkit_op_name((normkit_op)op), k->name, normkit_isa_name(k->isa));
+        }
+        printf("},\n  \"kernels\": [");
+        for (size_t i = 0; i < nk; i++)
+            printf("%s\n    {\"name\": \"%s\", \"op\": \"%s\", \"dtype\": \"%s\", \"isa\": \"%s\", "
+                   "\"supported\": %s}",
+                   i ? "," : "", ks[i].name, normkit_op_name(ks[i].op), ks[i].dtype,
+                   normkit_isa_name(ks[i].isa), normkit_isa_supported(ks[i].isa) ? "true" : "false");
+        printf("\n  ],\n  \"topology\": ");
+        if (have_topo)
+            printf("{\"cores\": %d, \"pus\": %d, \"packages\": %d, \"l1d_bytes\": %zu, "
+                   "\"l2_bytes\": %zu, \"l3_bytes\": %zu, \"l3_count\": %d, \"hwloc\": \"%s\"}\n",
+                   topo.cores, topo.pus, topo.packages, topo.l1d, topo.l2, topo.l3, topo.l3_count,
+                   topo.hwloc_version);
+        else {
+            printf("{\"error\": ");
+            json_str(topo_err);
+            printf("}\n");
+        }
+        printf("}\n");
+        return 0;
+    }
+
+    printf("normkit %d.%d.%d\n", NORMKIT_VERSION_MAJOR, NORMKIT_VERSION_MINOR, NORMKIT_VERSION_PATCH);
+    printf("CPU:       %s (%s", cpu->model, cpu->arch);
+    if (cpu->vendor[0])
+        printf(", %s family %u model %u", cpu->vendor, cpu->family, cpu->model_id);
+    printf(")\n");
+    printf("features: ");
+    for (int f = 0; f < NORMKIT_CPU_FEATURE_COUNT; f++)
+        if (cpu->features >> f & 1u)
+            printf(" %s", normkit_cpu_feature_name(f));
+    printf("\nISAs:     ");
+    for (int i = NORMKIT_ISA_SCALAR; i < NORMKIT_ISA_COUNT; i++)
+        if (normkit_isa_supported((normkit_isa)i))
+            printf(" %s", normkit_isa_name((normkit_isa)i));
+    printf("   (CPU, OS and this build all support them)\n");
+    printf("dispatch:  %s (NORMKIT_ISA %s%s)\n", normkit_isa_name(active), env ? "=" : "unset",
+           env ? env : "");
+    for (int op = 0; op < NORMKIT_OP_COUNT; op++)
+        printf("  %-14s %s\n", normkit_op_name((normkit_op)op),
+               normkit_kernel_active((normkit_op)op)->name);
+    printf("variants in this build (* active, - CPU cannot run):\n");
+    for (size_t i = 0; i < nk; i++) {
+        const int on = normkit_kernel_active(ks[i].op) == &ks[i];
+        printf("  %c %s\n", on ? '*' : normkit_isa_supported(ks[i].isa) ? ' ' : '-', ks[i].name);
+    }
+    if (have_topo) {
+        char l1[32], l2[32], l3[32];
+        size_text(l1, sizeof l1, topo.l1d);
+        size_text(l2, sizeof l2, topo.l2);
+        size_text(l3, sizeof l3, topo.l3);
+        printf("topology:  %d cores, %d PUs, %d package(s); L1d %s, L2 %s, L3 %s x %d (hwloc %s)\n",
+               topo.cores, topo.pus, topo.packages, l1, l2, l3, topo.l3_count, topo.hwloc_version);
+    } else {
+        printf("topology:  unavailable: %s\n", topo_err);
+    }
+    return 0;
+}
