@@ -196,6 +196,31 @@ static void test_force(void **state)
     assert_int_equal(normkit_isa_active(), best_supported());
 }
 
+/* The registry: an ISA in the build serves every operator, names follow the convention,
+ * and within an operator the variants are listed best first (scalar last). */
+static void test_registry(void **state)
+{
+    (void)state;
+    size_t n;
+    const normkit_kernel *ks = normkit_kernel_list(&n);
+    assert_true(n >= NORMKIT_OP_COUNT);
+    for (size_t i = 0; i < n; i++) {
+        char want[96];
+        snprintf(want, sizeof want, "normkit_%s_%s__%s", normkit_op_name(ks[i].op), ks[i].dtype,
+                 normkit_isa_name(ks[i].isa));
+        assert_string_equal(ks[i].name, want);
+        assert_non_null(ks[i].fn.rmsnorm_f32);
+        for (int op = 0; op < NORMKIT_OP_COUNT; op++)
+            if (!normkit_kernels_for(ks[i].isa, (normkit_op)op))
+                fail_msg("the build has %s variants but none for %s", normkit_isa_name(ks[i].isa),
+                         normkit_op_name((normkit_op)op));
+        if (i + 1 < n && ks[i + 1].op == ks[i].op)
+            assert_int_not_equal(ks[i].isa, NORMKIT_ISA_SCALAR); /* scalar closes each group */
+    }
+    assert_null(normkit_kernels_for(NORMKIT_ISA_AUTO, NORMKIT_OP_RMSNORM));
+    assert_null(normkit_kernel_active(NORMKIT_OP_COUNT));
+}
+
 /* Detection logic, fed feature sets this machine may not have. */
 static void test_detection_logic(void **state)
 {
@@ -253,6 +278,7 @@ int main(void)
         cmocka_unit_test(test_dispatched_results),
         cmocka_unit_test(test_force),
         cmocka_unit_test(test_dispatched_results), /* again, after forcing back to auto */
+        cmocka_unit_test(test_registry),
         cmocka_unit_test(test_detection_logic),
         cmocka_unit_test(test_detection_matches_libgcc),
     };

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# normkit's quick start: each command installs what is missing (Debian 12, as root or with
+# sudo), configures build/ if needed, builds, then does its job.
+#   ./dev.sh test     build and run the test suite (meson test)
+#   ./dev.sh bench    build and run the quick benchmark profile
+#   ./dev.sh deps     only install the Debian packages
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PACKAGES=(meson ninja-build pkgconf gcc g++ python3 python3-matplotlib
+          libcmocka-dev libhwloc-dev libsleef-dev libbenchmark-dev libeigen3-dev libdnnl-dev)
+
+deps() {
+    local missing=()
+    for p in "${PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    local sudo=()
+    [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+    echo "dev.sh: installing ${missing[*]}"
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+configure() {
+    [ -f build/build.ninja ] || meson setup build
+    meson compile -C build
+}
+
+case "${1:-}" in
+deps) deps ;;
+test) deps; configure; meson test -C build --print-errorlogs ;;
+bench) deps; configure; ./build/bench/normkit-bench --profile=quick ;;
+*) echo "usage: ./dev.sh test|bench|deps" >&2; exit 2 ;;
+esac
