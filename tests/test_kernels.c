@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "reference.h"
 
 #define SEED 0x6e6f726d6b6974ull /* "normkit" */
 
@@ -426,6 +427,62 @@ static void guard_run(const normkit_kernel *k, int at_start)
 static void test_guard_end(void **state) { guard_run(kernel_of(state), 0); }
 static void test_guard_start(void **state) { guard_run(kernel_of(state), 1); }
 
+/* Each SIMD variant agrees with the scalar variant of its operator on random rows of every dim
+ * 1..300: both are within the bound of the exact result, so they are within twice the bound of
+ * each other, and r (add+norm) must match bit for bit. */
+static void test_agrees_with_scalar(void **state)
+{
+    const normkit_kernel *k = kernel_of(state);
+    const normkit_kernel *s = normkit_kernels_for(NORMKIT_ISA_SCALAR, k->op);
+    if (k == s) {
+        print_message("[  SKIP    ] %s: is the scalar variant itself\n", k->name);
+        skip();
+    }
+    nk_rng rng = {SEED + 11};
+    for (size_t dim = 1; dim <= 300; dim++) {
+        const size_t rows = 2;
+        float *x = malloc(rows * dim * 4), *r1 = malloc(rows * dim * 4), *r2 = malloc(rows * dim * 4);
+        float *y1 = malloc(rows * dim * 4), *y2 = malloc(rows * dim * 4), *g = malloc(dim * 4);
+        float *b = malloc(dim * 4), *h = malloc(rows * dim * 4);
+        for (size_t row = 0; row < rows; row++)
+            fill_uniform(&rng, row, dim, x + row * dim, r1 + row * dim);
+        memcpy(r2, r1, rows * dim * 4);
+        for (size_t i = 0; i < dim; i++) {
+            g[i] = nk_rng_uniform(&rng, -2.0f, 2.0f);
+            b[i] = nk_rng_uniform(&rng, -1.0f, 1.0f);
+        }
+        for (size_t i = 0; i < rows * dim; i++)
+            h[i] = x[i] + r1[i];
+        nk_args a = {.rows = rows, .dim = dim, .x = x, .ldx = dim, .r = r1, .ldr = dim, .gamma = g,
+                     .beta = b, .eps = 1e-5f, .y = y1, .ldy = dim};
+        nk_call_kernel(k, &a);
+        a.r = r2;
+        a.y = y2;
+        nk_call_kernel(s, &a);
+        const int res = nk_op_has_residual(k->op);
+        for (size_t row = 0; row < rows; row++) {
+            const float *in = (res ? h : x) + row * dim;
+            double zmax = 0.0, *ref = malloc(dim * sizeof *ref);
+            if (nk_op_is_layernorm(k->op))
+                ref_layernorm_row(dim, in, g, b, 1e-5f, ref, &zmax);
+            else
+                ref_rmsnorm_row(dim, in, g, 1e-5f, ref);
+            for (size_t i = 0; i < dim; i++) {
+                const size_t j = row * dim + i;
+                const double bound = 2.0 * nk_bound(k->op, dim, ref[i], g[i], zmax);
+                if (!(fabs((double)y1[j] - (double)y2[j]) <= bound))
+                    fail_msg("%s vs %s, dim %zu: y[%zu][%zu] = %.9g vs %.9g, apart by more than "
+                             "twice the bound (%.3g)", k->name, s->name, dim, row, i,
+                             (double)y1[j], (double)y2[j], bound);
+                if (res && memcmp(&r1[j], &r2[j], 4) != 0)
+                    fail_msg("%s vs %s, dim %zu: r[%zu][%zu] differs", k->name, s->name, dim, row, i);
+            }
+            free(ref);
+        }
+        free(x); free(r1); free(r2); free(y1); free(y2); free(g); free(b); free(h);
+    }
+}
+
 static const struct {
     const char *name;
     CMUnitTestFunction fn;
@@ -441,6 +498,7 @@ static const struct {
     {"NaN/Inf confined", test_nonfinite},
     {"guard page after", test_guard_end},
     {"guard page before", test_guard_start},
+    {"agrees with scalar, dims 1..300", test_agrees_with_scalar},
 };
 
 int main(void)
