@@ -434,10 +434,6 @@ static void test_agrees_with_scalar(void **state)
 {
     const normkit_kernel *k = kernel_of(state);
     const normkit_kernel *s = normkit_kernels_for(NORMKIT_ISA_SCALAR, k->op);
-    if (k == s) {
-        print_message("[  SKIP    ] %s: is the scalar variant itself\n", k->name);
-        skip();
-    }
     nk_rng rng = {SEED + 11};
     for (size_t dim = 1; dim <= 300; dim++) {
         const size_t rows = 2;
@@ -510,10 +506,13 @@ int main(void)
     char (*names)[160] = calloc(nk * ncases, sizeof *names);
     size_t t = 0;
     for (size_t i = 0; i < nk; i++)
-        for (size_t c = 0; c < ncases; c++, t++) {
+        for (size_t c = 0; c < ncases; c++) {
+            if (cases[c].fn == test_agrees_with_scalar && ks[i].isa == NORMKIT_ISA_SCALAR)
+                continue; /* nothing to compare with */
             snprintf(names[t], sizeof names[t], "%s: %s", ks[i].name, cases[c].name);
             tests[t] = (struct CMUnitTest){.name = names[t], .test_func = cases[c].fn,
                                            .initial_state = (void *)&ks[i]};
+            t++;
         }
     int failed = _cmocka_run_group_tests("kernels", tests, t, NULL, NULL);
     free(tests);
