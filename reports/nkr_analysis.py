@@ -1,0 +1,119 @@
+"""Figures derived from runs: ceilings per cache level, per-shape tables, comparisons."""
+import math
+from collections import defaultdict
+
+from nkr_data import LEVELS
+
+BASELINES = ("scalar", "autovec")
+
+
+def geomean(values):
+    values = [v for v in values if v and v > 0]
+    return math.exp(sum(math.log(v) for v in values) / len(values)) if values else None
+
+
+def ceilings(run):
+    """{kind: {level: (GB/s, isa, case)}}: the best bandwidth per ceiling kind and level, over
+    ISAs and sizes; and {isa: GFLOP/s} for FMA peaks."""
+    bw = defaultdict(dict)
+    fma = {}
+    for c in run.ceilings():
+        if c.flops_per_second > 0 and c.bytes_per_second <= 0:
+            fma[c.isa] = max(fma.get(c.isa, 0.0), c.flops_per_second / 1e9)
+            continue
+        if not c.level or c.bytes_per_second <= 0:
+            continue
+        best = bw[c.ceiling_kind].get(c.level)
+        if best is None or c.gbps > best[0]:
+            bw[c.ceiling_kind][c.level] = (c.gbps, c.isa, c)
+    return dict(bw), fma
+
+
+def level_ceiling(bw):
+    """The ceiling a kernel is held against, per level: the copy bandwidth (a norm reads its
+    input and writes its output once, like a copy), else the best of what was measured."""
+    out = {}
+    for level in LEVELS:
+        if level in bw.get("copy", {}):
+            out[level] = ("copy",) + bw["copy"][level][:2]
+        else:
+            cands = [(v[0], k, v[1]) for k, lv in bw.items() for lvl, v in lv.items() if lvl == level]
+            if cands:
+                g, kind, isa = max(cands)
+                out[level] = (kind, g, isa)
+    return out
+
+
+def shape_key(case):
+    return (case.op, case.dtype, tuple(sorted(case.params.items())))
+
+
+def shape_text(params):
+    return ", ".join(f"{k} {v}" for k, v in sorted(params.items(), key=lambda kv: (kv[0] != "dim", kv[0])))
+
+
+def kernel_table(run):
+    """Rows per shape: {shape_key: [row...]}, each row a dict with the figures of one variant,
+    best first. A row: case, us, gbps, pct (of its level's ceiling), x_scalar, x_autovec, best."""
+    ceil = level_ceiling(ceilings(run)[0])
+    groups = defaultdict(list)
+    for c in run.kernels():
+        groups[shape_key(c)].append(c)
+    table = {}
+    for key, cases in groups.items():
+        by_isa = {c.isa: c for c in cases}
+        best_time = min(c.time_ns for c in cases)
+        rows = []
+        for c in sorted(cases, key=lambda c: c.time_ns):
+            lc = ceil.get(c.level)
+            rows.append({
+                "case": c,
+                "us": c.time_ns / 1e3,
+                "gbps": c.gbps,
+                "pct": 100.0 * c.gbps / lc[1] if lc and c.gbps > 0 else None,
+                "ceiling": lc,
+                "x_scalar": by_isa["scalar"].time_ns / c.time_ns if "scalar" in by_isa else None,
+                "x_autovec": by_isa["autovec"].time_ns / c.time_ns if "autovec" in by_isa else None,
+                "best": c.time_ns == best_time,
+            })
+        table[key] = rows
+    return table
+
+
+def speedups_by_isa(run):
+    """{op: {isa: geometric-mean speedup over scalar across shapes}}."""
+    acc = defaultdict(lambda: defaultdict(list))
+    for rows in kernel_table(run).values():
+        for r in rows:
+            if r["x_scalar"] and r["case"].isa != "scalar":
+                acc[r["case"].op][r["case"].isa].append(r["x_scalar"])
+    return {op: {isa: geomean(v) for isa, v in d.items()} for op, d in acc.items()}
+
+
+def compare(runs):
+    """Cases present in the first run and in at least one other, by exact name.
+    Returns [(name, [Case or None per run])] sorted by name."""
+    base = runs[0]
+    out = []
+    for name in sorted(base.cases):
+        if base.cases[name].is_ceiling:
+            continue
+        others = [r.cases.get(name) for r in runs[1:]]
+        if any(others):
+            out.append((name, [base.cases[name]] + others))
+    return out
+
+
+def best_per_shape(runs):
+    """{(op, dtype, params): [best Case per run or None]} for shapes present in 2+ runs: lines
+    up machines whose ISAs differ (an AVX-512 server against a NEON laptop)."""
+    per_run = []
+    for r in runs:
+        best = {}
+        for c in r.kernels():
+            k = shape_key(c)
+            if k not in best or c.time_ns < best[k].time_ns:
+                best[k] = c
+        per_run.append(best)
+    keys = sorted({k for b in per_run for k in b})
+    return {k: [b.get(k) for b in per_run] for k in keys if sum(k in b for b in per_run) >= 2}

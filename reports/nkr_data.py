@@ -1,0 +1,166 @@
+"""Loading and validating Google Benchmark JSON written by normkit-bench.
+
+Every error is a ReportError whose message names the file and what is wrong, in one line.
+"""
+import json
+import math
+import os
+import re
+import statistics
+from dataclasses import dataclass, field
+
+TIME_UNITS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
+LEVELS = ("L1", "L2", "L3", "DRAM")
+# op/dtype/isa/key:value/key:value..., e.g. rmsnorm/f32/avx512/dim:4096/rows:64
+NAME_RE = re.compile(r"^(?P<op>[a-z][a-z0-9_]*)/(?P<dtype>[a-z][a-z0-9]*)/(?P<isa>[a-z][a-z0-9_]*)"
+                     r"(?P<params>(/[a-z_]+:[0-9.]+)+)?(/[a-z_]+)*$")
+LEVEL_RE = re.compile(r"\b(L1|L2|L3|DRAM)\b")
+CEILING_PREFIX = "ceiling_"
+
+
+class ReportError(Exception):
+    """A problem with an input file or argument; the message is shown as is."""
+
+
+@dataclass
+class Case:
+    name: str                 # run name, without aggregate suffixes
+    op: str
+    dtype: str
+    isa: str
+    params: dict              # dim, rows, bytes, ... (ints or floats)
+    time_ns: float            # median time per iteration
+    bytes_per_second: float   # 0 when the case reports none
+    flops_per_second: float   # 0 when the case reports none
+    level: str                # L1/L2/L3/DRAM or "" when unlabelled
+    label: str
+    repetitions: int
+
+    @property
+    def is_ceiling(self):
+        return self.op.startswith(CEILING_PREFIX)
+
+    @property
+    def ceiling_kind(self):
+        return self.op[len(CEILING_PREFIX):] if self.is_ceiling else ""
+
+    @property
+    def gbps(self):
+        return self.bytes_per_second / 1e9
+
+    @property
+    def bytes_per_call(self):
+        return self.bytes_per_second * self.time_ns * 1e-9
+
+    @property
+    def shape(self):
+        return (self.params.get("dim", 0), self.params.get("rows", 0))
+
+
+@dataclass
+class Run:
+    path: str
+    context: dict
+    cases: dict = field(default_factory=dict)   # name -> Case
+    skipped: int = 0                            # entries that are not normkit cases
+
+    @property
+    def label(self):
+        return os.path.basename(self.path)
+
+    def kernels(self):
+        return [c for c in self.cases.values() if not c.is_ceiling]
+
+    def ceilings(self):
+        return [c for c in self.cases.values() if c.is_ceiling]
+
+
+def parse_name(name):
+    """(op, dtype, isa, params) for a normkit case name, or None."""
+    m = NAME_RE.match(name)
+    if not m:
+        return None
+    params = {}
+    for part in (m.group("params") or "").split("/"):
+        if part:
+            k, v = part.split(":", 1)
+            params[k] = float(v) if "." in v else int(v)
+    return m.group("op"), m.group("dtype"), m.group("isa"), params
+
+
+def _require(cond, path, what):
+    if not cond:
+        raise ReportError(f"{path}: {what}")
+
+
+def load_run(path):
+    """Reads one normkit-bench JSON file into a Run, or raises ReportError."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        raise ReportError(f"{path}: cannot read: {e.strerror}") from None
+    _require(raw.strip(), path, "is empty (expected Google Benchmark JSON from normkit-bench)")
+    try:
+        doc = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        where = f" at line {e.lineno} column {e.colno}" if isinstance(e, json.JSONDecodeError) else ""
+        raise ReportError(f"{path}: not valid JSON (truncated or corrupt?){where}: "
+                          f"{getattr(e, 'msg', str(e))}") from None
+    _require(isinstance(doc, dict) and isinstance(doc.get("context"), dict)
+             and isinstance(doc.get("benchmarks"), list), path,
+             "not Google Benchmark output (expected an object with 'context' and 'benchmarks')")
+    _require(doc["benchmarks"], path, "has no benchmark results ('benchmarks' is empty)")
+
+    groups = {}
+    skipped = 0
+    for i, b in enumerate(doc["benchmarks"]):
+        _require(isinstance(b, dict), path, f"benchmark #{i} is not an object")
+        for key in ("name", "real_time", "time_unit"):
+            _require(key in b, path, f"benchmark #{i} ({b.get('name', '?')}) has no '{key}'")
+        _require(b["time_unit"] in TIME_UNITS, path,
+                 f"benchmark {b['name']}: unknown time_unit '{b['time_unit']}'")
+        _require(isinstance(b["real_time"], (int, float)), path,
+                 f"benchmark {b['name']}: 'real_time' is not a number")
+        if b.get("error_occurred"):
+            skipped += 1
+            continue
+        run_name = b.get("run_name", b["name"])
+        parsed = parse_name(run_name)
+        if not parsed:
+            skipped += 1
+            continue
+        agg = b.get("aggregate_name") if b.get("run_type") == "aggregate" else None
+        if agg not in (None, "median"):
+            continue
+        groups.setdefault(run_name, []).append((agg, b, parsed))
+
+    run = Run(path=path, context=doc["context"], skipped=skipped)
+    for run_name, entries in groups.items():
+        medians = [e for e in entries if e[0] == "median"]
+        chosen = medians if medians else entries
+
+        def med(key, scale=1.0):
+            vals = [float(e[1].get(key, 0.0)) * scale for e in chosen]
+            return statistics.median(vals) if vals else 0.0
+
+        b0, parsed = chosen[0][1], chosen[0][2]
+        op, dtype, isa, params = parsed
+        label = str(b0.get("label", ""))
+        m = LEVEL_RE.search(label)
+        time_ns = statistics.median(float(e[1]["real_time"]) * TIME_UNITS[e[1]["time_unit"]]
+                                    for e in chosen)
+        flops = med("flops") or med("FLOP/s") or med("flops_per_second")
+        run.cases[run_name] = Case(name=run_name, op=op, dtype=dtype, isa=isa, params=params,
+                                   time_ns=time_ns, bytes_per_second=med("bytes_per_second"),
+                                   flops_per_second=flops, level=m.group(1) if m else "",
+                                   label=label, repetitions=len(entries))
+    _require(run.cases, path, "holds no normkit cases (names like rmsnorm/f32/avx512/dim:4096/rows:64)")
+    for c in run.kernels():
+        _require(c.time_ns > 0 and math.isfinite(c.time_ns), path, f"{c.name}: time is not positive")
+    return run
+
+
+def load_runs(paths):
+    runs = [load_run(p) for p in paths]
+    return runs

@@ -1,0 +1,159 @@
+"""Plots (matplotlib, Agg backend, PNG): roofline-style bandwidth chart, speedup bars, and the
+comparison chart. Every axis carries its unit."""
+import math
+from collections import defaultdict
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from nkr_analysis import ceilings, kernel_table, speedups_by_isa  # noqa: E402
+from nkr_data import LEVELS  # noqa: E402
+
+ISA_STYLE = {  # stable colours and markers, so plots read the same from run to run
+    "scalar": ("#7f7f7f", "o"), "autovec": ("#bcbd22", "v"), "autovec_fastmath": ("#8c564b", "^"),
+    "avx2": ("#1f77b4", "s"), "avx512": ("#d62728", "D"), "neon": ("#2ca02c", "P"),
+    "sve": ("#17becf", "X"), "eigen": ("#9467bd", "<"), "onednn": ("#e377c2", ">"),
+}
+LEVEL_COLOURS = {"L1": "#2ca02c", "L2": "#1f77b4", "L3": "#9467bd", "DRAM": "#d62728"}
+
+
+def style(isa):
+    return ISA_STYLE.get(isa, ("#000000", "x"))
+
+
+def _bytes_text(b):
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if b >= scale:
+            return f"{b / scale:.3g} {unit}"
+    return f"{b:.0f} B"
+
+
+def cache_sizes(context):
+    """{"L1": bytes, "L2": ..., "L3": ...} from Google Benchmark's context (data/unified caches)."""
+    out = {}
+    for c in context.get("caches", []) if isinstance(context.get("caches"), list) else []:
+        if isinstance(c, dict) and c.get("type") in ("Data", "Unified") and c.get("size"):
+            out.setdefault(f"L{c.get('level')}", int(c["size"]))
+    return out
+
+
+def level_spans(run, x_min, x_max):
+    """The range of working-set sizes each level covers, for drawing its ceiling: from the
+    cache below it to its own size (DRAM: beyond the last cache)."""
+    sizes = cache_sizes(run.context)
+    spans, lo = {}, x_min
+    for level in ("L1", "L2", "L3"):
+        if level in sizes:
+            spans[level] = (lo, sizes[level])
+            lo = sizes[level]
+    spans["DRAM"] = (lo, max(x_max, lo * 4))
+    return spans
+
+
+def roofline(run, path, title):
+    """Achieved bandwidth against bytes moved per call, one panel per operator, with each
+    cache level's measured copy ceiling drawn over the sizes that level was measured at."""
+    kernels = run.kernels()
+    ops = sorted({c.op for c in kernels})
+    bw, _ = ceilings(run)
+    copy = bw.get("copy", {})
+    ncol = 2 if len(ops) > 1 else 1
+    nrow = math.ceil(len(ops) / ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(6.4 * ncol, 4.4 * nrow), squeeze=False)
+    for ax, op in zip(axes.flat, ops):
+        by_isa = defaultdict(list)
+        for c in kernels:
+            if c.op == op and c.gbps > 0:
+                by_isa[c.isa].append(c)
+        for isa in sorted(by_isa):
+            pts = sorted(by_isa[isa], key=lambda c: c.bytes_per_call)
+            colour, marker = style(isa)
+            ax.plot([c.bytes_per_call for c in pts], [c.gbps for c in pts], marker=marker,
+                    color=colour, linestyle="-", linewidth=1, markersize=4, label=isa)
+        xs = [c.bytes_per_call for c in kernels if c.op == op and c.gbps > 0] or [1.0]
+        spans = level_spans(run, min(xs) / 2, max(xs) * 2)
+        for level in LEVELS:
+            if level not in copy or level not in spans:
+                continue
+            gbps = copy[level][0]
+            lo, hi = spans[level]
+            ax.hlines(gbps, lo, hi, colors=LEVEL_COLOURS[level], linestyles="--", linewidth=1.5)
+            ax.annotate(f"{level} copy {gbps:.0f} GB/s", (lo, gbps), textcoords="offset points",
+                        xytext=(2, 3), fontsize=7, color=LEVEL_COLOURS[level])
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_title(op)
+        ax.set_xlabel("bytes read + written per call (log scale)")
+        ax.set_ylabel("achieved bandwidth, GB/s (log scale)")
+        ax.grid(True, which="both", alpha=0.25)
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: _bytes_text(v)))
+        ax.legend(fontsize=7, loc="lower left")
+    for ax in list(axes.flat)[len(ops):]:
+        ax.axis("off")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def speedup_bars(run, path, title):
+    """Geometric-mean speedup over the scalar variant, per operator and ISA."""
+    sp = speedups_by_isa(run)
+    ops = sorted(sp)
+    isas = sorted({isa for d in sp.values() for isa in d}, key=lambda i: (i not in ISA_STYLE, i))
+    fig, ax = plt.subplots(figsize=(max(6.4, 1.6 * len(ops) + 2), 4.2))
+    width = 0.8 / max(1, len(isas))
+    for j, isa in enumerate(isas):
+        xs = [i + (j - (len(isas) - 1) / 2) * width for i in range(len(ops))]
+        ys = [sp[op].get(isa) or 0 for op in ops]
+        bars = ax.bar(xs, ys, width, color=style(isa)[0], label=isa)
+        for b, y in zip(bars, ys):
+            if y:
+                ax.annotate(f"{y:.1f}x", (b.get_x() + b.get_width() / 2, y), ha="center",
+                            va="bottom", fontsize=6)
+    ax.axhline(1.0, color="black", linewidth=0.8)
+    ax.set_xticks(range(len(ops)))
+    ax.set_xticklabels(ops)
+    ax.set_yscale("log")
+    ax.set_ylabel("speedup over scalar (x, geometric mean over shapes; log)")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7, ncol=min(4, len(isas)))
+    ax.grid(True, axis="y", which="both", alpha=0.25)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def compare_bars(matched, labels, path, title):
+    """Per run after the first: geometric-mean speedup against the first, per operator and ISA
+    (cases matched by exact name)."""
+    from nkr_analysis import geomean
+    groups = defaultdict(lambda: defaultdict(list))
+    for name, cases in matched:
+        base = cases[0]
+        for k, c in enumerate(cases[1:], start=1):
+            if c:
+                groups[f"{base.op}/{base.isa}"][k].append(base.time_ns / c.time_ns)
+    keys = sorted(groups)
+    fig, ax = plt.subplots(figsize=(7.0, max(2.5, 0.32 * len(keys) * max(1, len(labels) - 1) + 1.2)))
+    height = 0.8 / max(1, len(labels) - 1)
+    for k in range(1, len(labels)):
+        ys = [i + (k - 1) * height for i in range(len(keys))]
+        vals = [geomean(groups[key][k]) or 0 for key in keys]
+        ax.barh(ys, vals, height, label=f"{labels[k]} vs {labels[0]}")
+        for y, v in zip(ys, vals):
+            if v:
+                ax.annotate(f"{v:.2f}x", (v, y), va="center", fontsize=6, xytext=(2, 0),
+                            textcoords="offset points")
+    ax.axvline(1.0, color="black", linewidth=0.8)
+    ax.set_yticks([i + (len(labels) - 2) * height / 2 for i in range(len(keys))])
+    ax.set_yticklabels(keys, fontsize=7)
+    ax.set_xlabel(f"speedup against {labels[0]} (x, geometric mean over shapes; >1 is faster)")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7)
+    ax.grid(True, axis="x", alpha=0.25)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
