@@ -187,7 +187,7 @@ normkit_status normkit_isa_force(normkit_isa isa)
 static int matrix_ok(size_t rows, size_t dim, size_t ld)
 {
     const size_t max = (size_t)PTRDIFF_MAX / sizeof(float);
-    return ld >= dim && (rows - 1) <= (max - dim) / ld;
+    return ld >= dim && dim <= max && (rows - 1) <= (max - dim) / ld;
 }
 
 static normkit_status check(size_t rows, size_t dim, size_t ldx, size_t ldr, size_t ldy,

@@ -120,6 +120,8 @@ static void test_bad_arguments(void **state)
         expect_status(op, &s, NORMKIT_ERR_SHAPE, "rows * ldx overflowing the address space");
         small_init(&s); s.a.ldx = SIZE_MAX / 2;
         expect_status(op, &s, NORMKIT_ERR_SHAPE, "a stride overflowing the address space");
+        small_init(&s); s.a.rows = 1; s.a.dim = s.a.ldx = s.a.ldr = s.a.ldy = SIZE_MAX / 2;
+        expect_status(op, &s, NORMKIT_ERR_SHAPE, "one row longer than the address space");
         small_init(&s); s.a.eps = -1e-5f;   expect_status(op, &s, NORMKIT_ERR_EPS, "eps < 0");
         small_init(&s); s.a.eps = NAN;      expect_status(op, &s, NORMKIT_ERR_EPS, "eps NaN");
         small_init(&s); s.a.eps = INFINITY; expect_status(op, &s, NORMKIT_ERR_EPS, "eps Inf");
