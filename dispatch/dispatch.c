@@ -38,7 +38,9 @@ const char *normkit_status_str(normkit_status s)
     switch (s) {
     case NORMKIT_OK: return "success";
     case NORMKIT_ERR_NULL: return "a required pointer argument is NULL";
-    case NORMKIT_ERR_SHAPE: return "bad shape: dim is 0, a stride is below dim, or the size overflows";
+    case NORMKIT_ERR_SHAPE:
+        return "bad shape: dim is 0, a stride is below dim, the size overflows, or y aliases r "
+               "(or x with another stride)";
     case NORMKIT_ERR_EPS: return "eps must be finite and >= 0";
     case NORMKIT_ERR_UNSUPPORTED: return "ISA not supported by this CPU, OS or build";
     case NORMKIT_ERR_NOMEM: return "out of memory";
@@ -190,11 +192,15 @@ static int matrix_ok(size_t rows, size_t dim, size_t ld)
     return ld >= dim && dim <= max && (rows - 1) <= (max - dim) / ld;
 }
 
-static normkit_status check(size_t rows, size_t dim, size_t ldx, size_t ldr, size_t ldy,
-                            float eps)
+/* Shapes, the overlaps we can detect and cannot support, then eps. r is NULL for the
+ * operators without a residual. */
+static normkit_status check(size_t rows, size_t dim, const float *x, size_t ldx, const float *r,
+                            size_t ldr, const float *y, size_t ldy, float eps)
 {
     if (dim == 0 || !matrix_ok(rows, dim, ldx) || !matrix_ok(rows, dim, ldy) ||
         !matrix_ok(rows, dim, ldr))
+        return NORMKIT_ERR_SHAPE;
+    if (y == r || (y == x && ldy != ldx && rows > 1))
         return NORMKIT_ERR_SHAPE;
     if (!(eps >= 0.0f && eps <= FLT_MAX))
         return NORMKIT_ERR_EPS;
@@ -208,7 +214,7 @@ normkit_status normkit_rmsnorm_f32(size_t rows, size_t dim, const float *x, size
         return NORMKIT_OK;
     if (!x || !y)
         return NORMKIT_ERR_NULL;
-    normkit_status st = check(rows, dim, ldx, dim, ldy, eps);
+    normkit_status st = check(rows, dim, x, ldx, NULL, dim, y, ldy, eps);
     if (st != NORMKIT_OK)
         return st;
     const normkit_kernel *k = kernel_for(NORMKIT_OP_RMSNORM);
@@ -224,7 +230,7 @@ normkit_status normkit_layernorm_f32(size_t rows, size_t dim, const float *x, si
         return NORMKIT_OK;
     if (!x || !y)
         return NORMKIT_ERR_NULL;
-    normkit_status st = check(rows, dim, ldx, dim, ldy, eps);
+    normkit_status st = check(rows, dim, x, ldx, NULL, dim, y, ldy, eps);
     if (st != NORMKIT_OK)
         return st;
     const normkit_kernel *k = kernel_for(NORMKIT_OP_LAYERNORM);
@@ -240,7 +246,7 @@ normkit_status normkit_add_rmsnorm_f32(size_t rows, size_t dim, const float *x, 
         return NORMKIT_OK;
     if (!x || !r || !y)
         return NORMKIT_ERR_NULL;
-    normkit_status st = check(rows, dim, ldx, ldr, ldy, eps);
+    normkit_status st = check(rows, dim, x, ldx, r, ldr, y, ldy, eps);
     if (st != NORMKIT_OK)
         return st;
     const normkit_kernel *k = kernel_for(NORMKIT_OP_ADD_RMSNORM);
@@ -256,7 +262,7 @@ normkit_status normkit_add_layernorm_f32(size_t rows, size_t dim, const float *x
         return NORMKIT_OK;
     if (!x || !r || !y)
         return NORMKIT_ERR_NULL;
-    normkit_status st = check(rows, dim, ldx, ldr, ldy, eps);
+    normkit_status st = check(rows, dim, x, ldx, r, ldr, y, ldy, eps);
     if (st != NORMKIT_OK)
         return st;
     const normkit_kernel *k = kernel_for(NORMKIT_OP_ADD_LAYERNORM);

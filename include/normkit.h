@@ -10,10 +10,10 @@
  *    Strides count elements (not bytes) and must be >= dim. Pointers need no alignment.
  *  - rows == 0 is a no-op: NORMKIT_OK is returned without looking at any other argument.
  *  - gamma == NULL means scale 1; beta == NULL means shift 0. Both have `dim` elements.
- *  - y may be exactly x (in place, same stride or not). Any other overlap between
- *    outputs and inputs (y with r, gamma or beta; x with r; partial overlap) is not
- *    supported: results are then unspecified, though memory outside the arguments is
- *    never touched.
+ *  - y may be exactly x with the same stride (in place). y == r, or y == x with another
+ *    stride, is rejected with NORMKIT_ERR_SHAPE. Any other overlap between outputs and
+ *    inputs (y with gamma or beta, x with r, partial overlaps) is not supported: results
+ *    are then unspecified, though memory outside the arguments is never touched.
  *  - eps must be finite and >= 0.
  *
  * Numerics (all variants, all ISAs):
@@ -52,7 +52,8 @@ extern "C" {
 typedef enum {
     NORMKIT_OK = 0,
     NORMKIT_ERR_NULL,        /* a required pointer (x, y, r) is NULL */
-    NORMKIT_ERR_SHAPE,       /* dim == 0, a stride below dim, or a size that overflows */
+    NORMKIT_ERR_SHAPE,       /* dim == 0, a stride below dim, a size that overflows, or
+                              * y aliasing r (or x with another stride) */
     NORMKIT_ERR_EPS,         /* eps is negative, NaN or infinite */
     NORMKIT_ERR_UNSUPPORTED, /* an ISA this CPU, OS or build cannot run */
     NORMKIT_ERR_NOMEM        /* an allocation failed */

@@ -113,6 +113,19 @@ static void test_bad_arguments(void **state)
             small_init(&s); s.a.r = NULL;   expect_status(op, &s, NORMKIT_ERR_NULL, "r == NULL");
             small_init(&s); s.a.ldr = 7;    expect_status(op, &s, NORMKIT_ERR_SHAPE, "ldr < dim");
         }
+        if (nk_op_has_residual(op)) {
+            small_init(&s); s.a.y = s.a.r;  expect_status(op, &s, NORMKIT_ERR_SHAPE, "y == r");
+        }
+        small_init(&s); s.a.y = s.a.x; s.a.ldx = 8; s.a.ldy = 9; s.a.rows = 1;
+        assert_int_equal(nk_call_api(op, &s.a), NORMKIT_OK); /* one row: strides do not matter */
+        small_init(&s); s.a.y = s.a.x; s.a.dim = 7; s.a.ldx = 7; s.a.ldy = 8; /* rows 2 */
+        {
+            const float before = s.x[0];
+            normkit_status st = nk_call_api(op, &s.a);
+            if (st != NORMKIT_ERR_SHAPE || s.x[0] != before)
+                fail_msg("%s with y == x and another stride: got \"%s\", or x was written",
+                         normkit_op_name(op), normkit_status_str(st));
+        }
         small_init(&s); s.a.dim = 0;        expect_status(op, &s, NORMKIT_ERR_SHAPE, "dim == 0");
         small_init(&s); s.a.ldx = 7;        expect_status(op, &s, NORMKIT_ERR_SHAPE, "ldx < dim");
         small_init(&s); s.a.ldy = 0;        expect_status(op, &s, NORMKIT_ERR_SHAPE, "ldy < dim");
