@@ -14,6 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__aarch64__) && defined(__linux__)
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#endif
+
 #include "cpu.h"
 #include "harness.h"
 
@@ -278,6 +284,26 @@ static void test_detection_matches_libgcc(void **state)
                            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
     assert_int_equal(!!(m & (1u << NORMKIT_ISA_AVX2)), gcc_avx2);
     assert_int_equal(!!(m & (1u << NORMKIT_ISA_AVX512)), gcc_avx512);
+#elif defined(__aarch64__) && defined(__linux__)
+    /* The independent detector is the CPU itself: a child runs one SVE instruction (RDVL,
+     * encoded so no +sve flag is needed) and dies with SIGILL exactly when SVE is missing.
+     * AdvSIMD is in every AArch64 Linux system. Under qemu-user this tests both ways, with
+     * the default CPU ('max', SVE) and QEMU_CPU=cortex-a53 (no SVE). */
+    const uint32_t f = normkit_cpu_get()->features;
+    assert_true(f & (1u << NORMKIT_CPU_ASIMD));
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        signal(SIGILL, SIG_DFL); /* cmocka's handler would catch it */
+        __asm__ volatile(".inst 0x04bf5020" ::: "x0"); /* rdvl x0, #1 */
+        _exit(0);
+    }
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    const int cpu_sve = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    assert_true(cpu_sve || (WIFSIGNALED(st) && WTERMSIG(st) == SIGILL));
+    assert_int_equal(!!(f & (1u << NORMKIT_CPU_SVE)), cpu_sve);
 #else
     print_message("[  SKIP    ] no independent detector on this architecture\n");
     skip();
