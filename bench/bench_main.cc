@@ -1,0 +1,97 @@
+// normkit-bench: Google Benchmark over the cases that bench/cases.c builds from the kernel
+// registry. This file is the only C++ of the harness and knows no kernel: it registers one
+// benchmark per case, sets the counters, and hands the context over.
+//
+// Counters (rates are per second of the benchmark's time, Google Benchmark's CPU time):
+//   bytes_per_second   bytes read + written per call (SetBytesProcessed)
+//   rows_per_second    rows normalized (kernel cases)
+//   flops_per_second   floating-point operations (FMA ceilings)
+//   working_set_bytes  distinct bytes one call touches (not a rate): what picks the label
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+
+#include <benchmark/benchmark.h>
+
+#include "bench.h"
+
+namespace {
+
+void help()
+{
+    nkb_print_help(stdout);
+    benchmark::PrintDefaultHelp();
+}
+
+void run_case(benchmark::State &state, const nkb_case *c)
+{
+    char err[256];
+    if (nkb_case_setup(c, err, sizeof err) != 0) {
+        state.SkipWithError(err);
+        for (auto _ : state) {
+        }
+        return;
+    }
+    for (auto _ : state) {
+        float v = nkb_case_run(c);
+        benchmark::DoNotOptimize(v);
+        benchmark::ClobberMemory();
+    }
+    const double iters = static_cast<double>(state.iterations());
+    if (c->bytes > 0)
+        state.SetBytesProcessed(static_cast<int64_t>(c->bytes * iters));
+    if (c->rows > 0)
+        state.counters["rows_per_second"] =
+            benchmark::Counter(c->rows, benchmark::Counter::kIsIterationInvariantRate);
+    if (c->flops > 0)
+        state.counters["flops_per_second"] =
+            benchmark::Counter(c->flops, benchmark::Counter::kIsIterationInvariantRate);
+    if (c->ws_bytes > 0)
+        state.counters["working_set_bytes"] = c->ws_bytes;
+    state.SetLabel(c->label);
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+    // nkb_parse_args may insert one flag: room for it and the terminating NULL.
+    std::vector<char *> args(argv, argv + argc);
+    args.resize(static_cast<size_t>(argc) + 2, nullptr);
+    int nargs = argc;
+    nkb_options opt;
+    if (int rc = nkb_parse_args(&nargs, args.data(), &opt))
+        return rc;
+
+    benchmark::Initialize(&nargs, args.data(), help); // --help prints and exits here
+    if (nargs > 1) {
+        std::fprintf(stderr, "normkit-bench: unknown option '%s' (try --help)\n", args[1]);
+        return 2;
+    }
+
+    char err[256];
+    if (nkb_init(&opt, err, sizeof err) != 0) {
+        std::fprintf(stderr, "normkit-bench: %s\n", err);
+        return 1;
+    }
+    const size_t n = nkb_case_count();
+    if (opt.list) {
+        for (size_t i = 0; i < n; i++) {
+            const nkb_case *c = nkb_case_get(i);
+            std::printf("%s\t%s\t%.0f\t%.0f\n", c->name, c->label, c->ws_bytes, c->bytes);
+        }
+        nkb_fini();
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const nkb_case *c = nkb_case_get(i);
+        benchmark::RegisterBenchmark(c->name, run_case, c);
+    }
+    for (size_t i = 0; i < nkb_context_count(); i++)
+        benchmark::AddCustomContext(nkb_context_key(i), nkb_context_value(i));
+
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    nkb_fini();
+    return 0;
+}

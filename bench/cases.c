@@ -1,0 +1,727 @@
+/*
+ * The cases of normkit-bench, as data: every operator x every variant the CPU can run x every
+ * shape of the profile, plus the ceilings. Nothing here names a kernel: variants come from
+ * the registry (normkit_kernel_list), the plain-C rebuilds from the scalar line of each
+ * enumerator (kernels/<op>/<op>.inc), the ceilings from bench/ceilings/ceilings.inc.
+ *
+ * Bytes per call (read + written, each array once; what SetBytesProcessed counts), with
+ * R rows, D = dim, 4-byte floats:
+ *   rmsnorm        x read, y written, gamma read            4 (2RD + D)
+ *   layernorm      x, y, gamma, beta                        4 (2RD + 2D)
+ *   add_rmsnorm    x and r read, r and y written, gamma     4 (4RD + D)
+ *   add_layernorm  the same plus beta                       4 (4RD + 2D)
+ * The working set (what picks the cache-level label) counts each array once: r is read and
+ * written but is one array, so add+norm touches 4 (3RD + D) or 4 (3RD + 2D) bytes.
+ * Peers are charged the same bytes as normkit for the same operator, whatever they do.
+ */
+#define _DEFAULT_SOURCE /* madvise, MADV_HUGEPAGE */
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "bench_config.h"
+#include "bench_internal.h"
+#include "ceilings/ceilings.h"
+#include "normkit_config.h"
+#include "normkit_kernels.h"
+#include "peers/peers.h"
+
+#define NKB_EPS 1e-5f
+#define NKB_SEED 0x6e6f726d6b697431ull /* fixed: every run, every case, the same inputs */
+
+/* ---------------------------------------------------------------------------------------- */
+/* The plain-C rebuilds: the scalar line of each enumerator, renamed by bench/meson.build
+ * (-Dnormkit_<op>_f32__scalar=normkit_<op>_f32__autovec, and __autovec_fastmath). */
+
+/* NKB_WHEN_SCALAR(isa, tokens...) keeps the tokens only when isa is the token `scalar`,
+ * whatever other ISA tokens the enumerators grow (a probe, not a list of ISAs). */
+#define NKB_SECOND(a, b, ...) b
+#define NKB_PROBE(...) NKB_SECOND(__VA_ARGS__, 0, ~)
+#define NKB_PROBE_scalar ~, 1
+#define NKB_IS_SCALAR(isa) NKB_PROBE(NKB_PROBE_##isa)
+#define NKB_CAT_(a, b) a##b
+#define NKB_CAT(a, b) NKB_CAT_(a, b)
+#define NKB_IF_1(...) __VA_ARGS__
+#define NKB_IF_0(...)
+#define NKB_WHEN_SCALAR(isa, ...) NKB_CAT(NKB_IF_, NKB_IS_SCALAR(isa))(__VA_ARGS__)
+
+#define NORMKIT_KERNEL(OP, DT, ISA, ISA_ENUM, ...)                                                 \
+    NKB_WHEN_SCALAR(ISA, normkit_##OP##_##DT##_ukernel normkit_##OP##_##DT##__autovec,           \
+                    normkit_##OP##_##DT##__autovec_fastmath;)
+#include "rmsnorm/rmsnorm.inc"
+#include "layernorm/layernorm.inc"
+#include "add_rmsnorm/add_rmsnorm.inc"
+#include "add_layernorm/add_layernorm.inc"
+#undef NORMKIT_KERNEL
+
+typedef struct {
+    const char *op, *isa;
+    normkit_kernel k;
+} nkb_rebuild;
+
+#define NKB_REBUILD(OP, DT, FLAVOR)                                                                \
+    {#OP, #FLAVOR,                                                                                 \
+     {.name = "normkit_" #OP "_" #DT "__" #FLAVOR, .dtype = #DT,                                   \
+      .fn.OP##_##DT = normkit_##OP##_##DT##__##FLAVOR}},
+#define NORMKIT_KERNEL(OP, DT, ISA, ISA_ENUM, ...)                                                 \
+    NKB_WHEN_SCALAR(ISA, NKB_REBUILD(OP, DT, autovec) NKB_REBUILD(OP, DT, autovec_fastmath))
+static const nkb_rebuild rebuilds[] = {
+#include "rmsnorm/rmsnorm.inc"
+#include "layernorm/layernorm.inc"
+#include "add_rmsnorm/add_rmsnorm.inc"
+#include "add_layernorm/add_layernorm.inc"
+};
+#undef NORMKIT_KERNEL
+
+/* ---------------------------------------------------------------------------------------- */
+/* Ceilings: expanded from bench/ceilings/ceilings.inc. */
+
+#define NKB_STREAM(ISA, ISA_ENUM) extern const nkb_stream_ceiling nkb_stream_f32__##ISA;
+#define NKB_FMA(ISA, ISA_ENUM) extern const nkb_fma_ceiling nkb_fma_f32__##ISA;
+#include "ceilings/ceilings.inc"
+#undef NKB_STREAM
+#undef NKB_FMA
+
+typedef struct {
+    const char *isa;
+    normkit_isa isa_enum;
+    const nkb_stream_ceiling *stream;
+    const nkb_fma_ceiling *fma;
+} nkb_ceiling_isa;
+
+#define NKB_STREAM(ISA, ISA_ENUM) {#ISA, ISA_ENUM, &nkb_stream_f32__##ISA, NULL},
+#define NKB_FMA(ISA, ISA_ENUM) {#ISA, ISA_ENUM, NULL, &nkb_fma_f32__##ISA},
+static const nkb_ceiling_isa ceiling_tables[] = {
+#include "ceilings/ceilings.inc"
+};
+#undef NKB_STREAM
+#undef NKB_FMA
+
+/* The bandwidth kinds: name, arrays touched, and the table member. */
+enum { NKB_READ, NKB_COPY, NKB_COPY_NT, NKB_TRIAD, NKB_BW_KINDS };
+static const struct {
+    const char *name;
+    unsigned arrays;
+} bw_kinds[NKB_BW_KINDS] = {{"read", 1}, {"copy", 2}, {"copy_nt", 2}, {"triad", 3}};
+
+static nkb_stream_fn *bw_fn(const nkb_stream_ceiling *s, int kind)
+{
+    switch (kind) {
+    case NKB_READ: return s->read;
+    case NKB_COPY: return s->copy;
+    case NKB_COPY_NT: return s->copy_nt;
+    default: return s->triad;
+    }
+}
+
+#define NKB_FMA_ITERS 16384       /* per call: ~10-50 us, far above the call's cost */
+#define NKB_CEIL_MIN_CALL (1u << 20) /* bytes: small working sets are swept several times a call */
+
+/* ---------------------------------------------------------------------------------------- */
+/* Variants: what the <isa> field of a kernel case names. */
+
+typedef struct {
+    normkit_op op;
+    const char *isa; /* the name's isa field */
+    normkit_kernel k; /* fn: what is called */
+    const normkit_kparams *kp;
+    const char *(*error)(void); /* peers: what went wrong in the last call */
+} nkb_variant;
+
+typedef struct {
+    nkb_case c;
+    size_t dim, rows;      /* kernel cases */
+    const nkb_variant *v;  /* kernel cases */
+    const nkb_stream_ceiling *stream; /* bandwidth */
+    int bw_kind;
+    size_t n, reps;        /* bandwidth: floats per array, passes per call */
+    const nkb_fma_ceiling *fma;
+} nkb_entry;
+
+static nkb_variant *variants;
+static size_t nvariants;
+static nkb_entry *entries;
+static size_t nentries, entries_cap;
+static char skipped[1024];   /* variants not benchmarked, and why */
+static char shapes_used[NORMKIT_OP_COUNT][1024];
+static char ceiling_ws[256];
+static char ceiling_map[512];
+
+static const char *const level_names[NKB_LEVELS] = {"L1", "L2", "L3", "DRAM"};
+
+const char *nkb_level_name(int level)
+{
+    return level >= 0 && level < NKB_LEVELS ? level_names[level] : "?";
+}
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+static void appendf(char *buf, size_t len, const char *fmt, ...)
+{
+    size_t used = strlen(buf);
+    va_list ap;
+    va_start(ap, fmt);
+    if (used < len)
+        vsnprintf(buf + used, len - used, fmt, ap);
+    va_end(ap);
+}
+
+static int add_variant(normkit_op op, const char *isa, const normkit_kernel *k,
+                       const normkit_kparams *kp, const char *(*error)(void))
+{
+    nkb_variant *nv = realloc(variants, (nvariants + 1) * sizeof *nv);
+    if (!nv)
+        return -1;
+    variants = nv;
+    variants[nvariants++] = (nkb_variant){op, isa, *k, kp, error};
+    return 0;
+}
+
+static int op_from_name(const char *name)
+{
+    for (int op = 0; op < NORMKIT_OP_COUNT; op++)
+        if (strcmp(normkit_op_name((normkit_op)op), name) == 0)
+            return op;
+    return -1;
+}
+
+static int collect_variants(const nkb_machine *m)
+{
+    size_t nk;
+    const normkit_kernel *ks = normkit_kernel_list(&nk);
+    for (size_t i = 0; i < nk; i++) {
+        if (!normkit_isa_supported(ks[i].isa)) {
+            appendf(skipped, sizeof skipped, "%s (ISA not supported here); ", ks[i].name);
+            continue;
+        }
+        if (add_variant(ks[i].op, normkit_isa_name(ks[i].isa), &ks[i], &ks[i].params, NULL) != 0)
+            return -1;
+    }
+    for (size_t i = 0; i < sizeof rebuilds / sizeof rebuilds[0]; i++) {
+        int op = op_from_name(rebuilds[i].op);
+        if (op < 0) {
+            appendf(skipped, sizeof skipped, "%s (operator unknown to the registry); ",
+                    rebuilds[i].k.name);
+            continue;
+        }
+        normkit_kernel k = rebuilds[i].k;
+        k.op = (normkit_op)op;
+        if (add_variant((normkit_op)op, rebuilds[i].isa, &k, NULL, NULL) != 0)
+            return -1;
+    }
+#if NKB_HAVE_EIGEN
+    static const struct {
+        normkit_op op;
+        normkit_kernel k;
+    } eigen[] = {
+        {NORMKIT_OP_RMSNORM, {.dtype = "f32", .fn.rmsnorm_f32 = nkb_eigen_rmsnorm_f32}},
+        {NORMKIT_OP_LAYERNORM, {.dtype = "f32", .fn.layernorm_f32 = nkb_eigen_layernorm_f32}},
+        {NORMKIT_OP_ADD_RMSNORM, {.dtype = "f32", .fn.add_rmsnorm_f32 = nkb_eigen_add_rmsnorm_f32}},
+        {NORMKIT_OP_ADD_LAYERNORM,
+         {.dtype = "f32", .fn.add_layernorm_f32 = nkb_eigen_add_layernorm_f32}},
+    };
+    for (size_t i = 0; m->have_eigen && i < sizeof eigen / sizeof eigen[0]; i++)
+        if (add_variant(eigen[i].op, "eigen", &eigen[i].k, NULL, NULL) != 0)
+            return -1;
+#endif
+#if NKB_HAVE_ONEDNN
+    static const normkit_kernel onednn = {.dtype = "f32",
+                                          .fn.layernorm_f32 = nkb_onednn_layernorm_f32};
+    if (m->have_onednn &&
+        add_variant(NORMKIT_OP_LAYERNORM, "onednn", &onednn, NULL, nkb_onednn_error) != 0)
+        return -1;
+#endif
+    (void)m;
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Shapes and levels. */
+
+typedef struct {
+    size_t dim, rows;
+} nkb_shape;
+
+/* Hidden sizes of real models — 768 (BERT-base, GPT-2), 2048, 4096 (Llama-2-7B), 8192
+ * (Llama-2-70B) — times rows from decode (1) to prefill (4096); plus the grid the SIMD
+ * kernels are judged on (dim 768, 4096, 8192 x rows 1, 64, 4096, 16384; 16384 x 8192 floats
+ * is 512 MiB a matrix: DRAM on any machine of today). */
+static const size_t model_dims[] = {768, 2048, 4096, 8192};
+static const size_t model_rows[] = {1, 16, 128, 512, 4096};
+static const size_t grid_dims[] = {768, 4096, 8192};
+static const size_t grid_rows[] = {1, 64, 4096, 16384};
+
+static size_t canonical(nkb_shape *out)
+{
+    size_t n = 0;
+    for (size_t d = 0; d < 4; d++)
+        for (size_t r = 0; r < 5; r++)
+            out[n++] = (nkb_shape){model_dims[d], model_rows[r]};
+    for (size_t d = 0; d < 3; d++)
+        for (size_t r = 0; r < 4; r++) {
+            int dup = 0;
+            for (size_t i = 0; i < n; i++)
+                dup |= out[i].dim == grid_dims[d] && out[i].rows == grid_rows[r];
+            if (!dup)
+                out[n++] = (nkb_shape){grid_dims[d], grid_rows[r]};
+        }
+    return n;
+}
+
+/* Matrices and vectors of an operator: read, written (bytes) and distinct (working set). */
+static int op_arrays(normkit_op op, unsigned *mat_rw, unsigned *mat_ws, unsigned *vecs)
+{
+    switch (op) {
+    case NORMKIT_OP_RMSNORM: *mat_rw = 2, *mat_ws = 2, *vecs = 1; return 0;
+    case NORMKIT_OP_LAYERNORM: *mat_rw = 2, *mat_ws = 2, *vecs = 2; return 0;
+    case NORMKIT_OP_ADD_RMSNORM: *mat_rw = 4, *mat_ws = 3, *vecs = 1; return 0;
+    case NORMKIT_OP_ADD_LAYERNORM: *mat_rw = 4, *mat_ws = 3, *vecs = 2; return 0;
+    default: return -1;
+    }
+}
+
+static double kernel_ws(normkit_op op, nkb_shape s)
+{
+    unsigned rw, ws, vecs;
+    if (op_arrays(op, &rw, &ws, &vecs) != 0)
+        return 0;
+    return 4.0 * ((double)ws * (double)s.rows * (double)s.dim + (double)vecs * (double)s.dim);
+}
+
+/* The smallest level whose capacity holds the working set (a cache hwloc does not report is
+ * skipped); DRAM past the last. */
+static int level_of(const nkb_machine *m, double ws)
+{
+    for (int l = NKB_L1; l < NKB_DRAM; l++)
+        if (m->cap[l] && ws <= (double)m->cap[l])
+            return l;
+    return NKB_DRAM;
+}
+
+/* Where a level's representative working set sits: the geometric middle of the level (a
+ * third of L1), clear of both edges; DRAM at 4x the last cache and at least 256 MiB. */
+static double level_target(const nkb_machine *m, int level)
+{
+    double lo = 0, hi = 0;
+    for (int l = NKB_L1; l < NKB_DRAM; l++) {
+        if (!m->cap[l])
+            continue;
+        if (l == level) {
+            hi = (double)m->cap[l];
+            break;
+        }
+        lo = (double)m->cap[l];
+    }
+    if (level == NKB_DRAM) {
+        double t = 4 * lo;
+        return t > 256.0 * 1024 * 1024 ? t : 256.0 * 1024 * 1024;
+    }
+    if (hi == 0)
+        return 0; /* no such cache here */
+    return lo > 0 ? sqrt(lo * hi) : hi / 3;
+}
+
+static int add_entry(const nkb_entry *e)
+{
+    if (nentries == entries_cap) {
+        size_t cap = entries_cap ? 2 * entries_cap : 256;
+        nkb_entry *ne = realloc(entries, cap * sizeof *ne);
+        if (!ne)
+            return -1;
+        entries = ne, entries_cap = cap;
+    }
+    entries[nentries] = *e;
+    entries[nentries].c.index = (int)nentries;
+    nentries++;
+    return 0;
+}
+
+/* The shapes of `op` in this profile: quick takes, per level, the canonical shape nearest
+ * (in log scale) to the level's target; full takes them all. Either way a level no canonical
+ * shape reaches on this machine gets a made-up shape (dim 4096, rows to the target). */
+static size_t shapes_for(normkit_op op, const nkb_options *o, const nkb_machine *m,
+                         nkb_shape *out)
+{
+    nkb_shape all[64];
+    const size_t nall = canonical(all);
+    size_t n = 0;
+    if (o->profile == NKB_PROFILE_FULL) {
+        memcpy(out, all, nall * sizeof *all);
+        n = nall;
+    }
+    for (int l = NKB_L1; l < NKB_LEVELS; l++) {
+        const double target = level_target(m, l);
+        if (target == 0)
+            continue;
+        int have = 0;
+        for (size_t i = 0; i < n; i++)
+            have |= level_of(m, kernel_ws(op, out[i])) == l;
+        if (have)
+            continue;
+        int best = -1;
+        double best_d = 0;
+        for (size_t i = 0; i < nall; i++) {
+            if (level_of(m, kernel_ws(op, all[i])) != l)
+                continue;
+            double d = fabs(log(kernel_ws(op, all[i]) / target));
+            if (best < 0 || d < best_d)
+                best = (int)i, best_d = d;
+        }
+        nkb_shape s;
+        if (best >= 0) {
+            s = all[best];
+        } else {
+            s.dim = 4096;
+            const double per_row =
+                kernel_ws(op, (nkb_shape){4096, 1}) - kernel_ws(op, (nkb_shape){4096, 0});
+            s.rows = (size_t)(target / per_row);
+            if (s.rows < 1)
+                s.rows = 1;
+            if (level_of(m, kernel_ws(op, s)) != l)
+                continue; /* the level is narrower than a row: nothing can land in it */
+        }
+        out[n++] = s;
+    }
+    /* in order of working set */
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0 && kernel_ws(op, out[j - 1]) > kernel_ws(op, out[j]); j--) {
+            nkb_shape t = out[j];
+            out[j] = out[j - 1];
+            out[j - 1] = t;
+        }
+    return n;
+}
+
+static int build_ceilings(const nkb_machine *m)
+{
+    for (int l = NKB_L1; l < NKB_LEVELS; l++) {
+        const double target = level_target(m, l);
+        if (target == 0)
+            continue;
+        appendf(ceiling_ws, sizeof ceiling_ws, "%s%s=%.0f", ceiling_ws[0] ? " " : "",
+                level_names[l], target);
+        for (int kind = 0; kind < NKB_BW_KINDS; kind++)
+            for (size_t t = 0; t < sizeof ceiling_tables / sizeof ceiling_tables[0]; t++) {
+                const nkb_ceiling_isa *ci = &ceiling_tables[t];
+                if (!ci->stream || !bw_fn(ci->stream, kind) || !(m->cpu_isas >> ci->isa_enum & 1u))
+                    continue;
+                /* a streaming store bypasses the caches: only DRAM has a copy_nt ceiling */
+                if (kind == NKB_COPY_NT && l != NKB_DRAM)
+                    continue;
+                const unsigned arrays = bw_kinds[kind].arrays;
+                const double unit = (double)arrays * NKB_CEIL_BLOCK * sizeof(float);
+                double blocks = floor(target / unit);
+                nkb_entry e = {0};
+                e.n = (size_t)(blocks < 1 ? 1 : blocks) * NKB_CEIL_BLOCK;
+                e.c.kind = NKB_CASE_BANDWIDTH;
+                e.c.ws_bytes = (double)arrays * (double)e.n * sizeof(float);
+                e.reps = e.c.ws_bytes >= NKB_CEIL_MIN_CALL
+                             ? 1
+                             : (size_t)(NKB_CEIL_MIN_CALL / e.c.ws_bytes);
+                e.c.bytes = e.c.ws_bytes * (double)e.reps;
+                e.c.label = level_names[level_of(m, e.c.ws_bytes)];
+                e.stream = ci->stream;
+                e.bw_kind = kind;
+                snprintf(e.c.name, sizeof e.c.name, "ceiling_%s/f32/%s/bytes:%.0f",
+                         bw_kinds[kind].name, ci->isa, e.c.ws_bytes);
+                if (add_entry(&e) != 0)
+                    return -1;
+            }
+    }
+    for (size_t t = 0; t < sizeof ceiling_tables / sizeof ceiling_tables[0]; t++) {
+        const nkb_ceiling_isa *ci = &ceiling_tables[t];
+        if (!ci->fma || !(m->cpu_isas >> ci->isa_enum & 1u))
+            continue;
+        nkb_entry e = {0};
+        e.c.kind = NKB_CASE_FMA;
+        e.c.label = "REG";
+        e.c.flops = 2.0 * ci->fma->lanes * ci->fma->accs * (double)NKB_FMA_ITERS;
+        e.fma = ci->fma;
+        snprintf(e.c.name, sizeof e.c.name, "ceiling_fma/f32/%s/acc:%u", ci->isa, ci->fma->accs);
+        if (add_entry(&e) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* The ceiling ISA each isa field is held against: an ISA is its own; everything built for
+ * the native machine (autovec*, eigen) and oneDNN (which picks its own code at run time)
+ * against the best ISA this CPU runs that has ceilings. */
+static void build_ceiling_map(const nkb_machine *m)
+{
+    const char *best = NULL;
+    normkit_isa best_enum = NORMKIT_ISA_AUTO;
+    for (size_t t = 0; t < sizeof ceiling_tables / sizeof ceiling_tables[0]; t++) {
+        const nkb_ceiling_isa *ci = &ceiling_tables[t];
+        if (ci->stream && (m->cpu_isas >> ci->isa_enum & 1u) && ci->isa_enum > best_enum)
+            best = ci->isa, best_enum = ci->isa_enum;
+    }
+    ceiling_map[0] = '\0';
+    for (size_t i = 0; i < nvariants; i++) {
+        const char *isa = variants[i].isa, *to = isa;
+        int seen = 0, own = 0;
+        for (size_t j = 0; j < i; j++)
+            seen |= strcmp(variants[j].isa, isa) == 0;
+        if (seen)
+            continue;
+        for (size_t t = 0; t < sizeof ceiling_tables / sizeof ceiling_tables[0]; t++)
+            own |= strcmp(ceiling_tables[t].isa, isa) == 0;
+        if (!own)
+            to = best ? best : "none";
+        appendf(ceiling_map, sizeof ceiling_map, "%s%s=%s", ceiling_map[0] ? " " : "", isa, to);
+    }
+}
+
+int nkb_cases_build(const nkb_options *o, const nkb_machine *m, char *err, size_t errlen)
+{
+    if (collect_variants(m) != 0 || build_ceilings(m) != 0)
+        goto oom;
+    build_ceiling_map(m);
+    for (int op = 0; op < NORMKIT_OP_COUNT; op++) {
+        nkb_shape shapes[80];
+        size_t ns = shapes_for((normkit_op)op, o, m, shapes);
+        unsigned rw, ws, vecs;
+        const int known = op_arrays((normkit_op)op, &rw, &ws, &vecs) == 0;
+        for (size_t s = 0; s < ns; s++) {
+            appendf(shapes_used[op], sizeof shapes_used[op], "%sdim:%zu/rows:%zu=%s",
+                    shapes_used[op][0] ? " " : "", shapes[s].dim, shapes[s].rows,
+                    level_names[level_of(m, kernel_ws((normkit_op)op, shapes[s]))]);
+            for (size_t i = 0; i < nvariants; i++) {
+                const nkb_variant *v = &variants[i];
+                if (v->op != (normkit_op)op)
+                    continue;
+                nkb_entry e = {0};
+                e.c.kind = NKB_CASE_KERNEL;
+                e.dim = shapes[s].dim, e.rows = shapes[s].rows, e.v = v;
+                e.c.ws_bytes = kernel_ws((normkit_op)op, shapes[s]);
+                e.c.bytes = known ? 4.0 * ((double)rw * (double)e.rows * (double)e.dim +
+                                           (double)vecs * (double)e.dim)
+                                  : 0;
+                e.c.rows = (double)e.rows;
+                e.c.label = level_names[level_of(m, e.c.ws_bytes)];
+                snprintf(e.c.name, sizeof e.c.name, "%s/%s/%s/dim:%zu/rows:%zu",
+                         normkit_op_name((normkit_op)op), v->k.dtype ? v->k.dtype : "f32", v->isa,
+                         e.dim, e.rows);
+                if (add_entry(&e) != 0)
+                    goto oom;
+            }
+        }
+    }
+    return 0;
+oom:
+    snprintf(err, errlen, "out of memory building the case list");
+    return -1;
+}
+
+size_t nkb_case_count(void)
+{
+    return nentries;
+}
+
+const nkb_case *nkb_case_get(size_t i)
+{
+    return i < nentries ? &entries[i].c : NULL;
+}
+
+void nkb_cases_context(void (*add)(const char *key, const char *value))
+{
+    char key[64];
+    for (int op = 0; op < NORMKIT_OP_COUNT; op++) {
+        snprintf(key, sizeof key, "shapes_%s", normkit_op_name((normkit_op)op));
+        add(key, shapes_used[op]);
+    }
+    add("ceiling_targets_bytes", ceiling_ws);
+    add("ceiling_isa_map", ceiling_map);
+    add("variants_skipped", skipped[0] ? skipped : "none");
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Buffers: one set alive at a time, kept while consecutive cases share a shape (the variants
+ * of one operator and shape, the ISAs of one ceiling), refilled from the fixed seed where a
+ * case writes what the next one reads. */
+
+enum { NKB_MAX_ARRAYS = 5 };
+static struct {
+    char key[64];
+    float *a[NKB_MAX_ARRAYS];
+    size_t bytes[NKB_MAX_ARRAYS];
+} pool;
+
+static void pool_free(void)
+{
+    for (int i = 0; i < NKB_MAX_ARRAYS; i++) {
+        free(pool.a[i]);
+        pool.a[i] = NULL;
+        pool.bytes[i] = 0;
+    }
+    pool.key[0] = '\0';
+}
+
+/* 64-byte aligned; large arrays 2 MiB aligned and offered transparent huge pages, as an engine
+ * allocating activations would get them. Zero-filled (every page touched before timing). */
+static float *pool_alloc(int slot, size_t n)
+{
+    size_t bytes = (n ? n : 1) * sizeof(float);
+    const size_t huge = (size_t)2 << 20;
+    size_t align = bytes >= huge ? huge : NKB_CEIL_ALIGN;
+    bytes = (bytes + align - 1) / align * align;
+    float *p = aligned_alloc(align, bytes);
+    if (!p)
+        return NULL;
+#ifdef MADV_HUGEPAGE
+    if (align == huge)
+        madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+    memset(p, 0, bytes);
+    pool.a[slot] = p;
+    pool.bytes[slot] = bytes;
+    return p;
+}
+
+static uint64_t splitmix(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* Uniform in [lo, lo + width) on a grid of width * 2^-24: with the widths below every value
+ * is a multiple of 2^-34, so sums of them never become subnormal (see fill_kernel). */
+static void fill(float *p, size_t n, unsigned stream, float lo, float width)
+{
+    uint64_t s = NKB_SEED ^ ((uint64_t)stream << 56);
+    for (size_t i = 0; i < n; i++)
+        p[i] = lo + width * (float)(splitmix(&s) >> 40) * 0x1p-24f;
+}
+
+enum { NKB_X, NKB_Y, NKB_R, NKB_GAMMA, NKB_BETA };
+
+/*
+ * Inputs: x in [-1, 1) (add+norm: [-2^-10, 2^-10)), gamma in [0.5, 1.5), beta in [-0.5, 0.5).
+ * add+norm overwrites r with x + r on every call, so the timed loop keeps adding x to r:
+ * after N calls r = r0 + N x (with roundings). That stays tame, whatever N:
+ *  - x is small, |x| <= 2^-10, and r0 in [-1, 1). Once |r| reaches 2^14-2^15 an ulp of r is
+ *    2^-9 or more, so x is at most half an ulp and r + x rounds back to r: |r| < 2^15 forever
+ *    (20 million calls of dim 768 end at max |r| = 16384, all y finite: checked);
+ *  - every x is a multiple of 2^-34 and every r0 of 2^-24, so every r is a multiple of 2^-34:
+ *    never subnormal;
+ *  - so the sum of squares stays far below FLT_MAX and far above the kernels' 2^-100 rare-path
+ *    threshold: every call takes the fast path and does the same work as the first.
+ * r is refilled from the seed each time Google Benchmark starts the case (also between the
+ * trial runs in which it sizes the iteration count), so every run starts from the same r.
+ */
+static int setup_kernel(const nkb_entry *e, char *err, size_t errlen)
+{
+    const size_t n = e->rows * e->dim;
+    const normkit_op op = e->v->op;
+    const int add = op == NORMKIT_OP_ADD_RMSNORM || op == NORMKIT_OP_ADD_LAYERNORM;
+    char key[64];
+    snprintf(key, sizeof key, "k%d:%zu:%zu", (int)op, e->rows, e->dim);
+    if (strcmp(key, pool.key) != 0) {
+        pool_free();
+        if (!pool_alloc(NKB_X, n) || !pool_alloc(NKB_Y, n) || !pool_alloc(NKB_GAMMA, e->dim) ||
+            !pool_alloc(NKB_BETA, e->dim) || (add && !pool_alloc(NKB_R, n))) {
+            pool_free();
+            snprintf(err, errlen, "out of memory allocating %.0f bytes", e->c.ws_bytes);
+            return -1;
+        }
+        fill(pool.a[NKB_X], n, NKB_X, add ? -0x1p-10f : -1.0f, add ? 0x1p-9f : 2.0f);
+        fill(pool.a[NKB_GAMMA], e->dim, NKB_GAMMA, 0.5f, 1.0f);
+        fill(pool.a[NKB_BETA], e->dim, NKB_BETA, -0.5f, 1.0f);
+        snprintf(pool.key, sizeof pool.key, "%s", key);
+    }
+    if (add)
+        fill(pool.a[NKB_R], n, NKB_R, -1.0f, 2.0f);
+    return 0;
+}
+
+static float run_kernel(const nkb_entry *e)
+{
+    const nkb_variant *v = e->v;
+    const size_t R = e->rows, D = e->dim;
+    float *x = pool.a[NKB_X], *y = pool.a[NKB_Y], *r = pool.a[NKB_R];
+    const float *g = pool.a[NKB_GAMMA], *b = pool.a[NKB_BETA];
+    switch (v->op) {
+    case NORMKIT_OP_RMSNORM: v->k.fn.rmsnorm_f32(R, D, x, D, g, NKB_EPS, y, D, v->kp); break;
+    case NORMKIT_OP_LAYERNORM: v->k.fn.layernorm_f32(R, D, x, D, g, b, NKB_EPS, y, D, v->kp); break;
+    case NORMKIT_OP_ADD_RMSNORM:
+        v->k.fn.add_rmsnorm_f32(R, D, x, D, r, D, g, NKB_EPS, y, D, v->kp);
+        break;
+    case NORMKIT_OP_ADD_LAYERNORM:
+        v->k.fn.add_layernorm_f32(R, D, x, D, r, D, g, b, NKB_EPS, y, D, v->kp);
+        break;
+    default: break;
+    }
+    return y[R * D - 1];
+}
+
+static int setup_ceiling(const nkb_entry *e, char *err, size_t errlen)
+{
+    const unsigned arrays = e->c.kind == NKB_CASE_BANDWIDTH ? bw_kinds[e->bw_kind].arrays : 0;
+    char key[64];
+    snprintf(key, sizeof key, "c%u:%zu", arrays, e->n);
+    if (arrays == 0 || strcmp(key, pool.key) == 0)
+        return 0;
+    pool_free();
+    /* a: written by copy and triad; b: read by all; c: read by triad */
+    if (!pool_alloc(0, arrays >= 2 ? e->n : 1) || !pool_alloc(1, e->n) ||
+        !pool_alloc(2, arrays >= 3 ? e->n : 1)) {
+        pool_free();
+        snprintf(err, errlen, "out of memory allocating %.0f bytes", e->c.ws_bytes);
+        return -1;
+    }
+    fill(pool.a[1], e->n, 1, 0.5f, 0.5f);
+    fill(pool.a[2], arrays >= 3 ? e->n : 1, 2, 0.5f, 0.5f);
+    snprintf(pool.key, sizeof pool.key, "%s", key);
+    return 0;
+}
+
+float nkb_case_run(const nkb_case *c)
+{
+    const nkb_entry *e = &entries[c->index];
+    switch (c->kind) {
+    case NKB_CASE_KERNEL: return run_kernel(e);
+    case NKB_CASE_BANDWIDTH:
+        return bw_fn(e->stream, e->bw_kind)(e->n, e->reps, pool.a[0], pool.a[1], pool.a[2]);
+    case NKB_CASE_FMA: return e->fma->run(NKB_FMA_ITERS);
+    }
+    return 0;
+}
+
+int nkb_case_setup(const nkb_case *c, char *err, size_t errlen)
+{
+    const nkb_entry *e = &entries[c->index];
+    if (c->kind == NKB_CASE_KERNEL) {
+        unsigned rw, ws, vecs;
+        if (op_arrays(e->v->op, &rw, &ws, &vecs) != 0) {
+            snprintf(err, errlen, "normkit-bench has no driver for operator %s yet",
+                     normkit_op_name(e->v->op));
+            return -1;
+        }
+        if (setup_kernel(e, err, errlen) != 0)
+            return -1;
+    } else if (setup_ceiling(e, err, errlen) != 0) {
+        return -1;
+    }
+    (void)nkb_case_run(c); /* untimed: warms the level of the label, builds peer primitives */
+    if (c->kind == NKB_CASE_KERNEL && e->v->error && e->v->error()) {
+        snprintf(err, errlen, "%s", e->v->error());
+        return -1;
+    }
+    return 0;
+}
+
+void nkb_cases_free(void)
+{
+    pool_free();
+    free(entries);
+    free(variants);
+    entries = NULL, variants = NULL;
+    nentries = entries_cap = nvariants = 0;
+}

@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+"""normkit-bench as CI sees it, on a tiny slice of the quick profile (no timing assertions).
+
+usage: test_bench.py NORMKIT_BENCH NORMKIT_INFO [WRAPPER...]   (WRAPPER: e.g. qemu-aarch64)
+
+- own flags: --help mentions them, a bad --profile and an unknown flag exit 2 with a message;
+- --list: every name parses, every operator x supported ISA (the truth is normkit-info's kernel
+  list, not a list here), autovec and autovec_fastmath, the peers that were built, and the
+  ceilings are there, each operator has a shape in every cache level of the machine;
+- a real run of one shape per operator plus the smallest ceiling of each kind and ISA, written
+  as JSON with --benchmark_out: every case has a positive rate and a level label, and the
+  context has the machine fields.
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+bench, info, wrapper = sys.argv[1], sys.argv[2], sys.argv[3:]
+failures = []
+
+KERNEL = re.compile(r"^(?P<op>[a-z0-9_]+)/(?P<dtype>f32)/(?P<isa>[a-z0-9_]+)/dim:(?P<dim>\d+)/rows:(?P<rows>\d+)$")
+BANDWIDTH = re.compile(r"^ceiling_(?P<kind>read|copy|copy_nt|triad)/f32/(?P<isa>[a-z0-9_]+)/bytes:(?P<bytes>\d+)$")
+FMA = re.compile(r"^ceiling_fma/f32/(?P<isa>[a-z0-9_]+)/acc:(?P<acc>\d+)$")
+LEVELS = ("L1", "L2", "L3", "DRAM")
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+        print("FAIL:", what)
+    return cond
+
+
+def run(args, timeout=600):
+    env = dict(os.environ)
+    env.pop("NORMKIT_ISA", None)
+    return subprocess.run(wrapper + [bench] + args, capture_output=True, text=True, env=env,
+                          timeout=timeout)
+
+
+# --- own flags -----------------------------------------------------------------------------
+p = run(["--help"])
+check(p.returncode == 0, f"--help exits 0 (got {p.returncode})")
+for flag in ("--profile=quick", "--profile=full", "--no-pin", "--benchmark_filter"):
+    check(flag in p.stdout, f"--help mentions {flag}")
+
+p = run(["--profile=slow"])
+check(p.returncode == 2, f"--profile=slow exits 2 (got {p.returncode})")
+check("--profile must be quick or full" in p.stderr and "slow" in p.stderr,
+      "--profile=slow says what is wrong")
+check(p.stdout == "", "a bad flag prints nothing on stdout")
+for bad in ("--frobnicate", "--benchmark_frobnicate=1", "stray"):
+    p = run([bad])
+    check(p.returncode == 2, f"{bad} exits 2 (got {p.returncode})")
+    check("unknown option" in p.stderr and bad.split("=")[0] in p.stderr, f"{bad} is named on stderr")
+
+# --- the truth: normkit-info ---------------------------------------------------------------
+doc = json.loads(subprocess.run(wrapper + [info, "--json"], capture_output=True, text=True, check=True,
+                                env={k: v for k, v in os.environ.items() if k != "NORMKIT_ISA"}).stdout)
+supported = set(doc["isa"]["supported"])
+expected = {(k["op"], k["isa"]) for k in doc["kernels"] if k["supported"]}
+ops = sorted({k["op"] for k in doc["kernels"]})
+topo = doc["topology"]
+caps = [topo.get("l1d_bytes", 0), topo.get("l2_bytes", 0), topo.get("l3_bytes", 0)]
+check(expected, "normkit-info lists supported kernels")
+
+# --- --list: names and levels of the whole quick profile -----------------------------------
+p = run(["--profile=quick", "--list"])
+check(p.returncode == 0, f"--list exits 0 (got {p.returncode}): {p.stderr}")
+cases = []
+for line in p.stdout.splitlines():
+    name, label, ws, nbytes = line.split("\t")
+    cases.append((name, label, float(ws), float(nbytes)))
+    check(KERNEL.match(name) or BANDWIDTH.match(name) or FMA.match(name), f"name parses: {name}")
+    check(label in LEVELS + ("REG",), f"{name}: label {label!r} is a level")
+names = [c[0] for c in cases]
+check(len(names) == len(set(names)), "names are unique")
+listed = {(m["op"], m["isa"]) for m in map(KERNEL.match, names) if m}
+for op, isa in sorted(expected):
+    check((op, isa) in listed, f"{op} x {isa} is benchmarked")
+for op in ops:
+    for isa in ("autovec", "autovec_fastmath"):
+        check((op, isa) in listed, f"{op} x {isa} is benchmarked")
+    levels_of_op = {c[1] for c in cases if KERNEL.match(c[0]) and KERNEL.match(c[0])["op"] == op}
+    want = [LEVELS[i] for i in range(3) if caps[i]] + ["DRAM"]
+    for lvl in want:
+        check(lvl in levels_of_op, f"{op} has a shape in {lvl} (quick profile)")
+ceil_isas = {m["isa"] for m in map(FMA.match, names) if m}
+for isa in supported:
+    check(isa in ceil_isas, f"an FMA ceiling for {isa}")
+    for kind in ("read", "copy", "triad"):
+        lvls = {c[1] for c in cases if (m := BANDWIDTH.match(c[0])) and m["kind"] == kind and m["isa"] == isa}
+        check(set(want) <= lvls, f"ceiling_{kind} for {isa} at every level ({sorted(lvls)})")
+
+# --- a real run: one shape per operator (the smallest), the smallest ceilings --------------
+pick = set()
+for op in ops:
+    ks = [c for c in cases if (m := KERNEL.match(c[0])) and m["op"] == op]
+    smallest = min(c[2] for c in ks)
+    pick |= {c[0] for c in ks if c[2] == smallest}
+for c in cases:
+    m = BANDWIDTH.match(c[0])
+    if m and c[1] == "L1" or FMA.match(c[0]):
+        pick.add(c[0])
+regex = "^(" + "|".join(sorted(pick)) + ")$"
+with tempfile.TemporaryDirectory() as tmp:
+    out = os.path.join(tmp, "bench.json")
+    p = run(["--profile=quick", "--benchmark_filter=" + regex, "--benchmark_min_time=0.01",
+             "--benchmark_out=" + out, "--benchmark_out_format=json"])
+    check(p.returncode == 0, f"the run exits 0 (got {p.returncode}): {p.stderr[-2000:]}")
+    with open(out) as f:
+        res = json.load(f)
+
+ctx = res["context"]
+for key in ("normkit_version", "normkit_git", "profile", "cpu_model", "isa_active", "isa_cpu",
+            "topo_cores", "cache_l1d_bytes", "cache_l2_bytes", "cache_l3_bytes", "pinning",
+            "compiler_c", "compiler_cpp", "build_options", "flags_autovec", "lib_hwloc",
+            "lib_benchmark", "lib_eigen", "lib_onednn", "lib_sleef", "ceiling_isa_map"):
+    check(key in ctx and ctx[key] != "", f"context has {key}")
+check(ctx.get("profile") == "quick", "context records the profile")
+check(ctx.get("isa_active") == doc["isa"]["active"], "context's isa_active agrees with normkit-info")
+check(ctx.get("pinning", "").startswith("thread bound to core"), f"pinned by default ({ctx.get('pinning')})")
+
+ran = {b["name"]: b for b in res["benchmarks"]}
+check(set(ran) == pick, f"the filter ran exactly the picked cases (missing {sorted(pick - set(ran))})")
+seen = set()
+for name, b in ran.items():
+    check(not b.get("error_occurred"), f"{name}: no error ({b.get('error_message')})")
+    if FMA.match(name):
+        check(b.get("flops_per_second", 0) > 0, f"{name}: positive flops_per_second")
+        check(b.get("label") == "REG", f"{name}: label REG")
+        continue
+    check(b.get("bytes_per_second", 0) > 0, f"{name}: positive bytes_per_second")
+    check(b.get("working_set_bytes", 0) > 0, f"{name}: positive working_set_bytes")
+    check(b.get("label") in LEVELS, f"{name}: cache-level label ({b.get('label')!r})")
+    m = KERNEL.match(name)
+    if m:
+        seen.add((m["op"], m["isa"]))
+        check(b.get("rows_per_second", 0) > 0, f"{name}: positive rows_per_second")
+for op, isa in sorted(expected):
+    check((op, isa) in seen, f"{op} x {isa} ran")
+for op in ops:
+    for isa in ("autovec", "autovec_fastmath"):
+        check((op, isa) in seen, f"{op} x {isa} ran")
+for peer, key in (("eigen", "lib_eigen"), ("onednn", "lib_onednn")):
+    present = not ctx.get(key, "absent").startswith(("absent", "disabled"))
+    check(present == any(i == peer for _, i in seen), f"{peer} ran exactly when {key} says present")
+check(any(BANDWIDTH.match(n) for n in ran) and any(FMA.match(n) for n in ran), "ceilings ran")
+
+# --no-pin is honoured and recorded
+with tempfile.TemporaryDirectory() as tmp:
+    out = os.path.join(tmp, "nopin.json")
+    fma_one = sorted(n for n in names if FMA.match(n))[0]
+    p = run(["--no-pin", "--benchmark_filter=^" + fma_one + "$", "--benchmark_min_time=0.01",
+             "--benchmark_out=" + out])
+    check(p.returncode == 0, f"--no-pin run exits 0 (got {p.returncode})")
+    if p.returncode == 0:
+        with open(out) as f:
+            check(json.load(f)["context"].get("pinning") == "off (--no-pin)", "--no-pin is recorded")
+
+print(f"ran {len(ran)} cases ({len(seen)} operator x isa pairs) of {len(cases)} listed")
+print(f"{'FAIL' if failures else 'PASS'}: {len(failures)} failure(s)")
+sys.exit(1 if failures else 0)
