@@ -2,7 +2,8 @@
 # normkit's quick start: each command installs what is missing (Debian 12, as root or with
 # sudo), configures build/ if needed, builds, then does its job.
 #   ./dev.sh test     build and run the test suite (meson test)
-#   ./dev.sh bench    build and run the quick benchmark profile
+#   ./dev.sh report   build, run the quick benchmark profile, write the report (build/report/)
+#   ./dev.sh bench    build and run the quick benchmark profile (console output only)
 #   ./dev.sh deps     only install the Debian packages
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -32,5 +33,6 @@ case "${1:-}" in
 deps) deps ;;
 test) deps; configure; meson test -C build --print-errorlogs ;;
 bench) deps; configure; ./build/bench/normkit-bench --profile=quick ;;
-*) echo "usage: ./dev.sh test|bench|deps" >&2; exit 2 ;;
+report) deps; configure; meson compile -C build report ;;
+*) echo "usage: ./dev.sh test|report|bench|deps" >&2; exit 2 ;;
 esac

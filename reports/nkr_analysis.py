@@ -29,19 +29,27 @@ def ceilings(run):
     return dict(bw), fma
 
 
-def level_ceiling(bw):
-    """The ceiling a kernel is held against, per level: the copy bandwidth (a norm reads its
-    input and writes its output once, like a copy), else the best of what was measured."""
-    out = {}
-    for level in LEVELS:
-        if level in bw.get("copy", {}):
-            out[level] = ("copy",) + bw["copy"][level][:2]
-        else:
-            cands = [(v[0], k, v[1]) for k, lv in bw.items() for lvl, v in lv.items() if lvl == level]
-            if cands:
-                g, kind, isa = max(cands)
-                out[level] = (kind, g, isa)
-    return out
+def isa_map(run):
+    """normkit-bench's context `ceiling_isa_map` ("avx512=avx512 autovec=avx512 ..."): whose
+    ceilings each variant is held against. Empty when the run has none."""
+    text = str(run.context.get("ceiling_isa_map", ""))
+    return dict(part.split("=", 1) for part in text.split() if "=" in part)
+
+
+def copy_ceiling(run, case):
+    """(kind, GB/s, isa) of the ceiling a kernel case is held against: the `copy` bandwidth (a
+    norm reads its input and writes its output once, as a copy does) at the case's cache level,
+    measured with the ISA the run's ceiling_isa_map names for the case's ISA; without a map,
+    or without that ISA's ceiling, the best copy at that level over all ISAs."""
+    copies = [c for c in run.ceilings() if c.ceiling_kind == "copy" and c.level == case.level
+              and c.bytes_per_second > 0]
+    mapped = isa_map(run).get(case.isa)
+    own = [c for c in copies if c.isa == mapped]
+    pool = own or copies
+    if not pool:
+        return None
+    best = max(pool, key=lambda c: c.bytes_per_second)
+    return ("copy", best.gbps, best.isa)
 
 
 def shape_key(case):
@@ -55,7 +63,6 @@ def shape_text(params):
 def kernel_table(run):
     """Rows per shape: {shape_key: [row...]}, each row a dict with the figures of one variant,
     best first. A row: case, us, gbps, pct (of its level's ceiling), x_scalar, x_autovec, best."""
-    ceil = level_ceiling(ceilings(run)[0])
     groups = defaultdict(list)
     for c in run.kernels():
         groups[shape_key(c)].append(c)
@@ -65,7 +72,7 @@ def kernel_table(run):
         best_time = min(c.time_ns for c in cases)
         rows = []
         for c in sorted(cases, key=lambda c: c.time_ns):
-            lc = ceil.get(c.level)
+            lc = copy_ceiling(run, c)
             rows.append({
                 "case": c,
                 "us": c.time_ns / 1e3,

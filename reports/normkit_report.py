@@ -132,9 +132,11 @@ def ceiling_section(doc, run):
     doc.table(["level"] + [f"{k} GB/s (best ISA)" for k in kinds], rows)
     if fma:
         doc.table(["ISA", "peak FMA GFLOP/s (f32, one core)"], [[i, f"{g:.1f}"] for i, g in sorted(fma.items())])
-    doc.p("Every kernel's percent of ceiling is its bandwidth over the **copy** ceiling of the "
-          "cache level its working set fits in, measured in the same run: a norm reads its input "
-          "and writes its output once, as a copy does.")
+    doc.p("A kernel's percent of ceiling is its bandwidth over the **copy** bandwidth measured "
+          "in this run at the cache level its working set fits in, with the ISA the run's "
+          "`ceiling_isa_map` names for it (its own ISA; the best one for autovec and peers): a "
+          "norm reads its input and writes its output once, as a copy does. `copy_nt` (streaming "
+          "stores, DRAM only) shows what a variant that bypasses the cache could reach.")
 
 
 def single_report(run, folder):
@@ -144,7 +146,8 @@ def single_report(run, folder):
     doc.h(1, title)
     doc.p(f"Generated {datetime.datetime.now():%Y-%m-%d %H:%M} from `{run.label}` "
           f"({len(run.cases)} cases; median of repetitions where there were several). "
-          "Times are per call; bandwidth counts bytes read + written.")
+          "Times are CPU time per call (what normkit-bench's rates use); bandwidth counts bytes "
+          "read + written.")
     doc.h(2, "Machine")
     doc.table(["field", "value"], context_rows(run.context))
     doc.h(2, "Ceilings")
@@ -168,7 +171,8 @@ def single_report(run, folder):
             for r in rows:
                 c = r["case"]
                 name = f"**{c.isa}** ★" if r["best"] else c.isa
-                pct = f"{r['pct']:.0f}% of {r['ceiling'][0]}" if r["pct"] is not None else "–"
+                pct = (f"{r['pct']:.0f}% of {r['ceiling'][2]} {r['ceiling'][0]}"
+                       if r["pct"] is not None else "–")
                 out.append([name, f"{r['us']:.3f}", f"{r['gbps']:.1f}", pct,
                             fmt(r["x_scalar"]), fmt(r["x_autovec"])])
                 csv_rows.append([c.op, c.dtype, c.isa, c.params.get("dim", ""), c.params.get("rows", ""),
