@@ -52,21 +52,26 @@ int nk_op_has_beta(normkit_op op) { return nk_op_is_layernorm(op); }
 
 void nk_call_kernel(const normkit_kernel *k, const nk_args *a)
 {
+    nk_call_kernel_kp(k, a, &k->params);
+}
+
+void nk_call_kernel_kp(const normkit_kernel *k, const nk_args *a, const normkit_kparams *kp)
+{
     switch (k->op) {
     case NORMKIT_OP_RMSNORM:
-        k->fn.rmsnorm_f32(a->rows, a->dim, a->x, a->ldx, a->gamma, a->eps, a->y, a->ldy, &k->params);
+        k->fn.rmsnorm_f32(a->rows, a->dim, a->x, a->ldx, a->gamma, a->eps, a->y, a->ldy, kp);
         break;
     case NORMKIT_OP_LAYERNORM:
         k->fn.layernorm_f32(a->rows, a->dim, a->x, a->ldx, a->gamma, a->beta, a->eps, a->y, a->ldy,
-                            &k->params);
+                            kp);
         break;
     case NORMKIT_OP_ADD_RMSNORM:
         k->fn.add_rmsnorm_f32(a->rows, a->dim, a->x, a->ldx, a->r, a->ldr, a->gamma, a->eps, a->y,
-                              a->ldy, &k->params);
+                              a->ldy, kp);
         break;
     case NORMKIT_OP_ADD_LAYERNORM:
         k->fn.add_layernorm_f32(a->rows, a->dim, a->x, a->ldx, a->r, a->ldr, a->gamma, a->beta,
-                                a->eps, a->y, a->ldy, &k->params);
+                                a->eps, a->y, a->ldy, kp);
         break;
     default:
         abort();

@@ -30,7 +30,9 @@ typedef struct {
 int nk_op_has_residual(normkit_op op);
 int nk_op_has_beta(normkit_op op);
 int nk_op_is_layernorm(normkit_op op);
+/* Calls the variant with its registry knobs (nk_call_kernel) or with `kp` (may be NULL). */
 void nk_call_kernel(const normkit_kernel *k, const nk_args *a);
+void nk_call_kernel_kp(const normkit_kernel *k, const nk_args *a, const normkit_kparams *kp);
 normkit_status nk_call_api(normkit_op op, const nk_args *a);
 
 /*

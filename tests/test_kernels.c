@@ -27,6 +27,8 @@ typedef struct {
     int gamma, beta, inplace;      /* use gamma / beta; y == x */
     float eps;
     nk_fill_fn *fill;
+    const normkit_kparams *kp; /* knobs passed to the variant; NULL here = its registry defaults */
+    int null_kp;               /* pass kp == NULL instead (kernels must accept it) */
 } nk_case;
 
 static const normkit_kernel *kernel_of(void **state)
@@ -68,7 +70,7 @@ static int run_case(const normkit_kernel *k, const nk_case *c, nk_rng *rng, char
                  .r = res ? r.m : NULL, .ldr = c->ldr, .gamma = c->gamma ? g.m : NULL,
                  .beta = b.base ? b.m : NULL, .eps = c->eps,
                  .y = c->inplace ? x.m : y.m, .ldy = c->inplace ? c->ldx : c->ldy};
-    nk_call_kernel(k, &a);
+    nk_call_kernel_kp(k, &a, c->null_kp ? NULL : c->kp ? c->kp : &k->params);
 
     int ok = nk_check(k->op, &a, x_in, c->dim, r_in, c->dim, msg, msglen);
     if (ok && !nk_mat_canaries_ok(c->inplace ? &x : &y)) {
@@ -383,7 +385,7 @@ static void test_nonfinite(void **state)
 }
 
 /* Every array ends (or starts) at an unmapped page: any access past the row faults. */
-static void guard_run(const normkit_kernel *k, int at_start)
+static void guard_run(const normkit_kernel *k, int at_start, const normkit_kparams *kp)
 {
     nk_rng rng = {SEED + 9 + (uint64_t)at_start};
     for (size_t d = 0; d < nk_ndims; d++)
@@ -407,7 +409,7 @@ static void guard_run(const normkit_kernel *k, int at_start)
             memcpy(r_in, r, len * sizeof *r);
             nk_args a = {.rows = rows, .dim = dim, .x = x, .ldx = ld, .r = r, .ldr = ld,
                          .gamma = gamma, .beta = beta, .eps = 1e-5f, .y = y, .ldy = ld};
-            nk_call_kernel(k, &a);
+            nk_call_kernel_kp(k, &a, kp);
             char msg[512];
             if (!nk_check(k->op, &a, x_in, ld, r_in, ld, msg, sizeof msg))
                 fail_msg("%s: guarded rows, dim %zu: %s", k->name, dim, msg);
@@ -415,7 +417,7 @@ static void guard_run(const normkit_kernel *k, int at_start)
             memcpy(x, x_in, len * sizeof *x);
             memcpy(r, r_in, len * sizeof *r);
             a.y = x;
-            nk_call_kernel(k, &a);
+            nk_call_kernel_kp(k, &a, kp);
             if (!nk_check(k->op, &a, x_in, ld, r_in, ld, msg, sizeof msg))
                 fail_msg("%s: guarded rows in place, dim %zu: %s", k->name, dim, msg);
             free(x_in); free(r_in);
@@ -424,8 +426,39 @@ static void guard_run(const normkit_kernel *k, int at_start)
         }
 }
 
-static void test_guard_end(void **state) { guard_run(kernel_of(state), 0); }
-static void test_guard_start(void **state) { guard_run(kernel_of(state), 1); }
+static void test_guard_end(void **state) { guard_run(kernel_of(state), 0, &kernel_of(state)->params); }
+static void test_guard_start(void **state) { guard_run(kernel_of(state), 1, &kernel_of(state)->params); }
+
+/* Streaming (non-temporal) stores, which the registry's defaults leave off: forced on for
+ * every call, on the shapes, strides, offsets, in-place use and guard pages above; and
+ * kp == NULL, which every variant must take as "its defaults". */
+static void test_streaming_and_null_knobs(void **state)
+{
+    const normkit_kernel *k = kernel_of(state);
+    const normkit_kparams always = {.nt_min_bytes = 0};
+    nk_rng rng = {SEED + 12};
+    for (size_t d = 0; d < nk_ndims; d++)
+        for (size_t rows = 1; rows <= 3; rows += 2) {
+            const size_t dim = nk_dims[d];
+            nk_case c = dense(rows, dim, 1e-5f, fill_uniform);
+            c.kp = &always;
+            expect_case(k, "streaming stores, dense", &c, &rng);
+            c.ldx = dim + 1 + d % 3;
+            c.ldr = dim + 2;
+            c.ldy = dim + 3 + d % 5;
+            c.offx = 1 + d % 3;
+            c.offr = 1 + (d + 1) % 3;
+            c.offy = 1 + (d + 2) % 3;
+            expect_case(k, "streaming stores, strided and unaligned", &c, &rng);
+            c.inplace = 1;
+            expect_case(k, "streaming stores, in place", &c, &rng);
+            c = dense(rows, dim, 1e-5f, fill_uniform);
+            c.null_kp = 1;
+            expect_case(k, "kp == NULL", &c, &rng);
+        }
+    guard_run(k, 0, &always);
+    guard_run(k, 1, &always);
+}
 
 /* Each SIMD variant agrees with the scalar variant of its operator on random rows of every dim
  * 1..300: both are within the bound of the exact result, so they are within twice the bound of
@@ -495,6 +528,7 @@ static const struct {
     {"guard page after", test_guard_end},
     {"guard page before", test_guard_start},
     {"agrees with scalar, dims 1..300", test_agrees_with_scalar},
+    {"streaming stores; kp == NULL", test_streaming_and_null_knobs},
 };
 
 int main(void)
