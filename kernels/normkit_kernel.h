@@ -20,12 +20,19 @@
 extern "C" {
 #endif
 
-/* Knobs a variant reads at run time. The registry holds each variant's defaults as data, so
- * a tuner can change them without recompiling. NULL means "the variant's defaults". */
+/* Knobs a variant reads at run time. The registry holds each variant's measured defaults
+ * as data (kernels/<op>/<op>.inc), so a tuner can change them without recompiling. A NULL
+ * kp means neither memory mode below: every call runs as if its data were cache-resident.
+ * Variants without such modes (scalar, NEON) ignore the knobs. */
 typedef struct normkit_kparams {
-    /* Use non-temporal (streaming) stores for y when one call writes at least this many
-     * bytes; SIZE_MAX never streams. Variants without streaming stores ignore it. */
+    /* Calls writing at least this many bytes of y store it with non-temporal (streaming)
+     * stores, which skip the read-for-ownership and leave the caches to the inputs; SIZE_MAX
+     * never streams. */
     size_t nt_min_bytes;
+    /* Calls writing at least this many bytes of y (and not streaming) run in memory mode: the
+     * statistics pass prefetches y's lines for writing, so their read-for-ownership overlaps
+     * it, and tricks that only pay off in cache are off. SIZE_MAX: never. */
+    size_t dram_min_bytes;
 } normkit_kparams;
 
 /* The uniform signature of each operator's variants (function types: a kernel file declares

@@ -429,35 +429,54 @@ static void guard_run(const normkit_kernel *k, int at_start, const normkit_kpara
 static void test_guard_end(void **state) { guard_run(kernel_of(state), 0, &kernel_of(state)->params); }
 static void test_guard_start(void **state) { guard_run(kernel_of(state), 1, &kernel_of(state)->params); }
 
-/* Streaming (non-temporal) stores, which the registry's defaults leave off: forced on for
- * every call, on the shapes, strides, offsets, in-place use and guard pages above; and
- * kp == NULL, which every variant must take as "its defaults". */
-static void test_streaming_and_null_knobs(void **state)
+/* The memory modes, which the registry's defaults keep for calls of tens of MiB, forced on
+ * for every call: streaming stores, and memory mode (prefetching y) without them; on the
+ * shapes, strides, offsets, in-place use and guard pages above. And kp == NULL, which every
+ * variant must accept (cache-resident mode). */
+static void test_memory_modes_and_null_knobs(void **state)
 {
     const normkit_kernel *k = kernel_of(state);
-    const normkit_kparams always = {.nt_min_bytes = 0};
+    static const struct {
+        const char *name;
+        normkit_kparams kp;
+    } modes[] = {
+        {"streaming stores", {.nt_min_bytes = 0, .dram_min_bytes = SIZE_MAX}},
+        {"memory mode", {.nt_min_bytes = SIZE_MAX, .dram_min_bytes = 0}},
+    };
     nk_rng rng = {SEED + 12};
-    for (size_t d = 0; d < nk_ndims; d++)
-        for (size_t rows = 1; rows <= 3; rows += 2) {
-            const size_t dim = nk_dims[d];
-            nk_case c = dense(rows, dim, 1e-5f, fill_uniform);
-            c.kp = &always;
-            expect_case(k, "streaming stores, dense", &c, &rng);
-            c.ldx = dim + 1 + d % 3;
-            c.ldr = dim + 2;
-            c.ldy = dim + 3 + d % 5;
-            c.offx = 1 + d % 3;
-            c.offr = 1 + (d + 1) % 3;
-            c.offy = 1 + (d + 2) % 3;
-            expect_case(k, "streaming stores, strided and unaligned", &c, &rng);
-            c.inplace = 1;
-            expect_case(k, "streaming stores, in place", &c, &rng);
-            c = dense(rows, dim, 1e-5f, fill_uniform);
-            c.null_kp = 1;
-            expect_case(k, "kp == NULL", &c, &rng);
-        }
-    guard_run(k, 0, &always);
-    guard_run(k, 1, &always);
+    for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++) {
+        char what[96];
+        for (size_t d = 0; d < nk_ndims; d++)
+            for (size_t rows = 1; rows <= 3; rows += 2) {
+                const size_t dim = nk_dims[d];
+                nk_case c = dense(rows, dim, 1e-5f, fill_uniform);
+                c.kp = &modes[m].kp;
+                snprintf(what, sizeof what, "%s, dense", modes[m].name);
+                expect_case(k, what, &c, &rng);
+                c.ldx = dim + 1 + d % 3;
+                c.ldr = dim + 2;
+                c.ldy = dim + 3 + d % 5;
+                c.offx = 1 + d % 3;
+                c.offr = 1 + (d + 1) % 3;
+                c.offy = 1 + (d + 2) % 3;
+                snprintf(what, sizeof what, "%s, strided and unaligned", modes[m].name);
+                expect_case(k, what, &c, &rng);
+                c.inplace = 1;
+                snprintf(what, sizeof what, "%s, in place", modes[m].name);
+                expect_case(k, what, &c, &rng);
+                c = dense(rows, dim, 1e-5f, fill_large_mean);
+                c.kp = &modes[m].kp;
+                snprintf(what, sizeof what, "%s, large mean", modes[m].name);
+                expect_case(k, what, &c, &rng);
+            }
+        guard_run(k, 0, &modes[m].kp);
+        guard_run(k, 1, &modes[m].kp);
+    }
+    for (size_t d = 0; d < nk_ndims; d++) {
+        nk_case c = dense(3, nk_dims[d], 1e-5f, fill_uniform);
+        c.null_kp = 1;
+        expect_case(k, "kp == NULL", &c, &rng);
+    }
 }
 
 /* Each SIMD variant agrees with the scalar variant of its operator on random rows of every dim
@@ -528,7 +547,7 @@ static const struct {
     {"guard page after", test_guard_end},
     {"guard page before", test_guard_start},
     {"agrees with scalar, dims 1..300", test_agrees_with_scalar},
-    {"streaming stores; kp == NULL", test_streaming_and_null_knobs},
+    {"memory modes forced; kp == NULL", test_memory_modes_and_null_knobs},
 };
 
 int main(void)

@@ -21,7 +21,8 @@
  *   - NK_STREAM, when kp && rows*dim*4 >= kp->nt_min_bytes: y is written with vmovntps on
  *     32-byte aligned addresses (masked head and tail), then sfence. r is never streamed:
  *     the next passes read it back at once;
- *   - NK_DRAM, from NK_DRAM_MIN_BYTES: pass 1 also prefetches (into L2) the row of y that
+ *   - NK_DRAM, when kp && rows*dim*4 >= kp->dram_min_bytes: pass 1 also prefetches (into
+ *     L2) the row of y that
  *     pass 3 will write, so its read-for-ownership overlaps pass 1;
  *   - NK_CACHED otherwise.
  * Numerics: h = fl(x + r), one IEEE addition per element, so r matches the scalar variant
@@ -48,8 +49,6 @@ enum {
     /* The output pass prefetches the next rows of x and r into L1 when a row is at most
      * this many floats (then they, h, gamma, beta and y fit in the 48 KiB L1d), else into L2. */
     NK_PF_L1_MAX = 2048,
-    /* Calls writing at least this many bytes of y (without streaming) prefetch y in pass 1. */
-    NK_DRAM_MIN_BYTES = 32 << 20,
 };
 
 typedef enum { NK_CACHED, NK_DRAM, NK_STREAM } nk_mode;
@@ -84,7 +83,7 @@ NK_INLINE nk_mode nk_mode_of(const normkit_kparams *kp, size_t rows, size_t dim)
         rows > SIZE_MAX / sizeof(float) / dim ? SIZE_MAX : rows * dim * sizeof(float);
     if (kp && kp->nt_min_bytes != SIZE_MAX && bytes >= kp->nt_min_bytes)
         return NK_STREAM;
-    return bytes >= (size_t)NK_DRAM_MIN_BYTES ? NK_DRAM : NK_CACHED;
+    return kp && bytes >= kp->dram_min_bytes ? NK_DRAM : NK_CACHED;
 }
 
 /* s = sum(h - center), q = sum((h - center)^2), over h in r: the second statistics pass.

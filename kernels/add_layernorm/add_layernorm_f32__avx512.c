@@ -17,7 +17,8 @@
  *     64-byte aligned addresses (masked head and tail), then sfence; the output pass
  *     prefetches the next rows of x and r into L2. r is always written with ordinary stores:
  *     the later passes read it straight back;
- *   - otherwise, when rows*dim*4 >= NK_PREFETCH_MIN_BYTES: pass 1 also prefetches the row of
+ *   - otherwise, when kp && rows*dim*4 >= kp->dram_min_bytes: pass 1 also prefetches the
+ *     row of
  *     y, so its read-for-ownership overlaps pass 1 instead of stalling the output stores;
  *   - otherwise (cache-resident calls) no prefetching.
  * Numerics: h = x + r is one IEEE addition, so r holds fl(x + r) bit for bit; y is
@@ -44,9 +45,6 @@ enum {
      * it and lose L1 hits. */
     NK_PIPELINE_MAX_DIM = 2048,
 };
-/* Calls writing at least this many bytes of y (and not streaming) prefetch y for writing
- * (as rmsnorm_f32__avx512, where it was measured). */
-#define NK_PREFETCH_MIN_BYTES ((size_t)64 << 20)
 
 typedef enum { NK_CACHED, NK_PREFETCH, NK_STREAM } nk_mode;
 
@@ -324,7 +322,7 @@ void normkit_add_layernorm_f32__avx512(size_t rows, size_t dim, const float *x, 
     const size_t bytes = rows * dim * sizeof(float);
     if (kp && bytes >= kp->nt_min_bytes)
         NK_INSTANCES(NK_STREAM);
-    else if (bytes >= NK_PREFETCH_MIN_BYTES)
+    else if (kp && bytes >= kp->dram_min_bytes)
         NK_INSTANCES(NK_PREFETCH);
     else
         NK_INSTANCES(NK_CACHED);

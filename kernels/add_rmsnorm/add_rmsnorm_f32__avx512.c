@@ -15,7 +15,8 @@
  *     64-byte aligned addresses (masked head and tail), then sfence; the scale pass prefetches
  *     the next rows of x and r into L2. r is always written with ordinary stores: pass 2
  *     reads it straight back;
- *   - otherwise, when rows*dim*4 >= NK_PREFETCH_MIN_BYTES: pass 1 also prefetches the row of
+ *   - otherwise, when kp && rows*dim*4 >= kp->dram_min_bytes: pass 1 also prefetches the
+ *     row of
  *     y, so its read-for-ownership overlaps pass 1 instead of stalling the stores of pass 2;
  *   - otherwise (cache-resident calls) no prefetching.
  * Numerics: h = x + r is one IEEE addition, so r holds fl(x + r) bit for bit. The sum of
@@ -41,9 +42,6 @@ enum {
     /* Rows up to this long are software-pipelined (as rmsnorm_f32__avx512). */
     NK_PIPELINE_MAX_DIM = 2048,
 };
-/* Calls writing at least this many bytes of y (and not streaming) prefetch y for writing
- * (as rmsnorm_f32__avx512, where it was measured). */
-#define NK_PREFETCH_MIN_BYTES ((size_t)64 << 20)
 
 typedef enum { NK_CACHED, NK_PREFETCH, NK_STREAM } nk_mode;
 
@@ -220,7 +218,7 @@ void normkit_add_rmsnorm_f32__avx512(size_t rows, size_t dim, const float *x, si
     /* rows*dim*4 cannot overflow: the entry points keep every matrix below PTRDIFF_MAX bytes. */
     const size_t bytes = rows * dim * sizeof(float);
     const nk_mode mode = kp && bytes >= kp->nt_min_bytes ? NK_STREAM
-                         : bytes >= NK_PREFETCH_MIN_BYTES ? NK_PREFETCH
+                         : kp && bytes >= kp->dram_min_bytes ? NK_PREFETCH
                                                           : NK_CACHED;
     switch (mode) {
     case NK_STREAM:

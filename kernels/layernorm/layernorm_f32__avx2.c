@@ -18,7 +18,8 @@
  *   3. y = ((x - mean_hi) * scale - c * scale) * gamma + beta: two FMAs and a subtraction.
  *   E[x^2] - E[x]^2 unshifted is never used. The mean is always the pair mean_hi + c.
  * Modes, chosen once per call from the bytes of y:
- *   - NK_CACHED (below NK_DRAM_MIN_BYTES): pass 3 of a row and pass 1 of the next share one
+ *   - NK_CACHED (below kp->dram_min_bytes; always when kp is NULL): pass 3 of a row and
+ *     pass 1 of the next share one
  *     loop, so the next row's sums fill the FP ports the output leaves idle and the per-row
  *     latency (reductions, divisions, sqrt) no longer stalls between rows: 1.13-1.16x on
  *     768 and 2048 x 64 rows (but 0.77-0.86x on DRAM-sized calls, hence not there);
@@ -66,8 +67,6 @@ enum {
     /* The output pass prefetches the next row into L1 when it is at most this many floats
      * (then x, gamma, beta, y and the next row fit in the 48 KiB L1d), else into L2. */
     NK_PF_L1_MAX = 2048,
-    /* Calls writing at least this many bytes of y (without streaming) run as NK_DRAM. */
-    NK_DRAM_MIN_BYTES = 32 << 20,
 };
 
 typedef enum { NK_CACHED, NK_DRAM, NK_STREAM } nk_mode;
@@ -102,7 +101,7 @@ NK_INLINE nk_mode nk_mode_of(const normkit_kparams *kp, size_t rows, size_t dim)
         rows > SIZE_MAX / sizeof(float) / dim ? SIZE_MAX : rows * dim * sizeof(float);
     if (kp && kp->nt_min_bytes != SIZE_MAX && bytes >= kp->nt_min_bytes)
         return NK_STREAM;
-    return bytes >= (size_t)NK_DRAM_MIN_BYTES ? NK_DRAM : NK_CACHED;
+    return kp && bytes >= kp->dram_min_bytes ? NK_DRAM : NK_CACHED;
 }
 
 /* The 8 accumulators of the statistics passes: s = sum(x - center), q = sum((x - center)^2),

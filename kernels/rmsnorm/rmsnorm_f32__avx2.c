@@ -9,7 +9,8 @@
  * Modes, chosen once per call from the bytes of y:
  *   - NK_STREAM, when kp && rows*dim*4 >= kp->nt_min_bytes: y is written with vmovntps on
  *     32-byte aligned addresses (masked head and tail), then sfence;
- *   - NK_DRAM, from NK_DRAM_MIN_BYTES: pass 1 also prefetches (into L2) the row of y that
+ *   - NK_DRAM, when kp && rows*dim*4 >= kp->dram_min_bytes: pass 1 also prefetches (into
+ *     L2) the row of y that
  *     pass 2 will write, so its read-for-ownership overlaps pass 1 instead of stalling the
  *     stores of pass 2: 1.3-1.4x on 64 MiB and larger calls; below 32 MiB it measured
  *     neutral to 0.6x (L2-resident), hence the threshold;
@@ -42,8 +43,6 @@ enum {
     /* Pass 2 prefetches the next row into L1 when it is at most this many floats (then x,
      * gamma, y and the next row fit in the 48 KiB L1d), else into L2. */
     NK_PF_L1_MAX = 2048,
-    /* Calls writing at least this many bytes of y (without streaming) prefetch y in pass 1. */
-    NK_DRAM_MIN_BYTES = 32 << 20,
 };
 
 typedef enum { NK_CACHED, NK_DRAM, NK_STREAM } nk_mode;
@@ -73,7 +72,7 @@ NK_INLINE nk_mode nk_mode_of(const normkit_kparams *kp, size_t rows, size_t dim)
         rows > SIZE_MAX / sizeof(float) / dim ? SIZE_MAX : rows * dim * sizeof(float);
     if (kp && kp->nt_min_bytes != SIZE_MAX && bytes >= kp->nt_min_bytes)
         return NK_STREAM;
-    return bytes >= (size_t)NK_DRAM_MIN_BYTES ? NK_DRAM : NK_CACHED;
+    return kp && bytes >= kp->dram_min_bytes ? NK_DRAM : NK_CACHED;
 }
 
 /* Pass 1; with pf_y, it also prefetches the row y into L2 (see NK_DRAM). Named accumulators,

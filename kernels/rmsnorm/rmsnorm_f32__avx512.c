@@ -14,7 +14,8 @@
  *   - streaming, when kp && rows*dim*4 >= kp->nt_min_bytes: y is written with vmovntps on
  *     64-byte aligned addresses (masked head and tail), then sfence; the scale pass prefetches
  *     the next row of x into L2, so DRAM keeps reading while the core works from cache;
- *   - otherwise, when rows*dim*4 >= NK_PREFETCH_MIN_BYTES: pass 1 also prefetches the row of
+ *   - otherwise, when kp && rows*dim*4 >= kp->dram_min_bytes: pass 1 also prefetches the
+ *     row of
  *     y it will write. The line arrives in L1 (Exclusive when no other core holds it), so the
  *     read-for-ownership of y overlaps pass 1 instead of stalling every store of pass 2;
  *   - otherwise (cache-resident calls) no prefetching, which would only cost load slots.
@@ -44,10 +45,6 @@ enum {
      * fit in a 48 KiB L1. Longer rows gain nothing from it and lose L1 hits in pass 2. */
     NK_PIPELINE_MAX_DIM = 2048,
 };
-/* Calls writing at least this many bytes of y (and not streaming) prefetch y for writing:
- * measured on a Xeon (Emerald Rapids, 2-core VM) +40-65% when y is 64 MiB or more (DRAM),
- * neutral to -5% at 12-32 MiB (partly L3-resident), -10-25% on L2-resident calls. */
-#define NK_PREFETCH_MIN_BYTES ((size_t)64 << 20)
 
 typedef enum { NK_CACHED, NK_PREFETCH, NK_STREAM } nk_mode;
 
@@ -215,7 +212,7 @@ void normkit_rmsnorm_f32__avx512(size_t rows, size_t dim, const float *x, size_t
     /* rows*dim*4 cannot overflow: the entry points keep every matrix below PTRDIFF_MAX bytes. */
     const size_t bytes = rows * dim * sizeof(float);
     const nk_mode mode = kp && bytes >= kp->nt_min_bytes ? NK_STREAM
-                         : bytes >= NK_PREFETCH_MIN_BYTES ? NK_PREFETCH
+                         : kp && bytes >= kp->dram_min_bytes ? NK_PREFETCH
                                                           : NK_CACHED;
     switch (mode) {
     case NK_STREAM:
