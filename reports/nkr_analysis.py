@@ -4,7 +4,8 @@ from collections import defaultdict
 
 from nkr_data import LEVELS
 
-BASELINES = ("scalar", "autovec")
+NORMKIT_ISAS = ("scalar", "avx2", "avx512", "neon", "sve")  # the registry's variants
+PLAIN_C = ("autovec", "autovec_fastmath")                   # the scalar C, compiler-optimized
 
 
 def geomean(values):
@@ -37,19 +38,20 @@ def isa_map(run):
 
 
 def copy_ceiling(run, case):
-    """(kind, GB/s, isa) of the ceiling a kernel case is held against: the `copy` bandwidth (a
-    norm reads its input and writes its output once, as a copy does) at the case's cache level,
+    """(kind, GB/s, isa) of the ceiling a kernel case is held against: the best copy bandwidth
+    (`copy`, or `copy_nt` with streaming stores where it was measured: a norm reads its input
+    and writes its output once, as a copy does, and may stream it) at the case's cache level,
     measured with the ISA the run's ceiling_isa_map names for the case's ISA; without a map,
     or without that ISA's ceiling, the best copy at that level over all ISAs."""
-    copies = [c for c in run.ceilings() if c.ceiling_kind == "copy" and c.level == case.level
-              and c.bytes_per_second > 0]
+    copies = [c for c in run.ceilings() if c.ceiling_kind in ("copy", "copy_nt")
+              and c.level == case.level and c.bytes_per_second > 0]
     mapped = isa_map(run).get(case.isa)
     own = [c for c in copies if c.isa == mapped]
     pool = own or copies
     if not pool:
         return None
     best = max(pool, key=lambda c: c.bytes_per_second)
-    return ("copy", best.gbps, best.isa)
+    return (best.ceiling_kind, best.gbps, best.isa)
 
 
 def shape_key(case):
@@ -124,3 +126,24 @@ def best_per_shape(runs):
         per_run.append(best)
     keys = sorted({k for b in per_run for k in b})
     return {k: [b.get(k) for b in per_run] for k in keys if sum(k in b for b in per_run) >= 2}
+
+
+def at_a_glance(run):
+    """Per operator and shape: normkit's best variant against the alternatives a user has —
+    the plain C at its best compiler flags, and the best peer library."""
+    out = []
+    for key, rows in sorted(kernel_table(run).items(), key=lambda kv: (kv[0][0], kv[1][0]["case"].bytes_per_call)):
+        ours = [r for r in rows if r["case"].isa in NORMKIT_ISAS]
+        if not ours:
+            continue
+        best = min(ours, key=lambda r: r["case"].time_ns)
+        plain = [r for r in rows if r["case"].isa in PLAIN_C]
+        peers = [r for r in rows if r["case"].isa not in NORMKIT_ISAS + PLAIN_C]
+        bp = min(plain, key=lambda r: r["case"].time_ns) if plain else None
+        bq = min(peers, key=lambda r: r["case"].time_ns) if peers else None
+        out.append({
+            "op": key[0], "params": dict(key[2]), "best": best,
+            "x_plain": bp["case"].time_ns / best["case"].time_ns if bp else None, "plain": bp,
+            "x_peer": bq["case"].time_ns / best["case"].time_ns if bq else None, "peer": bq,
+        })
+    return out

@@ -54,11 +54,11 @@ def level_spans(run, x_min, x_max):
 
 def roofline(run, path, title):
     """Achieved bandwidth against bytes moved per call, one panel per operator, with each
-    cache level's measured copy ceiling drawn over the sizes that level was measured at."""
+    cache level's measured copy ceiling (dashed; streaming-store copy dotted) drawn over the
+    working-set sizes that level holds."""
     kernels = run.kernels()
     ops = sorted({c.op for c in kernels})
     bw, _ = ceilings(run)
-    copy = bw.get("copy", {})
     ncol = 2 if len(ops) > 1 else 1
     nrow = math.ceil(len(ops) / ncol)
     fig, axes = plt.subplots(nrow, ncol, figsize=(6.4 * ncol, 4.4 * nrow), squeeze=False)
@@ -74,14 +74,14 @@ def roofline(run, path, title):
                     color=colour, linestyle="-", linewidth=1, markersize=4, label=isa)
         xs = [c.bytes_per_call for c in kernels if c.op == op and c.gbps > 0] or [1.0]
         spans = level_spans(run, min(xs) / 2, max(xs) * 2)
-        for level in LEVELS:
-            if level not in copy or level not in spans:
-                continue
-            gbps = copy[level][0]
-            lo, hi = spans[level]
-            ax.hlines(gbps, lo, hi, colors=LEVEL_COLOURS[level], linestyles="--", linewidth=1.5)
-            ax.annotate(f"{level} copy {gbps:.0f} GB/s", (lo, gbps), textcoords="offset points",
-                        xytext=(2, 3), fontsize=7, color=LEVEL_COLOURS[level])
+        for kind, dash in (("copy", "--"), ("copy_nt", ":")):
+            for level, (gbps, _, _) in bw.get(kind, {}).items():
+                if level not in spans:
+                    continue
+                lo, hi = spans[level]
+                ax.hlines(gbps, lo, hi, colors=LEVEL_COLOURS[level], linestyles=dash, linewidth=1.5)
+                ax.annotate(f"{level} {kind} {gbps:.0f} GB/s", (lo, gbps), textcoords="offset points",
+                            xytext=(2, 3), fontsize=7, color=LEVEL_COLOURS[level])
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_title(op)

@@ -22,7 +22,8 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from nkr_analysis import best_per_shape, ceilings, compare, kernel_table, shape_text  # noqa: E402
+from nkr_analysis import (at_a_glance, best_per_shape, ceilings, compare, kernel_table,  # noqa: E402
+                          shape_text)
 from nkr_data import LEVELS, ReportError, load_runs  # noqa: E402
 
 # Context fields shown first (Google Benchmark's own, then normkit-bench's), in this order.
@@ -132,11 +133,14 @@ def ceiling_section(doc, run):
     doc.table(["level"] + [f"{k} GB/s (best ISA)" for k in kinds], rows)
     if fma:
         doc.table(["ISA", "peak FMA GFLOP/s (f32, one core)"], [[i, f"{g:.1f}"] for i, g in sorted(fma.items())])
-    doc.p("A kernel's percent of ceiling is its bandwidth over the **copy** bandwidth measured "
-          "in this run at the cache level its working set fits in, with the ISA the run's "
-          "`ceiling_isa_map` names for it (its own ISA; the best one for autovec and peers): a "
-          "norm reads its input and writes its output once, as a copy does. `copy_nt` (streaming "
-          "stores, DRAM only) shows what a variant that bypasses the cache could reach.")
+    doc.p("A kernel's percent of ceiling is its bandwidth over the best **copy** bandwidth "
+          "measured in this run at the cache level its working set fits in (`copy`, or `copy_nt` "
+          "with streaming stores where measured), with the ISA the run's `ceiling_isa_map` names "
+          "for it (its own; the best one for autovec and peers): a norm reads its input and "
+          "writes its output once, as a copy does. Above 100% means the level's one ceiling "
+          "measurement does not represent that case: typically a case far larger than the "
+          "ceiling's working set within the same level, or one that streams its output where "
+          "only a plain copy was measured.")
 
 
 def single_report(run, folder):
@@ -148,6 +152,23 @@ def single_report(run, folder):
           f"({len(run.cases)} cases; median of repetitions where there were several). "
           "Times are CPU time per call (what normkit-bench's rates use); bandwidth counts bytes "
           "read + written.")
+    glance = at_a_glance(run)
+    if glance:
+        doc.h(2, "At a glance")
+        doc.p("Per shape, normkit's fastest variant against the alternatives: the same C compiled "
+              "by the compiler at its best (`autovec`: -O3 -march=native; `autovec_fastmath`: plus "
+              "-ffast-math) and the fastest peer library in the run. Ratios are times (above 1: "
+              "normkit is faster).")
+        rows = []
+        for g in glance:
+            b = g["best"]
+            rows.append([g["op"], shape_text(g["params"]), b["case"].level or "–", b["case"].isa,
+                         f"{b['gbps']:.1f}", f"{b['pct']:.0f}%" if b["pct"] is not None else "–",
+                         fmt(b["x_scalar"]),
+                         f"{fmt(g['x_plain'])} ({g['plain']['case'].isa})" if g["plain"] else "–",
+                         f"{fmt(g['x_peer'])} ({g['peer']['case'].isa})" if g["peer"] else "–"])
+        doc.table(["op", "shape", "level", "best", "GB/s", "% of ceiling", "× scalar",
+                   "× best plain C", "× best peer"], rows)
     doc.h(2, "Machine")
     doc.table(["field", "value"], context_rows(run.context))
     doc.h(2, "Ceilings")

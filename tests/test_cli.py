@@ -53,6 +53,12 @@ for op, d in doc["dispatch"].items():
     check(d["kernel"].startswith(f"normkit_{op}_f32__"), f"{op} dispatches to one of its variants")
 for k in doc["kernels"]:
     check(k["supported"] == (k["isa"] in supported), f"{k['name']}: 'supported' agrees with the ISA list")
+    knobs = k.get("knobs", {})
+    check(set(knobs) == {"nt_min_bytes", "dram_min_bytes"}
+          and all(v is None or (isinstance(v, int) and v >= 0) for v in knobs.values()),
+          f"{k['name']}: its default knobs are listed (bytes, or null for never)")
+    if k["isa"] == "scalar":
+        check(all(v is None for v in knobs.values()), f"{k['name']}: scalar has no memory modes")
 topo = doc["topology"]
 check("error" not in topo and topo["cores"] >= 1 and topo["pus"] >= topo["cores"],
       "hwloc reports at least one core")

@@ -2,6 +2,7 @@
  * normkit-info: what this machine is and what normkit will run on it.
  *   normkit-info [--json] [--help]
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,25 @@ static void size_text(char *buf, size_t len, size_t bytes)
         snprintf(buf, len, "%zu MiB", bytes / (1024 * 1024));
     else
         snprintf(buf, len, "%zu KiB", bytes / 1024);
+}
+
+/* A byte threshold for people ("32 MiB", "never") and for JSON (a number, or null for never). */
+static const char *knob_text(char *buf, size_t len, size_t bytes)
+{
+    if (bytes == SIZE_MAX)
+        return "never";
+    if (bytes == 0)
+        return "always";
+    size_text(buf, len, bytes);
+    return buf;
+}
+
+static const char *knob_json(char *buf, size_t len, size_t bytes)
+{
+    if (bytes == SIZE_MAX)
+        return "null";
+    snprintf(buf, len, "%zu", bytes);
+    return buf;
 }
 
 int main(int argc, char **argv)
@@ -101,11 +121,14 @@ int main(int argc, char **argv)
                    normkit_op_name((normkit_op)op), k->name, normkit_isa_name(k->isa));
         }
         printf("},\n  \"kernels\": [");
+        char a[32], b[32];
         for (size_t i = 0; i < nk; i++)
             printf("%s\n    {\"name\": \"%s\", \"op\": \"%s\", \"dtype\": \"%s\", \"isa\": \"%s\", "
-                   "\"supported\": %s}",
+                   "\"supported\": %s, \"knobs\": {\"nt_min_bytes\": %s, \"dram_min_bytes\": %s}}",
                    i ? "," : "", ks[i].name, normkit_op_name(ks[i].op), ks[i].dtype,
-                   normkit_isa_name(ks[i].isa), normkit_isa_supported(ks[i].isa) ? "true" : "false");
+                   normkit_isa_name(ks[i].isa), normkit_isa_supported(ks[i].isa) ? "true" : "false",
+                   knob_json(a, sizeof a, ks[i].params.nt_min_bytes),
+                   knob_json(b, sizeof b, ks[i].params.dram_min_bytes));
         printf("\n  ],\n  \"topology\": ");
         if (have_topo)
             printf("{\"cores\": %d, \"pus\": %d, \"packages\": %d, \"l1d_bytes\": %zu, "
@@ -140,10 +163,14 @@ int main(int argc, char **argv)
     for (int op = 0; op < NORMKIT_OP_COUNT; op++)
         printf("  %-14s %s\n", normkit_op_name((normkit_op)op),
                normkit_kernel_active((normkit_op)op)->name);
-    printf("variants in this build (* active, - CPU cannot run):\n");
+    printf("variants in this build (* active, - CPU cannot run; knobs: streaming stores and\n"
+           "memory mode from this many bytes of y per call):\n");
     for (size_t i = 0; i < nk; i++) {
         const int on = normkit_kernel_active(ks[i].op) == &ks[i];
-        printf("  %c %s\n", on ? '*' : normkit_isa_supported(ks[i].isa) ? ' ' : '-', ks[i].name);
+        char a[32], b[32];
+        printf("  %c %-36s nt %-8s memory %s\n", on ? '*' : normkit_isa_supported(ks[i].isa) ? ' ' : '-',
+               ks[i].name, knob_text(a, sizeof a, ks[i].params.nt_min_bytes),
+               knob_text(b, sizeof b, ks[i].params.dram_min_bytes));
     }
     if (have_topo) {
         char l1[32], l2[32], l3[32];
