@@ -38,6 +38,16 @@ double nk_rng_normal(nk_rng *r)
     return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
 }
 
+normkit_isa nk_best_supported_isa(void)
+{
+    static const normkit_isa order[] = {NORMKIT_ISA_AVX512, NORMKIT_ISA_SVE, NORMKIT_ISA_AVX2,
+                                        NORMKIT_ISA_NEON};
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
+        if (normkit_isa_supported(order[i]))
+            return order[i];
+    return NORMKIT_ISA_SCALAR;
+}
+
 int nk_op_has_residual(normkit_op op)
 {
     return op == NORMKIT_OP_ADD_RMSNORM || op == NORMKIT_OP_ADD_LAYERNORM;

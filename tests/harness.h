@@ -27,6 +27,9 @@ typedef struct {
     float *y; size_t ldy;
 } nk_args;
 
+/* The best ISA this machine supports, by the tests' own ranking (not the dispatcher's). */
+normkit_isa nk_best_supported_isa(void);
+
 int nk_op_has_residual(normkit_op op);
 int nk_op_has_beta(normkit_op op);
 int nk_op_is_layernorm(normkit_op op);

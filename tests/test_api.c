@@ -23,16 +23,6 @@
 #include "cpu.h"
 #include "harness.h"
 
-static normkit_isa best_supported(void)
-{
-    const normkit_isa order[] = {NORMKIT_ISA_AVX512, NORMKIT_ISA_SVE, NORMKIT_ISA_AVX2,
-                                 NORMKIT_ISA_NEON};
-    for (size_t i = 0; i < 4; i++)
-        if (normkit_isa_supported(order[i]))
-            return order[i];
-    return NORMKIT_ISA_SCALAR;
-}
-
 /* Runs first, before anything forces an ISA: the initial choice honours NORMKIT_ISA. */
 static void test_initial_isa(void **state)
 {
@@ -43,7 +33,7 @@ static void test_initial_isa(void **state)
         print_message("[  SKIP    ] NORMKIT_ISA=%s: this CPU/OS/build cannot run %s\n", env, env);
         skip();
     }
-    normkit_isa expect = want > NORMKIT_ISA_AUTO ? (normkit_isa)want : best_supported();
+    normkit_isa expect = want > NORMKIT_ISA_AUTO ? (normkit_isa)want : nk_best_supported_isa();
     assert_string_equal(normkit_isa_name(normkit_isa_active()), normkit_isa_name(expect));
     /* and every operator runs a variant of that ISA when the build has one */
     for (int op = 0; op < NORMKIT_OP_COUNT; op++) {
@@ -214,7 +204,7 @@ static void test_force(void **state)
     assert_int_equal(normkit_isa_force((normkit_isa)-1), NORMKIT_ERR_UNSUPPORTED);
     assert_int_equal(normkit_isa_active(), before);
     assert_int_equal(normkit_isa_force(NORMKIT_ISA_AUTO), NORMKIT_OK);
-    assert_int_equal(normkit_isa_active(), best_supported());
+    assert_int_equal(normkit_isa_active(), nk_best_supported_isa());
 }
 
 /* The registry: an ISA in the build serves every operator, names follow the convention,

@@ -10,17 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "normkit_kernels.h"
-
-static normkit_isa best_supported(void)
-{
-    const normkit_isa order[] = {NORMKIT_ISA_AVX512, NORMKIT_ISA_SVE, NORMKIT_ISA_AVX2,
-                                 NORMKIT_ISA_NEON};
-    for (size_t i = 0; i < 4; i++)
-        if (normkit_isa_supported(order[i]))
-            return order[i];
-    return NORMKIT_ISA_SCALAR;
-}
+#include "harness.h"
 
 int main(int argc, char **argv)
 {
@@ -28,7 +18,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s <isa|best> <warnings>\n", argv[0]);
         return 2;
     }
-    int want = strcmp(argv[1], "best") == 0 ? (int)best_supported() : normkit_isa_from_name(argv[1]);
+    int want = strcmp(argv[1], "best") == 0 ? (int)nk_best_supported_isa() : normkit_isa_from_name(argv[1]);
     if (want <= NORMKIT_ISA_AUTO) {
         fprintf(stderr, "test_env: unknown ISA '%s'\n", argv[1]);
         return 2;

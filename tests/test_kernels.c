@@ -116,6 +116,18 @@ static nk_case dense(size_t rows, size_t dim, float eps, nk_fill_fn *fill)
                      .gamma = 1, .beta = 1, .eps = eps, .fill = fill};
 }
 
+/* Strides above dim and pointers 1-3 floats off a 64-byte boundary, varied with the dim's
+ * index d so that every combination of remainders shows up across the dims. */
+static void make_strided(nk_case *c, size_t d)
+{
+    c->ldx = c->dim + 1 + d % 3;
+    c->ldr = c->dim + 2;
+    c->ldy = c->dim + 3 + d % 5;
+    c->offx = 1 + d % 3;
+    c->offr = 1 + (d + 1) % 3;
+    c->offy = 1 + (d + 2) % 3;
+}
+
 /* ---- fills: one row of x (and r for add+norm) ---- */
 
 static void fill_uniform(nk_rng *rng, size_t row, size_t dim, float *x, float *r)
@@ -231,12 +243,7 @@ static void test_strides_unaligned(void **state)
         for (size_t rows = 1; rows <= 5; rows += 2) {
             const size_t dim = nk_dims[d];
             nk_case c = dense(rows, dim, 1e-5f, fill_uniform);
-            c.ldx = dim + 1 + d % 3;
-            c.ldr = dim + 2;
-            c.ldy = dim + 3 + d % 5;
-            c.offx = 1 + d % 3;
-            c.offr = 1 + (d + 1) % 3;
-            c.offy = 1 + (d + 2) % 3;
+            make_strided(&c, d);
             c.offg = 1 + rows % 3;
             expect_case(k, "strides+unaligned", &c, &rng);
         }
@@ -453,12 +460,7 @@ static void test_memory_modes_and_null_knobs(void **state)
                 c.kp = &modes[m].kp;
                 snprintf(what, sizeof what, "%s, dense", modes[m].name);
                 expect_case(k, what, &c, &rng);
-                c.ldx = dim + 1 + d % 3;
-                c.ldr = dim + 2;
-                c.ldy = dim + 3 + d % 5;
-                c.offx = 1 + d % 3;
-                c.offr = 1 + (d + 1) % 3;
-                c.offy = 1 + (d + 2) % 3;
+                make_strided(&c, d);
                 snprintf(what, sizeof what, "%s, strided and unaligned", modes[m].name);
                 expect_case(k, what, &c, &rng);
                 c.inplace = 1;
