@@ -56,21 +56,25 @@ typedef void normkit_add_layernorm_f32_ukernel(size_t rows, size_t dim, const fl
  * When a variant's float fast path may be inaccurate, it hands the row to the rare path.
  * Below 2^-100 the squares of the row's elements (|x| < 2^-63) may have underflowed, each by
  * up to 2^-149: for any row shorter than 2^25 that stays below one ulp of a sum >= 2^-100,
- * and eps >= 2^-100 dominates it likewise. A sum above FLT_MAX (or NaN) means overflow or a
- * non-finite input. These checks cost one compare per row.
+ * and eps >= 2^-100 dominates it likewise. Above 2^126 a sum may have overflowed (or be NaN,
+ * from a non-finite input), and sum/n + eps, with both terms <= 2^126, stays below FLT_MAX:
+ * a huge eps goes the rare way too instead of turning the scale into 0. These checks cost a
+ * few compares per row.
  */
 #define NORMKIT_TINY_SUM 0x1p-100f
+#define NORMKIT_HUGE_SUM 0x1p126f
 
 static inline int normkit_rms_fast_ok(float sumsq, float eps)
 {
-    return sumsq <= FLT_MAX && (sumsq >= NORMKIT_TINY_SUM || eps >= NORMKIT_TINY_SUM);
+    return sumsq <= NORMKIT_HUGE_SUM && eps <= NORMKIT_HUGE_SUM &&
+           (sumsq >= NORMKIT_TINY_SUM || eps >= NORMKIT_TINY_SUM);
 }
 
 /* mean_hi: the row mean's first estimate; s2: sum of squared deviations from it. */
 static inline int normkit_ln_fast_ok(float mean_hi, float s2, float var, float eps)
 {
-    return mean_hi >= -FLT_MAX && mean_hi <= FLT_MAX && s2 <= FLT_MAX &&
-           (var >= NORMKIT_TINY_SUM || eps >= NORMKIT_TINY_SUM);
+    return mean_hi >= -FLT_MAX && mean_hi <= FLT_MAX && s2 <= NORMKIT_HUGE_SUM &&
+           eps <= NORMKIT_HUGE_SUM && (var >= NORMKIT_TINY_SUM || eps >= NORMKIT_TINY_SUM);
 }
 
 /*

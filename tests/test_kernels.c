@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -207,6 +208,41 @@ static void fill_huge(nk_rng *rng, size_t row, size_t dim, float *x, float *r)
     }
 }
 
+/* |x| ~ 1e19: mean(x^2) ~ 1e38 is still a float, but adding a huge eps overflows. */
+static void fill_large_scale(nk_rng *rng, size_t row, size_t dim, float *x, float *r)
+{
+    (void)row;
+    for (size_t i = 0; i < dim; i++) {
+        x[i] = 1e19f * nk_rng_uniform(rng, -1.0f, 1.0f);
+        if (r) r[i] = 1e18f * nk_rng_uniform(rng, -1.0f, 1.0f);
+    }
+}
+
+/* The row's first element far from the rest (k standard deviations, k = 3, sqrt(n) and 1e4
+ * by row): a one-pass variance shifted by x[0] cancels badly there, so a variant must notice
+ * and take the second pass. */
+static void fill_outlier_first(nk_rng *rng, size_t row, size_t dim, float *x, float *r)
+{
+    const double ks[] = {3.0, sqrt((double)dim), 1e4};
+    const double mean = row & 1 ? -50.0 : 2.0;
+    for (size_t i = 0; i < dim; i++) {
+        x[i] = (float)(mean + nk_rng_normal(rng));
+        if (r) r[i] = 0.0f;
+    }
+    x[0] = (float)(mean + ks[row % 3] * (row & 1 ? -1.0 : 1.0));
+}
+
+/* Uniform rows, but row 1 holds a NaN (in x, at the middle) and row 2 an Inf (in r for
+ * add+norm, else in x, at the end): those rows must come out all NaN, the others exact. */
+static void fill_poisoned(nk_rng *rng, size_t row, size_t dim, float *x, float *r)
+{
+    fill_uniform(rng, row, dim, x, r);
+    if (row % 3 == 1)
+        x[dim / 2] = NAN;
+    if (row % 3 == 2)
+        (r ? r : x)[dim - 1] = INFINITY;
+}
+
 /* Row p holds 3.0 at position p % dim and zeros elsewhere: drops a tail element, it fails. */
 static void fill_one_hot(nk_rng *rng, size_t row, size_t dim, float *x, float *r)
 {
@@ -272,6 +308,13 @@ static void test_large_mean(void **state)
             nk_case c = dense(3, nk_dims[d], e ? 0.0f : 1e-6f, fill_large_mean);
             expect_case(k, "mean 1e4, std 1e-2", &c, &rng);
         }
+    /* first element an outlier, up to 65536 long (where the one-pass error would show most) */
+    static const size_t long_dims[] = {16384, 65536};
+    for (size_t d = 0; d < nk_ndims + 2; d++) {
+        const size_t dim = d < nk_ndims ? nk_dims[d] : long_dims[d - nk_ndims];
+        nk_case c = dense(6, dim, 0.0f, fill_outlier_first);
+        expect_case(k, "first element an outlier", &c, &rng);
+    }
 }
 
 /* All-zero and constant rows: the reference is exact there, and so must the kernels be. */
@@ -325,6 +368,9 @@ static void test_huge(void **state)
     for (size_t d = 0; d < nk_ndims; d++) {
         nk_case c = dense(2, nk_dims[d], 1e-5f, fill_huge);
         expect_case(k, "squares overflow float (finite results required)", &c, &rng);
+        /* eps as large as it gets: mean(x^2) + eps overflows float, yet y is finite */
+        c = dense(2, nk_dims[d], FLT_MAX, fill_large_scale);
+        expect_case(k, "eps = FLT_MAX", &c, &rng);
     }
 }
 
@@ -458,6 +504,8 @@ static void test_memory_modes_and_null_knobs(void **state)
                 const size_t dim = nk_dims[d];
                 nk_case c = dense(rows, dim, 1e-5f, fill_uniform);
                 c.kp = &modes[m].kp;
+                c.gamma = (d >> 1) & 1;
+                c.beta = d & 1;
                 snprintf(what, sizeof what, "%s, dense", modes[m].name);
                 expect_case(k, what, &c, &rng);
                 make_strided(&c, d);
@@ -466,10 +514,18 @@ static void test_memory_modes_and_null_knobs(void **state)
                 c.inplace = 1;
                 snprintf(what, sizeof what, "%s, in place", modes[m].name);
                 expect_case(k, what, &c, &rng);
-                c = dense(rows, dim, 1e-5f, fill_large_mean);
-                c.kp = &modes[m].kp;
-                snprintf(what, sizeof what, "%s, large mean", modes[m].name);
-                expect_case(k, what, &c, &rng);
+                /* every gamma/beta combination, and the rows that take the rare path */
+                static nk_fill_fn *const fills[] = {fill_large_mean, fill_poisoned, fill_huge,
+                                                    fill_tiny, fill_const};
+                for (size_t f = 0; f < sizeof fills / sizeof fills[0]; f++) {
+                    c = dense(3, dim, f % 2 ? 0.0f : 1e-5f, fills[f]);
+                    c.kp = &modes[m].kp;
+                    c.gamma = (d + f) & 1;
+                    c.beta = ((d + f) >> 1) & 1;
+                    c.inplace = rows > 1;
+                    snprintf(what, sizeof what, "%s, adversarial rows (fill %zu)", modes[m].name, f);
+                    expect_case(k, what, &c, &rng);
+                }
             }
         guard_run(k, 0, &modes[m].kp);
         guard_run(k, 1, &modes[m].kp);
@@ -540,7 +596,7 @@ static const struct {
     {"shapes", test_shapes},
     {"strides+unaligned", test_strides_unaligned},
     {"in-place", test_inplace},
-    {"mean 1e4 std 1e-2", test_large_mean},
+    {"large mean; first element an outlier", test_large_mean},
     {"zero and constant rows", test_zero_and_constant_rows},
     {"tiny/subnormal", test_tiny},
     {"huge (squares overflow)", test_huge},

@@ -42,6 +42,9 @@ normkit_add_layernorm_f32_ukernel normkit_add_layernorm_f32__avx2;
 enum {
     /* Rows at least this long may skip the second statistics pass (see Numerics). */
     NK_ONEPASS_MIN_DIM = 128,
+    /* ... and short enough that the compare's float rounding cannot let rho exceed ~4.1 (the
+     * same cap as the AVX-512 variants; longer rows take the second pass). */
+    NK_ONEPASS_MAX_DIM = 1 << 20,
     /* Vectors per iteration of the output pass; its stores go out in address order, which
      * measured 1.25-1.4x faster on L2-resident rows than the order GCC picks for a
      * compute-all-then-store-all body. */
@@ -192,7 +195,7 @@ NK_INLINE nk_stats nk_finish(const float *h, size_t dim, float shift, float s, f
     const float var1 = q / n - m * m;
     nk_stats st;
     st.mean_hi = shift + m;
-    if (dim >= NK_ONEPASS_MIN_DIM && m * m <= 4.0f * var1) {
+    if (dim >= NK_ONEPASS_MIN_DIM && dim <= NK_ONEPASS_MAX_DIM && m * m <= 4.0f * var1) {
         /* TwoSum: shift + m == mean_hi + c exactly. */
         const float bv = st.mean_hi - shift;
         st.c = (shift - (st.mean_hi - bv)) + (m - bv);

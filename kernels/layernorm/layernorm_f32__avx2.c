@@ -59,6 +59,9 @@ normkit_layernorm_f32_ukernel normkit_layernorm_f32__avx2;
 enum {
     /* Rows at least this long may skip the second statistics pass (see Numerics). */
     NK_ONEPASS_MIN_DIM = 128,
+    /* ... and short enough that the compare's float rounding cannot let rho exceed ~4.1 (the
+     * same cap as the AVX-512 variants; longer rows take the second pass). */
+    NK_ONEPASS_MAX_DIM = 1 << 20,
     /* Floats per main-loop iteration of every pass: 4 vectors, one per accumulator, so the
      * fused loop can run pass 3 and the next pass 1 side by side. Pass 3 stores go out in
      * address order: that measured 1.25-1.4x faster on L2-resident rows than the order GCC
@@ -190,7 +193,7 @@ NK_INLINE nk_stats nk_finish(const float *x, size_t dim, float shift, float s, f
     const float var1 = q / n - m * m;
     nk_stats st;
     st.mean_hi = shift + m;
-    if (dim >= NK_ONEPASS_MIN_DIM && m * m <= 4.0f * var1) {
+    if (dim >= NK_ONEPASS_MIN_DIM && dim <= NK_ONEPASS_MAX_DIM && m * m <= 4.0f * var1) {
         /* TwoSum: shift + m == mean_hi + c exactly. */
         const float bv = st.mean_hi - shift;
         st.c = (shift - (st.mean_hi - bv)) + (m - bv);
