@@ -11,7 +11,7 @@
  *  - rows == 0 is a no-op: NORMKIT_OK is returned without looking at any other argument.
  *  - gamma == NULL means scale 1; beta == NULL means shift 0. Both have `dim` elements.
  *  - y may be exactly x with the same stride (in place). y == r, or y == x with another
- *    stride, is rejected with NORMKIT_ERR_SHAPE. Any other overlap between outputs and
+ *    stride over more than one row, is rejected with NORMKIT_ERR_SHAPE. Any other overlap between outputs and
  *    inputs (y with gamma or beta, x with r, partial overlaps) is not supported: results
  *    are then unspecified, though memory outside the arguments is never touched.
  *  - eps must be finite and >= 0.

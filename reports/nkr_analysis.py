@@ -113,6 +113,19 @@ def compare(runs):
     return out
 
 
+def missing_in(runs):
+    """[(name, run label, why)] for every kernel case of the first run that another run lacks
+    or reports as failed: a gate must not pass because a case vanished."""
+    base = runs[0]
+    out = []
+    for r in runs[1:]:
+        for name in sorted(base.cases):
+            if base.cases[name].is_ceiling or name in r.cases:
+                continue
+            out.append((name, r.label, "reported an error" if name in r.errored else "is missing"))
+    return out
+
+
 def best_per_shape(runs):
     """{(op, dtype, params): [best Case per run or None]} for shapes present in 2+ runs: lines
     up machines whose ISAs differ (an AVX-512 server against a NEON laptop)."""

@@ -13,7 +13,7 @@ TIME_UNITS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
 LEVELS = ("L1", "L2", "L3", "DRAM")
 # op/dtype/isa/key:value/key:value..., e.g. rmsnorm/f32/avx512/dim:4096/rows:64
 NAME_RE = re.compile(r"^(?P<op>[a-z][a-z0-9_]*)/(?P<dtype>[a-z][a-z0-9]*)/(?P<isa>[a-z][a-z0-9_]*)"
-                     r"(?P<params>(/[a-z_]+:[0-9.]+)+)?(/[a-z_]+)*$")
+                     r"(?P<params>(/[a-z_]+:[0-9]+(\.[0-9]+)?)+)?(/[a-z_]+)*$")
 LEVEL_RE = re.compile(r"\b(L1|L2|L3|DRAM)\b")
 CEILING_PREFIX = "ceiling_"
 
@@ -63,6 +63,7 @@ class Run:
     context: dict
     cases: dict = field(default_factory=dict)   # name -> Case
     skipped: int = 0                            # entries that are not normkit cases
+    errored: set = field(default_factory=set)   # normkit cases that reported an error
 
     @property
     def label(self):
@@ -114,15 +115,23 @@ def load_run(path):
 
     groups = {}
     skipped = 0
+    errored = set()
     for i, b in enumerate(doc["benchmarks"]):
         _require(isinstance(b, dict), path, f"benchmark #{i} is not an object")
         for key in ("name", "real_time", "time_unit"):
             _require(key in b, path, f"benchmark #{i} ({b.get('name', '?')}) has no '{key}'")
         _require(b["time_unit"] in TIME_UNITS, path,
                  f"benchmark {b['name']}: unknown time_unit '{b['time_unit']}'")
-        _require(isinstance(b["real_time"], (int, float)), path,
-                 f"benchmark {b['name']}: 'real_time' is not a number")
+        for key in ("real_time", "cpu_time", "bytes_per_second", "flops_per_second",
+                    "items_per_second"):
+            if key in b or key == "real_time":
+                _require(isinstance(b[key], (int, float)) and not isinstance(b[key], bool)
+                         and math.isfinite(b[key]), path,
+                         f"benchmark {b['name']}: '{key}' is not a finite number")
         if b.get("error_occurred"):
+            run_name = b.get("run_name", b["name"])
+            if parse_name(run_name):
+                errored.add(run_name)
             skipped += 1
             continue
         run_name = b.get("run_name", b["name"])
@@ -135,7 +144,7 @@ def load_run(path):
             continue
         groups.setdefault(run_name, []).append((agg, b, parsed))
 
-    run = Run(path=path, context=doc["context"], skipped=skipped)
+    run = Run(path=path, context=doc["context"], skipped=skipped, errored=errored)
     for run_name, entries in groups.items():
         medians = [e for e in entries if e[0] == "median"]
         chosen = medians if medians else entries

@@ -57,7 +57,9 @@ def roofline(run, path, title):
     cache level's measured copy ceiling (dashed; streaming-store copy dotted) drawn over the
     working-set sizes that level holds."""
     kernels = run.kernels()
-    ops = sorted({c.op for c in kernels})
+    ops = sorted({c.op for c in kernels if c.gbps > 0})
+    if not ops:
+        return False
     bw, _ = ceilings(run)
     ncol = 2 if len(ops) > 1 else 1
     nrow = math.ceil(len(ops) / ncol)
@@ -96,6 +98,7 @@ def roofline(run, path, title):
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+    return True
 
 
 def speedup_bars(run, path, title):
@@ -103,6 +106,8 @@ def speedup_bars(run, path, title):
     sp = speedups_by_isa(run)
     ops = sorted(sp)
     isas = sorted({isa for d in sp.values() for isa in d}, key=lambda i: (i not in ISA_STYLE, i))
+    if not ops or not isas:
+        return False  # no scalar baseline in the run (e.g. filtered out): nothing to draw
     fig, ax = plt.subplots(figsize=(max(6.4, 1.6 * len(ops) + 2), 4.2))
     width = 0.8 / max(1, len(isas))
     for j, isa in enumerate(isas):
@@ -127,6 +132,7 @@ def speedup_bars(run, path, title):
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+    return True
 
 
 def compare_bars(matched, labels, path, title):

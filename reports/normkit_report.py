@@ -23,7 +23,7 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from nkr_analysis import (at_a_glance, best_per_shape, ceilings, compare, kernel_table,  # noqa: E402
-                          shape_text)
+                          missing_in, shape_text)
 from nkr_data import LEVELS, ReportError, load_runs  # noqa: E402
 
 # Context fields shown first (Google Benchmark's own, then normkit-bench's), in this order.
@@ -174,11 +174,15 @@ def single_report(run, folder):
     doc.h(2, "Ceilings")
     ceiling_section(doc, run)
 
-    nkr_plots.roofline(run, os.path.join(folder, "roofline.png"), title)
-    nkr_plots.speedup_bars(run, os.path.join(folder, "speedup.png"), title)
     doc.h(2, "Plots")
-    doc.img("roofline.png", "achieved bandwidth against bytes per call, with measured ceilings")
-    doc.img("speedup.png", "speedup over scalar per ISA")
+    if nkr_plots.roofline(run, os.path.join(folder, "roofline.png"), title):
+        doc.img("roofline.png", "achieved bandwidth against bytes per call, with measured ceilings")
+    else:
+        doc.p("No roofline: the run has no kernel case with a bandwidth.")
+    if nkr_plots.speedup_bars(run, os.path.join(folder, "speedup.png"), title):
+        doc.img("speedup.png", "speedup over scalar per ISA")
+    else:
+        doc.p("No speedup chart: the run has no scalar cases to measure against.")
 
     table = kernel_table(run)
     csv_rows = []
@@ -280,22 +284,41 @@ def compare_report(runs, folder, fail_above):
         w = csv.writer(f)
         w.writerow(["case", "base", "other", "base_time_ns", "other_time_ns", "speedup", "change_pct"])
         w.writerows(csv_rows)
+    gone = missing_in(runs)
+    if gone:
+        doc.h(2, "Missing or failed")
+        doc.p(f"Kernel cases of `{labels[0]}` that another run lacks or reports as failed:")
+        doc.table(["case", "run", "what"], [[n, l, why] for n, l, why in gone])
     if fail_above is not None:
+        regressions += [(n, l, why) for n, l, why in gone]
         doc.h(2, f"Gate: --fail-above {fail_above:g}%")
-        doc.p(f"{len(regressions)} case(s) regressed by more than {fail_above:g}%." if regressions
-              else f"No case regressed by more than {fail_above:g}%.")
+        doc.p(f"{len(regressions)} case(s) regressed by more than {fail_above:g}%, went missing or "
+              "failed." if regressions else f"No case regressed by more than {fail_above:g}%, "
+              "and none went missing.")
     return doc, title, regressions
+
+
+MARKER = ".normkit-report"  # in every folder this tool writes: only those it may replace
 
 
 def write_atomically(out_dir, build):
     """Builds the report in a temporary sibling folder and renames it into place, so a failure
-    leaves no half-written report (and an earlier report at out_dir survives a failed run)."""
+    leaves no half-written report (and an earlier report at out_dir survives a failed run).
+    An existing out_dir is replaced only if this tool wrote it (it holds MARKER): anything else
+    there is the user's, and is refused rather than deleted."""
     out_dir = os.path.abspath(out_dir)
+    if os.path.lexists(out_dir) and not (os.path.isdir(out_dir) and not os.path.islink(out_dir)
+                                         and os.path.isfile(os.path.join(out_dir, MARKER))):
+        raise ReportError(f"{out_dir}: exists and is not a normkit report folder; "
+                          "choose another -o or remove it")
     parent = os.path.dirname(out_dir)
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=".normkit-report-", dir=parent)
     try:
         result = build(tmp)
+        with open(os.path.join(tmp, MARKER), "w") as f:
+            f.write("written by reports/normkit_report.py; the folder is replaced on the next run\n")
+        os.chmod(tmp, 0o755)  # mkdtemp makes it private
         old = None
         if os.path.exists(out_dir):
             old = tempfile.mkdtemp(prefix=".normkit-report-old-", dir=parent)
@@ -362,8 +385,11 @@ def main(argv=None):
             regs = write_atomically(args.output, lambda f: finish_compare(f, runs, args.fail_above))
             if regs:
                 for name, label, change in regs:
-                    print(f"regression: {name} in {label}: {change:+.1f}% (limit {args.fail_above:g}%)",
-                          file=sys.stderr)
+                    if isinstance(change, str):
+                        print(f"regression: {name} {change} in {label}", file=sys.stderr)
+                    else:
+                        print(f"regression: {name} in {label}: {change:+.1f}% "
+                              f"(limit {args.fail_above:g}%)", file=sys.stderr)
                 print(f"report: {os.path.join(os.path.abspath(args.output), 'index.html')}")
                 return 1
         else:
@@ -375,6 +401,10 @@ def main(argv=None):
             write_atomically(args.output, lambda f: finish(f, single_report(runs[0], f)))
     except ReportError as e:
         print(f"normkit_report: error: {e}", file=sys.stderr)
+        return 2
+    except Exception as e:  # a bug or an input we did not foresee: still exit 2, not 1 (regression)
+        print(f"normkit_report: error: internal error ({type(e).__name__}: {e}); no report written",
+              file=sys.stderr)
         return 2
     print(f"report: {os.path.join(os.path.abspath(args.output), 'index.html')} "
           f"(and report.md, summary.csv beside it)")

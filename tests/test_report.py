@@ -105,6 +105,46 @@ check(p.returncode == 1 and "regression:" in p.stderr, f"--fail-above {worst - 0
 p = generate("-o", os.path.join(tmp, "gate2"), "--compare", run_a, run_b, "--fail-above", f"{worst + 0.5:.2f}")
 check(p.returncode == 0, f"--fail-above {worst + 0.5:.2f} (above the worst change) exits 0")
 
+# ---- the output folder ----
+p = generate("-o", os.path.join(tmp, "single"), run_a)
+check(p.returncode == 0, "a report folder this tool wrote is replaced on the next run")
+mine = os.path.join(tmp, "my-work")
+os.makedirs(os.path.join(mine, "src"))
+open(os.path.join(mine, "notes.txt"), "w").write("precious")
+p = generate("-o", mine, run_a)
+check(p.returncode == 2 and "not a normkit report folder" in p.stderr
+      and open(os.path.join(mine, "notes.txt")).read() == "precious" and os.path.isdir(os.path.join(mine, "src")),
+      "-o naming a folder of the user's is refused and left untouched")
+check(os.stat(os.path.join(tmp, "single")).st_mode & 0o055 == 0o055, "the report folder is readable by others")
+
+# ---- a filtered run (no scalar cases) still makes a report ----
+doc = json.load(open(run_a))
+doc["benchmarks"] = [b for b in doc["benchmarks"] if "/avx512/" in b["name"]]
+filtered = os.path.join(tmp, "only-avx512.json")
+json.dump(doc, open(filtered, "w"))
+p = generate("-o", os.path.join(tmp, "filtered"), filtered)
+check(p.returncode == 0, f"a run without scalar cases gives a report (stderr: {p.stderr.strip()[:200]})")
+
+# ---- a case that vanished or failed fails the gate, whatever the threshold ----
+doc = json.load(open(run_b))
+victim = next(b["name"] for b in doc["benchmarks"] if b["name"].startswith("rmsnorm/f32/avx512/"))
+doc["benchmarks"] = [b for b in doc["benchmarks"] if b["name"] != victim]
+gone = os.path.join(tmp, "gone.json")
+json.dump(doc, open(gone, "w"))
+p = generate("-o", os.path.join(tmp, "gate-gone"), "--compare", run_a, gone, "--fail-above", "1000")
+check(p.returncode == 1 and victim in p.stderr and "is missing" in p.stderr,
+      "--fail-above: a case missing from the new run fails the gate")
+doc = json.load(open(run_b))
+for b in doc["benchmarks"]:
+    if b["name"] == victim:
+        b["error_occurred"] = True
+        b["error_message"] = "injected"
+failed = os.path.join(tmp, "failed.json")
+json.dump(doc, open(failed, "w"))
+p = generate("-o", os.path.join(tmp, "gate-failed"), "--compare", run_a, failed, "--fail-above", "1000")
+check(p.returncode == 1 and victim in p.stderr and "reported an error" in p.stderr,
+      "--fail-above: a case that reported an error fails the gate")
+
 # ---- bad input ----
 bad = {
     "empty.json": ("", "is empty"),
@@ -114,6 +154,16 @@ bad = {
                                                                     "time_unit": "ns"}]}), "has no 'real_time'"),
     "foreign.json": (json.dumps({"context": {}, "benchmarks": [{"name": "BM_memcpy/64", "real_time": 1.0,
                                                                "time_unit": "ns"}]}), "holds no normkit cases"),
+    "null-time.json": (json.dumps({"context": {}, "benchmarks": [{"name": "rmsnorm/f32/scalar/dim:8/rows:1",
+                                                                 "real_time": 1.0, "cpu_time": None,
+                                                                 "time_unit": "ns"}]}), "'cpu_time' is not a finite number"),
+    "text-rate.json": (json.dumps({"context": {}, "benchmarks": [{"name": "rmsnorm/f32/scalar/dim:8/rows:1",
+                                                                 "real_time": 1.0, "time_unit": "ns",
+                                                                 "bytes_per_second": "fast"}]}),
+                       "'bytes_per_second' is not a finite number"),
+    "bad-param.json": (json.dumps({"context": {}, "benchmarks": [{"name": "rmsnorm/f32/scalar/dim:1.2.3/rows:1",
+                                                                 "real_time": 1.0, "time_unit": "ns"}]}),
+                       "holds no normkit cases"),
 }
 for fname, (content, message) in bad.items():
     path = os.path.join(tmp, fname)
