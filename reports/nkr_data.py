@@ -34,7 +34,6 @@ class Case:
     flops_per_second: float   # 0 when the case reports none
     level: str                # L1/L2/L3/DRAM or "" when unlabelled
     label: str
-    repetitions: int
 
     @property
     def is_ceiling(self):
@@ -52,9 +51,6 @@ class Case:
     def bytes_per_call(self):
         return self.bytes_per_second * self.time_ns * 1e-9
 
-    @property
-    def shape(self):
-        return (self.params.get("dim", 0), self.params.get("rows", 0))
 
 
 @dataclass
@@ -62,7 +58,7 @@ class Run:
     path: str
     context: dict
     cases: dict = field(default_factory=dict)   # name -> Case
-    skipped: int = 0                            # entries that are not normkit cases
+    skipped: int = 0                            # entries that are not normkit cases, or failed
     errored: set = field(default_factory=set)   # normkit cases that reported an error
 
     @property
@@ -149,9 +145,8 @@ def load_run(path):
         medians = [e for e in entries if e[0] == "median"]
         chosen = medians if medians else entries
 
-        def med(key, scale=1.0):
-            vals = [float(e[1].get(key, 0.0)) * scale for e in chosen]
-            return statistics.median(vals) if vals else 0.0
+        def med(key):
+            return statistics.median(float(e[1].get(key, 0.0)) for e in chosen)
 
         b0, parsed = chosen[0][1], chosen[0][2]
         op, dtype, isa, params = parsed
@@ -164,13 +159,8 @@ def load_run(path):
         run.cases[run_name] = Case(name=run_name, op=op, dtype=dtype, isa=isa, params=params,
                                    time_ns=time_ns, bytes_per_second=med("bytes_per_second"),
                                    flops_per_second=flops, level=m.group(1) if m else "",
-                                   label=label, repetitions=len(entries))
+                                   label=label)
     _require(run.cases, path, "holds no normkit cases (names like rmsnorm/f32/avx512/dim:4096/rows:64)")
     for c in run.kernels():
         _require(c.time_ns > 0 and math.isfinite(c.time_ns), path, f"{c.name}: time is not positive")
     return run
-
-
-def load_runs(paths):
-    runs = [load_run(p) for p in paths]
-    return runs

@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from nkr_analysis import (at_a_glance, best_per_shape, ceilings, compare, kernel_table,  # noqa: E402
                           missing_in, shape_text)
-from nkr_data import LEVELS, ReportError, load_runs  # noqa: E402
+from nkr_data import LEVELS, ReportError, load_run  # noqa: E402
 
 # Context fields shown first (Google Benchmark's own, then normkit-bench's), in this order.
 CONTEXT_FIRST = ("normkit_cpu", "cpu_model", "normkit_isa", "isa", "date", "host_name", "num_cpus",
@@ -149,7 +149,10 @@ def single_report(run, folder):
     doc = Doc()
     doc.h(1, title)
     doc.p(f"Generated {datetime.datetime.now():%Y-%m-%d %H:%M} from `{run.label}` "
-          f"({len(run.cases)} cases; median of repetitions where there were several). "
+          f"({len(run.cases)} cases; median of repetitions where there were several"
+          + (f"; {run.skipped} entries left out: not normkit cases, or failed"
+             + (f" ({', '.join(sorted(run.errored))})" if run.errored else "") if run.skipped else "")
+          + "). "
           "Times are CPU time per call (what normkit-bench's rates use); bandwidth counts bytes "
           "read + written.")
     glance = at_a_glance(run)
@@ -366,7 +369,7 @@ def main(argv=None):
             keep = tempfile.mkdtemp(prefix=".normkit-bench-")
             try:
                 path = run_bench(args.run_bench, extra, keep)
-                runs = load_runs([path])
+                runs = [load_run(path)]
 
                 def build(folder):
                     shutil.copy(path, os.path.join(folder, "normkit-bench.json"))
@@ -381,7 +384,7 @@ def main(argv=None):
                 raise ReportError("give the runs to compare after --compare only")
             if len(args.compare) < 2:
                 raise ReportError("--compare needs at least two JSON files")
-            runs = load_runs(args.compare)
+            runs = [load_run(p) for p in args.compare]
             regs = write_atomically(args.output, lambda f: finish_compare(f, runs, args.fail_above))
             if regs:
                 for name, label, change in regs:
@@ -397,7 +400,7 @@ def main(argv=None):
                 raise ReportError("--fail-above only makes sense with --compare")
             if len(args.runs) != 1:
                 raise ReportError("give exactly one RUN.json (or --compare A.json B.json ...)")
-            runs = load_runs(args.runs)
+            runs = [load_run(p) for p in args.runs]
             write_atomically(args.output, lambda f: finish(f, single_report(runs[0], f)))
     except ReportError as e:
         print(f"normkit_report: error: {e}", file=sys.stderr)
