@@ -49,31 +49,25 @@
 #define NKB_IF_0(...)
 #define NKB_WHEN_SCALAR(isa, ...) NKB_CAT(NKB_IF_, NKB_IS_SCALAR(isa))(__VA_ARGS__)
 
-#define NORMKIT_KERNEL(OP, DT, ISA, ISA_ENUM, ...)                                                 \
+#define NORMKIT_KERNEL(OP, DT, ISA, ...)                                                           \
     NKB_WHEN_SCALAR(ISA, normkit_##OP##_##DT##_ukernel normkit_##OP##_##DT##__autovec,           \
                     normkit_##OP##_##DT##__autovec_fastmath;)
-#include "rmsnorm/rmsnorm.inc"
-#include "layernorm/layernorm.inc"
-#include "add_rmsnorm/add_rmsnorm.inc"
-#include "add_layernorm/add_layernorm.inc"
+#include "normkit_enumerators.inc"
 #undef NORMKIT_KERNEL
 
 typedef struct {
-    const char *op, *isa;
+    const char *isa;
     normkit_kernel k;
 } nkb_rebuild;
 
 #define NKB_REBUILD(OP, DT, FLAVOR)                                                                \
-    {#OP, #FLAVOR,                                                                                 \
-     {.name = "normkit_" #OP "_" #DT "__" #FLAVOR, .dtype = #DT,                                   \
+    {#FLAVOR,                                                                                      \
+     {.name = "normkit_" #OP "_" #DT "__" #FLAVOR, .op = normkit_op_##OP, .dtype = #DT,            \
       .fn.OP##_##DT = normkit_##OP##_##DT##__##FLAVOR}},
-#define NORMKIT_KERNEL(OP, DT, ISA, ISA_ENUM, ...)                                                 \
+#define NORMKIT_KERNEL(OP, DT, ISA, ...)                                                           \
     NKB_WHEN_SCALAR(ISA, NKB_REBUILD(OP, DT, autovec) NKB_REBUILD(OP, DT, autovec_fastmath))
 static const nkb_rebuild rebuilds[] = {
-#include "rmsnorm/rmsnorm.inc"
-#include "layernorm/layernorm.inc"
-#include "add_rmsnorm/add_rmsnorm.inc"
-#include "add_layernorm/add_layernorm.inc"
+#include "normkit_enumerators.inc"
 };
 #undef NORMKIT_KERNEL
 
@@ -182,14 +176,6 @@ static int add_variant(normkit_op op, const char *isa, const normkit_kernel *k,
     return 0;
 }
 
-static int op_from_name(const char *name)
-{
-    for (int op = 0; op < NORMKIT_OP_COUNT; op++)
-        if (strcmp(normkit_op_name((normkit_op)op), name) == 0)
-            return op;
-    return -1;
-}
-
 static int collect_variants(const nkb_machine *m)
 {
     size_t nk;
@@ -202,38 +188,28 @@ static int collect_variants(const nkb_machine *m)
         if (add_variant(ks[i].op, normkit_isa_name(ks[i].isa), &ks[i], &ks[i].params, NULL) != 0)
             return -1;
     }
-    for (size_t i = 0; i < sizeof rebuilds / sizeof rebuilds[0]; i++) {
-        int op = op_from_name(rebuilds[i].op);
-        if (op < 0) {
-            appendf(skipped, sizeof skipped, "%s (operator unknown to the registry); ",
-                    rebuilds[i].k.name);
-            continue;
-        }
-        normkit_kernel k = rebuilds[i].k;
-        k.op = (normkit_op)op;
-        if (add_variant((normkit_op)op, rebuilds[i].isa, &k, NULL, NULL) != 0)
+    for (size_t i = 0; i < sizeof rebuilds / sizeof rebuilds[0]; i++)
+        if (add_variant(rebuilds[i].k.op, rebuilds[i].isa, &rebuilds[i].k, NULL, NULL) != 0)
             return -1;
-    }
 #if NKB_HAVE_EIGEN
-    static const struct {
-        normkit_op op;
-        normkit_kernel k;
-    } eigen[] = {
-        {NORMKIT_OP_RMSNORM, {.dtype = "f32", .fn.rmsnorm_f32 = nkb_eigen_rmsnorm_f32}},
-        {NORMKIT_OP_LAYERNORM, {.dtype = "f32", .fn.layernorm_f32 = nkb_eigen_layernorm_f32}},
-        {NORMKIT_OP_ADD_RMSNORM, {.dtype = "f32", .fn.add_rmsnorm_f32 = nkb_eigen_add_rmsnorm_f32}},
-        {NORMKIT_OP_ADD_LAYERNORM,
-         {.dtype = "f32", .fn.add_layernorm_f32 = nkb_eigen_add_layernorm_f32}},
+    /* The operators Eigen has a peer for (bench/peers/eigen.cc); others have none. */
+    static const normkit_kernel eigen[] = {
+        {.op = normkit_op_rmsnorm, .dtype = "f32", .fn.rmsnorm_f32 = nkb_eigen_rmsnorm_f32},
+        {.op = normkit_op_layernorm, .dtype = "f32", .fn.layernorm_f32 = nkb_eigen_layernorm_f32},
+        {.op = normkit_op_add_rmsnorm, .dtype = "f32",
+         .fn.add_rmsnorm_f32 = nkb_eigen_add_rmsnorm_f32},
+        {.op = normkit_op_add_layernorm, .dtype = "f32",
+         .fn.add_layernorm_f32 = nkb_eigen_add_layernorm_f32},
     };
     for (size_t i = 0; m->have_eigen && i < sizeof eigen / sizeof eigen[0]; i++)
-        if (add_variant(eigen[i].op, "eigen", &eigen[i].k, NULL, NULL) != 0)
+        if (add_variant(eigen[i].op, "eigen", &eigen[i], NULL, NULL) != 0)
             return -1;
 #endif
 #if NKB_HAVE_ONEDNN
-    static const normkit_kernel onednn = {.dtype = "f32",
+    static const normkit_kernel onednn = {.op = normkit_op_layernorm, .dtype = "f32",
                                           .fn.layernorm_f32 = nkb_onednn_layernorm_f32};
     if (m->have_onednn &&
-        add_variant(NORMKIT_OP_LAYERNORM, "onednn", &onednn, NULL, nkb_onednn_error) != 0)
+        add_variant(normkit_op_layernorm, "onednn", &onednn, NULL, nkb_onednn_error) != 0)
         return -1;
 #endif
     (void)m;
@@ -256,14 +232,21 @@ static const size_t model_rows[] = {1, 16, 128, 512, 4096};
 static const size_t grid_dims[] = {768, 4096, 8192};
 static const size_t grid_rows[] = {1, 64, 4096, 16384};
 
-static size_t canonical(nkb_shape *out)
+#define NKB_LEN(a) (sizeof(a) / sizeof((a)[0]))
+/* Every canonical shape fits: the model grid plus the judging grid, before duplicates go. */
+enum { NKB_MAX_CANONICAL = NKB_LEN(model_dims) * NKB_LEN(model_rows) +
+                           NKB_LEN(grid_dims) * NKB_LEN(grid_rows) };
+/* ... and a profile's shapes are the canonical ones plus at most one made up per level. */
+enum { NKB_MAX_SHAPES = NKB_MAX_CANONICAL + NKB_LEVELS };
+
+static size_t canonical(nkb_shape out[NKB_MAX_CANONICAL])
 {
     size_t n = 0;
-    for (size_t d = 0; d < 4; d++)
-        for (size_t r = 0; r < 5; r++)
+    for (size_t d = 0; d < NKB_LEN(model_dims); d++)
+        for (size_t r = 0; r < NKB_LEN(model_rows); r++)
             out[n++] = (nkb_shape){model_dims[d], model_rows[r]};
-    for (size_t d = 0; d < 3; d++)
-        for (size_t r = 0; r < 4; r++) {
+    for (size_t d = 0; d < NKB_LEN(grid_dims); d++)
+        for (size_t r = 0; r < NKB_LEN(grid_rows); r++) {
             int dup = 0;
             for (size_t i = 0; i < n; i++)
                 dup |= out[i].dim == grid_dims[d] && out[i].rows == grid_rows[r];
@@ -273,23 +256,21 @@ static size_t canonical(nkb_shape *out)
     return n;
 }
 
-/* Matrices and vectors of an operator: read, written (bytes) and distinct (working set). */
-static int op_arrays(normkit_op op, unsigned *mat_rw, unsigned *mat_ws, unsigned *vecs)
+/* Matrices and vectors of an operator, from its line of the operator table: matrices read +
+ * written (what the bytes count) and distinct (the working set: r is read and written but is
+ * one array, so a residual operator counts it once). */
+static void op_arrays(normkit_op op, unsigned *mat_rw, unsigned *mat_ws, unsigned *vecs)
 {
-    switch (op) {
-    case NORMKIT_OP_RMSNORM: *mat_rw = 2, *mat_ws = 2, *vecs = 1; return 0;
-    case NORMKIT_OP_LAYERNORM: *mat_rw = 2, *mat_ws = 2, *vecs = 2; return 0;
-    case NORMKIT_OP_ADD_RMSNORM: *mat_rw = 4, *mat_ws = 3, *vecs = 1; return 0;
-    case NORMKIT_OP_ADD_LAYERNORM: *mat_rw = 4, *mat_ws = 3, *vecs = 2; return 0;
-    default: return -1;
-    }
+    const normkit_op_info *info = normkit_op_get(op);
+    *mat_rw = info->mats_read + info->mats_written;
+    *mat_ws = info->mats_read + info->mats_written - (info->residual ? 1u : 0u);
+    *vecs = info->vecs;
 }
 
 static double kernel_ws(normkit_op op, nkb_shape s)
 {
     unsigned rw, ws, vecs;
-    if (op_arrays(op, &rw, &ws, &vecs) != 0)
-        return 0;
+    op_arrays(op, &rw, &ws, &vecs);
     return 4.0 * ((double)ws * (double)s.rows * (double)s.dim + (double)vecs * (double)s.dim);
 }
 
@@ -345,9 +326,9 @@ static int add_entry(const nkb_entry *e)
  * (in log scale) to the level's target; full takes them all. Either way a level no canonical
  * shape reaches on this machine gets a made-up shape (dim 4096, rows to the target). */
 static size_t shapes_for(normkit_op op, const nkb_options *o, const nkb_machine *m,
-                         nkb_shape *out)
+                         nkb_shape out[NKB_MAX_SHAPES])
 {
-    nkb_shape all[64];
+    nkb_shape all[NKB_MAX_CANONICAL];
     const size_t nall = canonical(all);
     size_t n = 0;
     if (o->profile == NKB_PROFILE_FULL) {
@@ -483,10 +464,10 @@ int nkb_cases_build(const nkb_options *o, const nkb_machine *m, char *err, size_
         goto oom;
     build_ceiling_map(m);
     for (int op = 0; op < NORMKIT_OP_COUNT; op++) {
-        nkb_shape shapes[80];
+        nkb_shape shapes[NKB_MAX_SHAPES];
         size_t ns = shapes_for((normkit_op)op, o, m, shapes);
         unsigned rw, ws, vecs;
-        const int known = op_arrays((normkit_op)op, &rw, &ws, &vecs) == 0;
+        op_arrays((normkit_op)op, &rw, &ws, &vecs);
         for (size_t s = 0; s < ns; s++) {
             appendf(shapes_used[op], sizeof shapes_used[op], "%sdim:%zu/rows:%zu=%s",
                     shapes_used[op][0] ? " " : "", shapes[s].dim, shapes[s].rows,
@@ -499,9 +480,8 @@ int nkb_cases_build(const nkb_options *o, const nkb_machine *m, char *err, size_
                 e.c.kind = NKB_CASE_KERNEL;
                 e.dim = shapes[s].dim, e.rows = shapes[s].rows, e.v = v;
                 e.c.ws_bytes = kernel_ws((normkit_op)op, shapes[s]);
-                e.c.bytes = known ? 4.0 * ((double)rw * (double)e.rows * (double)e.dim +
-                                           (double)vecs * (double)e.dim)
-                                  : 0;
+                e.c.bytes =
+                    4.0 * ((double)rw * (double)e.rows * (double)e.dim + (double)vecs * (double)e.dim);
                 e.c.rows = (double)e.rows;
                 e.c.label = level_names[level_of(m, e.c.ws_bytes)];
                 snprintf(e.c.name, sizeof e.c.name, "%s/%s/%s/dim:%zu/rows:%zu",
@@ -620,7 +600,7 @@ static int setup_kernel(const nkb_entry *e, char *err, size_t errlen)
 {
     const size_t n = e->rows * e->dim;
     const normkit_op op = e->v->op;
-    const int add = op == NORMKIT_OP_ADD_RMSNORM || op == NORMKIT_OP_ADD_LAYERNORM;
+    const int add = normkit_op_get(op)->residual;
     char key[64];
     snprintf(key, sizeof key, "k%d:%zu:%zu", (int)op, e->rows, e->dim);
     if (strcmp(key, pool.key) != 0) {
@@ -645,19 +625,12 @@ static float run_kernel(const nkb_entry *e)
 {
     const nkb_variant *v = e->v;
     const size_t R = e->rows, D = e->dim;
-    float *x = pool.a[NKB_X], *y = pool.a[NKB_Y], *r = pool.a[NKB_R];
-    const float *g = pool.a[NKB_GAMMA], *b = pool.a[NKB_BETA];
-    switch (v->op) {
-    case NORMKIT_OP_RMSNORM: v->k.fn.rmsnorm_f32(R, D, x, D, g, NKB_EPS, y, D, v->kp); break;
-    case NORMKIT_OP_LAYERNORM: v->k.fn.layernorm_f32(R, D, x, D, g, b, NKB_EPS, y, D, v->kp); break;
-    case NORMKIT_OP_ADD_RMSNORM:
-        v->k.fn.add_rmsnorm_f32(R, D, x, D, r, D, g, NKB_EPS, y, D, v->kp);
-        break;
-    case NORMKIT_OP_ADD_LAYERNORM:
-        v->k.fn.add_layernorm_f32(R, D, x, D, r, D, g, b, NKB_EPS, y, D, v->kp);
-        break;
-    default: break;
-    }
+    float *y = pool.a[NKB_Y];
+    const normkit_args a = {.rows = R, .dim = D, .x = pool.a[NKB_X], .ldx = D,
+                            .r = pool.a[NKB_R], .ldr = D, .gamma = pool.a[NKB_GAMMA],
+                            .beta = pool.a[NKB_BETA], .eps = NKB_EPS, .y = y, .ldy = D,
+                            .kp = v->kp};
+    normkit_kernel_call(&v->k, &a);
     return y[R * D - 1];
 }
 
@@ -698,12 +671,6 @@ int nkb_case_setup(const nkb_case *c, char *err, size_t errlen)
 {
     const nkb_entry *e = &entries[c->index];
     if (c->kind == NKB_CASE_KERNEL) {
-        unsigned rw, ws, vecs;
-        if (op_arrays(e->v->op, &rw, &ws, &vecs) != 0) {
-            snprintf(err, errlen, "normkit-bench has no driver for operator %s yet",
-                     normkit_op_name(e->v->op));
-            return -1;
-        }
         if (setup_kernel(e, err, errlen) != 0)
             return -1;
     } else if (setup_ceiling(e, err, errlen) != 0) {

@@ -111,11 +111,15 @@ static void init(void)
     const char *env = getenv("NORMKIT_ISA");
     if (env && *env) {
         int want = normkit_isa_from_name(env);
-        if (want < 0)
-            fprintf(stderr,
-                    "normkit: warning: NORMKIT_ISA=%s is not one of auto, scalar, avx2, avx512, "
-                    "neon, sve; using %s\n",
-                    env, normkit_isa_name(best));
+        if (want < 0) {
+            char names[96] = "";
+            for (int i = 0; i < NORMKIT_ISA_COUNT; i++) {
+                size_t used = strlen(names);
+                snprintf(names + used, sizeof names - used, "%s%s", i ? ", " : "", isa_names[i]);
+            }
+            fprintf(stderr, "normkit: warning: NORMKIT_ISA=%s is not one of %s; using %s\n", env,
+                    names, normkit_isa_name(best));
+        }
         else if (want != NORMKIT_ISA_AUTO && !normkit_isa_supported((normkit_isa)want))
             fprintf(stderr,
                     "normkit: warning: NORMKIT_ISA=%s is not supported by this CPU, OS or build; "
@@ -183,7 +187,7 @@ normkit_status normkit_isa_force(normkit_isa isa)
     return NORMKIT_OK;
 }
 
-/* ---- argument checks, shared by every entry point ---- */
+/* ---- argument checks and the generic run, shared by every entry point ---- */
 
 /* A matrix of rows x dim with stride ld must be addressable: (rows-1)*ld + dim floats. */
 static int matrix_ok(size_t rows, size_t dim, size_t ld)
@@ -192,80 +196,37 @@ static int matrix_ok(size_t rows, size_t dim, size_t ld)
     return ld >= dim && dim <= max && (rows - 1) <= (max - dim) / ld;
 }
 
-/* Shapes, the overlaps we can detect and cannot support, then eps. r is NULL for the
- * operators without a residual. */
-static normkit_status check(size_t rows, size_t dim, const float *x, size_t ldx, const float *r,
-                            size_t ldr, const float *y, size_t ldy, float eps)
+normkit_status normkit_args_check(normkit_op op, const normkit_args *a)
 {
-    if (dim == 0 || !matrix_ok(rows, dim, ldx) || !matrix_ok(rows, dim, ldy) ||
-        !matrix_ok(rows, dim, ldr))
+    const normkit_op_info *info = normkit_op_get(op);
+    if (!info)
         return NORMKIT_ERR_SHAPE;
-    if (y == r || (y == x && ldy != ldx && rows > 1))
+    if (!a)
+        return NORMKIT_ERR_NULL;
+    if (a->rows == 0)
+        return NORMKIT_OK;
+    if (!a->x || !a->y || (info->residual && !a->r))
+        return NORMKIT_ERR_NULL;
+    if (a->dim == 0 || !matrix_ok(a->rows, a->dim, a->ldx) || !matrix_ok(a->rows, a->dim, a->ldy) ||
+        (info->residual && !matrix_ok(a->rows, a->dim, a->ldr)))
         return NORMKIT_ERR_SHAPE;
-    if (!(eps >= 0.0f && eps <= FLT_MAX))
+    /* the overlaps we can detect and cannot support */
+    if ((info->residual && a->y == a->r) || (a->y == a->x && a->ldy != a->ldx && a->rows > 1))
+        return NORMKIT_ERR_SHAPE;
+    if (!(a->eps >= 0.0f && a->eps <= FLT_MAX))
         return NORMKIT_ERR_EPS;
     return NORMKIT_OK;
 }
 
-normkit_status normkit_rmsnorm_f32(size_t rows, size_t dim, const float *x, size_t ldx,
-                                   const float *gamma, float eps, float *y, size_t ldy)
+normkit_status normkit_op_run(normkit_op op, const normkit_args *a)
 {
-    if (rows == 0)
-        return NORMKIT_OK;
-    if (!x || !y)
-        return NORMKIT_ERR_NULL;
-    normkit_status st = check(rows, dim, x, ldx, NULL, dim, y, ldy, eps);
-    if (st != NORMKIT_OK)
+    normkit_status st = normkit_args_check(op, a);
+    if (st != NORMKIT_OK || a->rows == 0)
         return st;
-    const normkit_kernel *k = kernel_for(NORMKIT_OP_RMSNORM);
-    k->fn.rmsnorm_f32(rows, dim, x, ldx, gamma, eps, y, ldy, &k->params);
-    return NORMKIT_OK;
-}
-
-normkit_status normkit_layernorm_f32(size_t rows, size_t dim, const float *x, size_t ldx,
-                                     const float *gamma, const float *beta, float eps, float *y,
-                                     size_t ldy)
-{
-    if (rows == 0)
-        return NORMKIT_OK;
-    if (!x || !y)
-        return NORMKIT_ERR_NULL;
-    normkit_status st = check(rows, dim, x, ldx, NULL, dim, y, ldy, eps);
-    if (st != NORMKIT_OK)
-        return st;
-    const normkit_kernel *k = kernel_for(NORMKIT_OP_LAYERNORM);
-    k->fn.layernorm_f32(rows, dim, x, ldx, gamma, beta, eps, y, ldy, &k->params);
-    return NORMKIT_OK;
-}
-
-normkit_status normkit_add_rmsnorm_f32(size_t rows, size_t dim, const float *x, size_t ldx,
-                                       float *r, size_t ldr, const float *gamma, float eps,
-                                       float *y, size_t ldy)
-{
-    if (rows == 0)
-        return NORMKIT_OK;
-    if (!x || !r || !y)
-        return NORMKIT_ERR_NULL;
-    normkit_status st = check(rows, dim, x, ldx, r, ldr, y, ldy, eps);
-    if (st != NORMKIT_OK)
-        return st;
-    const normkit_kernel *k = kernel_for(NORMKIT_OP_ADD_RMSNORM);
-    k->fn.add_rmsnorm_f32(rows, dim, x, ldx, r, ldr, gamma, eps, y, ldy, &k->params);
-    return NORMKIT_OK;
-}
-
-normkit_status normkit_add_layernorm_f32(size_t rows, size_t dim, const float *x, size_t ldx,
-                                         float *r, size_t ldr, const float *gamma,
-                                         const float *beta, float eps, float *y, size_t ldy)
-{
-    if (rows == 0)
-        return NORMKIT_OK;
-    if (!x || !r || !y)
-        return NORMKIT_ERR_NULL;
-    normkit_status st = check(rows, dim, x, ldx, r, ldr, y, ldy, eps);
-    if (st != NORMKIT_OK)
-        return st;
-    const normkit_kernel *k = kernel_for(NORMKIT_OP_ADD_LAYERNORM);
-    k->fn.add_layernorm_f32(rows, dim, x, ldx, r, ldr, gamma, beta, eps, y, ldy, &k->params);
+    const normkit_kernel *k = kernel_for(op);
+    normkit_args call = *a;
+    if (!call.kp)
+        call.kp = &k->params;
+    normkit_kernel_call(k, &call);
     return NORMKIT_OK;
 }

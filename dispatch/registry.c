@@ -1,52 +1,90 @@
 /*
- * The kernel registry: expands each operator's enumerator (kernels/<op>/<op>.inc) into
- * declarations and one table. Nothing here names a kernel by hand.
+ * The operator table and the kernel registry: expands kernels/normkit_ops.inc (the operators)
+ * and every operator's enumerator (kernels/<op>/<op>.inc, through the generated
+ * normkit_enumerators.inc) into declarations, tables and the generic call. Nothing here names
+ * an operator or a kernel by hand.
  */
 #include <stdint.h>
+#include <string.h>
 
 #include "normkit_config.h"
 #include "normkit_kernels.h"
 
-/* Default knobs (normkit_kparams), as data a tuner can override per variant. Measured on the
- * 2-core Xeon (family 6 model 207) KVM guest, 2026-11-26, kernels alone:
- *  - streaming stores win once a call writes ~2 MiB of y (1.2-1.9x on DRAM-sized calls) but
- *    evict y, which the next operator usually reads; 32 MiB keeps y cached wherever it fits
- *    in L2 or a typical L3 share.
- *  - memory mode (prefetching y for writing): AVX-512 +40-65% from 64 MiB, neutral at
- *    12-32 MiB, -10-25% when L2-resident; AVX2 1.3-1.4x from 64 MiB, neutral-to-worse below
- *    32 MiB. */
-#define NORMKIT_NEVER SIZE_MAX
-#define NORMKIT_NT_DEFAULT ((size_t)32 << 20)
-#define NORMKIT_DRAM_AVX512 ((size_t)64 << 20)
-#define NORMKIT_DRAM_AVX2 ((size_t)32 << 20)
-
+/* The ISA token of an enumerator line, as the enum value. */
 enum {
-    normkit_opid_rmsnorm = NORMKIT_OP_RMSNORM,
-    normkit_opid_layernorm = NORMKIT_OP_LAYERNORM,
-    normkit_opid_add_rmsnorm = NORMKIT_OP_ADD_RMSNORM,
-    normkit_opid_add_layernorm = NORMKIT_OP_ADD_LAYERNORM,
+    normkit_isa_id_scalar = NORMKIT_ISA_SCALAR,
+    normkit_isa_id_avx2 = NORMKIT_ISA_AVX2,
+    normkit_isa_id_avx512 = NORMKIT_ISA_AVX512,
+    normkit_isa_id_neon = NORMKIT_ISA_NEON,
+    normkit_isa_id_sve = NORMKIT_ISA_SVE,
 };
 
+/* ---- operators ---- */
+
+#define NORMKIT_OP(NAME, NORM, RES, BETA, MR, MW, VECS, ARGS)                                     \
+    {#NAME, NORMKIT_NORM_##NORM, RES, BETA, MR, MW, VECS},
+static const normkit_op_info ops[NORMKIT_OP_COUNT] = {
+#include "normkit_ops.inc"
+};
+#undef NORMKIT_OP
+
+const normkit_op_info *normkit_op_get(normkit_op op)
+{
+    return (unsigned)op < NORMKIT_OP_COUNT ? &ops[op] : NULL;
+}
+
+const char *normkit_op_name(normkit_op op)
+{
+    return (unsigned)op < NORMKIT_OP_COUNT ? ops[op].name : NULL;
+}
+
+int normkit_op_from_name(const char *name)
+{
+    for (int op = 0; name && op < NORMKIT_OP_COUNT; op++)
+        if (strcmp(ops[op].name, name) == 0)
+            return op;
+    return -1;
+}
+
+/* ---- the generic call: one adapter per operator, from its args column ---- */
+
+#define NORMKIT_WITH_KNOBS(...) (__VA_ARGS__, A->kp)
+#define NORMKIT_OP(NAME, NORM, RES, BETA, MR, MW, VECS, ARGS)                                     \
+    static void call_##NAME(const normkit_kernel *k, const normkit_args *A)                        \
+    {                                                                                              \
+        k->fn.NAME##_f32 NORMKIT_WITH_KNOBS ARGS;                                                  \
+    }
+#include "normkit_ops.inc"
+#undef NORMKIT_OP
+
+typedef void caller(const normkit_kernel *k, const normkit_args *a);
+#define NORMKIT_OP(NAME, ...) call_##NAME,
+static caller *const callers[NORMKIT_OP_COUNT] = {
+#include "normkit_ops.inc"
+};
+#undef NORMKIT_OP
+
+void normkit_kernel_call(const normkit_kernel *k, const normkit_args *a)
+{
+    callers[k->op](k, a);
+}
+
+/* ---- variants ---- */
+
 /* Declarations: `normkit_rmsnorm_f32_ukernel normkit_rmsnorm_f32__scalar;` and so on. */
-#define NORMKIT_KERNEL(OP, DT, ISA, ISA_ENUM, ...) normkit_##OP##_##DT##_ukernel normkit_##OP##_##DT##__##ISA;
-#include "rmsnorm/rmsnorm.inc"
-#include "layernorm/layernorm.inc"
-#include "add_rmsnorm/add_rmsnorm.inc"
-#include "add_layernorm/add_layernorm.inc"
+#define NORMKIT_KERNEL(OP, DT, ISA, ...) normkit_##OP##_##DT##_ukernel normkit_##OP##_##DT##__##ISA;
+#include "normkit_enumerators.inc"
 #undef NORMKIT_KERNEL
 
-#define NORMKIT_KERNEL(OP, DT, ISA, ISA_ENUM, ...)                                              \
-    {.name = "normkit_" #OP "_" #DT "__" #ISA,                                                   \
-     .op = (normkit_op)normkit_opid_##OP,                                                        \
-     .dtype = #DT,                                                                               \
-     .isa = ISA_ENUM,                                                                            \
-     .fn.OP##_##DT = normkit_##OP##_##DT##__##ISA,                                               \
+#define NORMKIT_KERNEL(OP, DT, ISA, ...)                                                           \
+    {.name = "normkit_" #OP "_" #DT "__" #ISA,                                                     \
+     .op = normkit_op_##OP,                                                                        \
+     .dtype = #DT,                                                                                 \
+     .isa = (normkit_isa)normkit_isa_id_##ISA,                                                     \
+     .fn.OP##_##DT = normkit_##OP##_##DT##__##ISA,                                                 \
      .params = __VA_ARGS__},
 static const normkit_kernel registry[] = {
-#include "rmsnorm/rmsnorm.inc"
-#include "layernorm/layernorm.inc"
-#include "add_rmsnorm/add_rmsnorm.inc"
-#include "add_layernorm/add_layernorm.inc"
+#include "normkit_enumerators.inc"
 };
 #undef NORMKIT_KERNEL
 
@@ -63,11 +101,4 @@ const normkit_kernel *normkit_kernels_for(normkit_isa isa, normkit_op op)
         if (registry[i].isa == isa && registry[i].op == op)
             return &registry[i];
     return NULL;
-}
-
-const char *normkit_op_name(normkit_op op)
-{
-    static const char *const names[NORMKIT_OP_COUNT] = {"rmsnorm", "layernorm", "add_rmsnorm",
-                                                        "add_layernorm"};
-    return (unsigned)op < NORMKIT_OP_COUNT ? names[op] : NULL;
 }

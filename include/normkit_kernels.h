@@ -1,9 +1,19 @@
 /*
- * normkit_kernels.h — the kernel registry: every variant compiled into this build, as data.
+ * normkit_kernels.h — the operator table and the kernel registry, as data.
  *
- * Tests and benchmarks iterate this list instead of naming kernels by hand, and engines can
- * call one variant directly (bypassing dispatch and argument checks: see normkit_kernel.h
- * for what a kernel assumes).
+ * Tests, benchmarks and the dispatcher iterate these lists instead of naming operators or
+ * kernels by hand: every operator is declared once, in kernels/normkit_ops.inc, and every
+ * variant once, in its operator's enumerator (kernels/<op>/<op>.inc).
+ *
+ * Calling a variant directly (normkit_kernel_call, or k->fn.<op>_f32) bypasses dispatch and
+ * the argument checks. The kernel-level contract — what every variant assumes, and what a
+ * direct call must therefore pass — is:
+ *   rows >= 1 and dim >= 1; every stride >= dim; each matrix addressable, i.e.
+ *   (rows - 1) * ld + dim floats <= PTRDIFF_MAX / sizeof(float) (so rows * dim * 4 cannot
+ *   overflow); x, y and, for residual operators, r non-NULL; eps finite and >= 0; gamma and
+ *   beta may be NULL (scale 1, shift 0); y may equal x with the same stride, and must not
+ *   overlap r. normkit_args_check() tells whether arguments meet it; a variant given
+ *   arguments outside it has undefined behaviour.
  */
 #ifndef NORMKIT_KERNELS_H
 #define NORMKIT_KERNELS_H
@@ -15,27 +25,62 @@
 extern "C" {
 #endif
 
+/* normkit_op_rmsnorm, normkit_op_layernorm, ...: one per line of normkit_ops.inc, in order. */
 typedef enum {
-    NORMKIT_OP_RMSNORM = 0,
-    NORMKIT_OP_LAYERNORM,
-    NORMKIT_OP_ADD_RMSNORM,
-    NORMKIT_OP_ADD_LAYERNORM,
+#define NORMKIT_OP(NAME, ...) normkit_op_##NAME,
+#include "normkit_ops.inc"
+#undef NORMKIT_OP
     NORMKIT_OP_COUNT
 } normkit_op;
 
-/* "rmsnorm", "layernorm", "add_rmsnorm", "add_layernorm"; NULL outside the enum. */
+/* Which statistics an operator's norm takes. */
+typedef enum { NORMKIT_NORM_RMS = 1, NORMKIT_NORM_LN = 2 } normkit_norm;
+
+/* One line of normkit_ops.inc, as data. */
+typedef struct normkit_op_info {
+    const char *name;      /* "rmsnorm", "add_layernorm", ... */
+    normkit_norm norm;
+    int residual;          /* reads r and writes x + r into it */
+    int beta;              /* takes beta */
+    unsigned mats_read;    /* rows x dim matrices read per call */
+    unsigned mats_written; /* rows x dim matrices written per call */
+    unsigned vecs;         /* dim-long vectors read per call (gamma, beta) */
+} normkit_op_info;
+
+/* The operator's line; NULL outside the enum. */
+NORMKIT_API const normkit_op_info *normkit_op_get(normkit_op op);
+/* Its name; NULL outside the enum. */
 NORMKIT_API const char *normkit_op_name(normkit_op op);
+/* The operator named `name`, or -1. */
+NORMKIT_API int normkit_op_from_name(const char *name);
+
+/* One call's arguments, for any operator: the members an operator does not take are ignored
+ * (see the args column of normkit_ops.inc). */
+typedef struct normkit_args {
+    size_t rows, dim;
+    const float *x;
+    size_t ldx;
+    float *r; /* residual operators: read, then overwritten with x + r */
+    size_t ldr;
+    const float *gamma, *beta;
+    float eps;
+    float *y;
+    size_t ldy;
+    /* The knobs the variant runs with. normkit_kernel_call passes them as they are (NULL:
+     * none of the memory modes); normkit_op_run uses the active variant's registry knobs
+     * when this is NULL. */
+    const normkit_kparams *kp;
+} normkit_args;
 
 typedef struct normkit_kernel {
-    const char *name;   /* "normkit_rmsnorm_f32__avx512": the function, and its file's name */
+    const char *name;  /* "normkit_rmsnorm_f32__avx512": the function, and its file's name */
     normkit_op op;
-    const char *dtype;  /* "f32" */
+    const char *dtype; /* "f32" */
     normkit_isa isa;
-    union {             /* the member named after `op` is set */
-        normkit_rmsnorm_f32_ukernel *rmsnorm_f32;
-        normkit_layernorm_f32_ukernel *layernorm_f32;
-        normkit_add_rmsnorm_f32_ukernel *add_rmsnorm_f32;
-        normkit_add_layernorm_f32_ukernel *add_layernorm_f32;
+    union {            /* the member named after `op` is set: rmsnorm_f32, layernorm_f32, ... */
+#define NORMKIT_OP(NAME, ...) normkit_##NAME##_f32_ukernel *NAME##_f32;
+#include "normkit_ops.inc"
+#undef NORMKIT_OP
     } fn;
     normkit_kparams params; /* the variant's default knobs */
 } normkit_kernel;
@@ -48,6 +93,18 @@ NORMKIT_API const normkit_kernel *normkit_kernel_list(size_t *count);
 NORMKIT_API const normkit_kernel *normkit_kernels_for(normkit_isa isa, normkit_op op);
 /* The variant the dispatcher calls for `op` now (resolving it if needed); NULL outside the enum. */
 NORMKIT_API const normkit_kernel *normkit_kernel_active(normkit_op op);
+
+/* Calls variant k (of operator k->op) with a's members, in the order of its signature, and
+ * a->kp as its knobs. No checks: a must meet the kernel-level contract above, and k's ISA
+ * must be supported (normkit_isa_supported). k's fn member must match k->op. */
+NORMKIT_API void normkit_kernel_call(const normkit_kernel *k, const normkit_args *a);
+/* The public entry points' argument rules for `op` (include/normkit.h): NORMKIT_OK when a
+ * meets them (rows == 0 is OK without looking further), else the status the entry point
+ * returns. NORMKIT_ERR_NULL for a == NULL; NORMKIT_ERR_SHAPE for an op outside the enum. */
+NORMKIT_API normkit_status normkit_args_check(normkit_op op, const normkit_args *a);
+/* What every typed entry point does: normkit_args_check, then the active variant of `op`
+ * (with a->kp, or its registry knobs when a->kp is NULL). */
+NORMKIT_API normkit_status normkit_op_run(normkit_op op, const normkit_args *a);
 
 #ifdef __cplusplus
 }

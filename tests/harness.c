@@ -40,25 +40,31 @@ double nk_rng_normal(nk_rng *r)
 
 normkit_isa nk_best_supported_isa(void)
 {
-    static const normkit_isa order[] = {NORMKIT_ISA_AVX512, NORMKIT_ISA_SVE, NORMKIT_ISA_AVX2,
-                                        NORMKIT_ISA_NEON};
-    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
-        if (normkit_isa_supported(order[i]))
-            return order[i];
+    size_t n;
+    const normkit_kernel *ks = normkit_kernel_list(&n);
+    for (size_t i = 0; i < n && ks[i].op == ks[0].op; i++)
+        if (normkit_isa_supported(ks[i].isa))
+            return ks[i].isa;
     return NORMKIT_ISA_SCALAR;
 }
 
 int nk_op_has_residual(normkit_op op)
 {
-    return op == NORMKIT_OP_ADD_RMSNORM || op == NORMKIT_OP_ADD_LAYERNORM;
+    const normkit_op_info *info = normkit_op_get(op);
+    return info && info->residual;
 }
 
 int nk_op_is_layernorm(normkit_op op)
 {
-    return op == NORMKIT_OP_LAYERNORM || op == NORMKIT_OP_ADD_LAYERNORM;
+    const normkit_op_info *info = normkit_op_get(op);
+    return info && info->norm == NORMKIT_NORM_LN;
 }
 
-int nk_op_has_beta(normkit_op op) { return nk_op_is_layernorm(op); }
+int nk_op_has_beta(normkit_op op)
+{
+    const normkit_op_info *info = normkit_op_get(op);
+    return info && info->beta;
+}
 
 void nk_call_kernel(const normkit_kernel *k, const nk_args *a)
 {
@@ -67,44 +73,27 @@ void nk_call_kernel(const normkit_kernel *k, const nk_args *a)
 
 void nk_call_kernel_kp(const normkit_kernel *k, const nk_args *a, const normkit_kparams *kp)
 {
-    switch (k->op) {
-    case NORMKIT_OP_RMSNORM:
-        k->fn.rmsnorm_f32(a->rows, a->dim, a->x, a->ldx, a->gamma, a->eps, a->y, a->ldy, kp);
-        break;
-    case NORMKIT_OP_LAYERNORM:
-        k->fn.layernorm_f32(a->rows, a->dim, a->x, a->ldx, a->gamma, a->beta, a->eps, a->y, a->ldy,
-                            kp);
-        break;
-    case NORMKIT_OP_ADD_RMSNORM:
-        k->fn.add_rmsnorm_f32(a->rows, a->dim, a->x, a->ldx, a->r, a->ldr, a->gamma, a->eps, a->y,
-                              a->ldy, kp);
-        break;
-    case NORMKIT_OP_ADD_LAYERNORM:
-        k->fn.add_layernorm_f32(a->rows, a->dim, a->x, a->ldx, a->r, a->ldr, a->gamma, a->beta,
-                                a->eps, a->y, a->ldy, kp);
-        break;
-    default:
-        abort();
-    }
+    normkit_args call = *a;
+    call.kp = kp;
+    normkit_kernel_call(k, &call);
 }
+
+/* One caller per operator: its typed entry point with the args column of its table line. */
+#define NORMKIT_OP(NAME, NORM, RES, BETA, MR, MW, VECS, ARGS)                                     \
+    static normkit_status api_##NAME(const nk_args *A) { return normkit_##NAME##_f32 ARGS; }
+#include "normkit_ops.inc"
+#undef NORMKIT_OP
 
 normkit_status nk_call_api(normkit_op op, const nk_args *a)
 {
-    switch (op) {
-    case NORMKIT_OP_RMSNORM:
-        return normkit_rmsnorm_f32(a->rows, a->dim, a->x, a->ldx, a->gamma, a->eps, a->y, a->ldy);
-    case NORMKIT_OP_LAYERNORM:
-        return normkit_layernorm_f32(a->rows, a->dim, a->x, a->ldx, a->gamma, a->beta, a->eps, a->y,
-                                     a->ldy);
-    case NORMKIT_OP_ADD_RMSNORM:
-        return normkit_add_rmsnorm_f32(a->rows, a->dim, a->x, a->ldx, a->r, a->ldr, a->gamma,
-                                       a->eps, a->y, a->ldy);
-    case NORMKIT_OP_ADD_LAYERNORM:
-        return normkit_add_layernorm_f32(a->rows, a->dim, a->x, a->ldx, a->r, a->ldr, a->gamma,
-                                         a->beta, a->eps, a->y, a->ldy);
-    default:
+#define NORMKIT_OP(NAME, ...) api_##NAME,
+    static normkit_status (*const api[NORMKIT_OP_COUNT])(const nk_args *) = {
+#include "normkit_ops.inc"
+    };
+#undef NORMKIT_OP
+    if ((unsigned)op >= NORMKIT_OP_COUNT)
         abort();
-    }
+    return api[op](a);
 }
 
 #define U 0x1p-24
@@ -129,6 +118,8 @@ int nk_check(normkit_op op, const nk_args *a, const float *x_in, size_t ldx_in,
     const size_t n = a->dim;
     float *h = malloc(n * sizeof *h);
     double *ref = malloc(n * sizeof *ref);
+    if (!h || !ref)
+        abort();
     int ok = 1;
     for (size_t row = 0; row < a->rows && ok; row++) {
         const float *xr = x_in + row * ldx_in;
@@ -150,10 +141,7 @@ int nk_check(normkit_op op, const nk_args *a, const float *x_in, size_t ldx_in,
         if (!ok)
             break;
         double zmax = 0.0;
-        if (nk_op_is_layernorm(op))
-            ref_layernorm_row(n, in, a->gamma, a->beta, a->eps, ref, &zmax);
-        else
-            ref_rmsnorm_row(n, in, a->gamma, a->eps, ref);
+        nk_ref_row(op, n, in, a->gamma, a->beta, a->eps, ref, &zmax);
         const float *yr = a->y + row * a->ldy;
         for (size_t i = 0; i < n; i++) {
             double g = a->gamma ? a->gamma[i] : 1.0;

@@ -17,25 +17,24 @@ uint64_t nk_rng_next(nk_rng *r);
 float nk_rng_uniform(nk_rng *r, float lo, float hi);
 double nk_rng_normal(nk_rng *r);
 
-/* ---- one call's arguments, for any operator ---- */
-typedef struct {
-    size_t rows, dim;
-    float *x; size_t ldx;
-    float *r; size_t ldr;  /* add+norm only */
-    const float *gamma, *beta;
-    float eps;
-    float *y; size_t ldy;
-} nk_args;
+/* ---- one call's arguments, for any operator: the library's generic argument struct ---- */
+typedef normkit_args nk_args;
 
-/* The best ISA this machine supports, by the tests' own ranking (not the dispatcher's). */
+/* The best ISA this machine supports, by a fact other than the dispatcher's ranking: the ISA
+ * of the first variant of the first operator, in the registry's documented best-first order,
+ * that normkit_isa_supported() accepts. */
 normkit_isa nk_best_supported_isa(void);
 
+/* The operator's traits, from its line of kernels/normkit_ops.inc. */
 int nk_op_has_residual(normkit_op op);
 int nk_op_has_beta(normkit_op op);
 int nk_op_is_layernorm(normkit_op op);
-/* Calls the variant with its registry knobs (nk_call_kernel) or with `kp` (may be NULL). */
+/* Calls the variant with its registry knobs (nk_call_kernel) or with `kp` (may be NULL),
+ * through the library's generic call; a->kp is ignored. */
 void nk_call_kernel(const normkit_kernel *k, const nk_args *a);
 void nk_call_kernel_kp(const normkit_kernel *k, const nk_args *a, const normkit_kparams *kp);
+/* Calls the operator's typed public entry point (normkit_<op>_f32) with a's members, expanded
+ * from the operator table: the entry points themselves are under test, not normkit_op_run. */
 normkit_status nk_call_api(normkit_op op, const nk_args *a);
 
 /*

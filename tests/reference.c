@@ -55,3 +55,43 @@ void ref_layernorm_row(size_t n, const float *x, const float *gamma, const float
     if (zmax)
         *zmax = isfinite(scale) ? zm : NAN;
 }
+
+/* ---- the per-operator references the tests expand from kernels/normkit_ops.inc ---- */
+
+void nk_ref_rmsnorm(size_t n, const float *h, const float *gamma, const float *beta, float eps,
+                    double *y, double *zmax)
+{
+    (void)beta;
+    ref_rmsnorm_row(n, h, gamma, eps, y);
+    *zmax = 0.0;
+}
+
+void nk_ref_layernorm(size_t n, const float *h, const float *gamma, const float *beta, float eps,
+                      double *y, double *zmax)
+{
+    ref_layernorm_row(n, h, gamma, beta, eps, y, zmax);
+}
+
+/* add+norm: the caller passes h = x + r; the norm is the plain operator's. */
+void nk_ref_add_rmsnorm(size_t n, const float *h, const float *gamma, const float *beta, float eps,
+                        double *y, double *zmax)
+{
+    nk_ref_rmsnorm(n, h, gamma, beta, eps, y, zmax);
+}
+
+void nk_ref_add_layernorm(size_t n, const float *h, const float *gamma, const float *beta,
+                          float eps, double *y, double *zmax)
+{
+    nk_ref_layernorm(n, h, gamma, beta, eps, y, zmax);
+}
+
+void nk_ref_row(int op, size_t n, const float *h, const float *gamma, const float *beta,
+                float eps, double *y, double *zmax)
+{
+#define NORMKIT_OP(NAME, ...) nk_ref_##NAME,
+    static nk_ref_fn *const refs[] = {
+#include "normkit_ops.inc"
+    };
+#undef NORMKIT_OP
+    refs[op](n, h, gamma, beta, eps, y, zmax);
+}

@@ -18,4 +18,17 @@ void ref_rmsnorm_row(size_t n, const float *x, const float *gamma, float eps, do
 void ref_layernorm_row(size_t n, const float *x, const float *gamma, const float *beta, float eps,
                        double *y, double *zmax);
 
+/* Every operator's reference, one uniform signature: its norm of the row h (x, or x + r for
+ * the residual operators), in double, with *zmax as above (0 for RMS-type norms). Expanded
+ * from kernels/normkit_ops.inc: an operator <name> needs nk_ref_<name> in reference.c. */
+typedef void nk_ref_fn(size_t n, const float *h, const float *gamma, const float *beta,
+                       float eps, double *y, double *zmax);
+#define NORMKIT_OP(NAME, ...) nk_ref_fn nk_ref_##NAME;
+#include "normkit_ops.inc"
+#undef NORMKIT_OP
+
+/* The reference of operator `op` (an int: a normkit_op) on one row. */
+void nk_ref_row(int op, size_t n, const float *h, const float *gamma, const float *beta,
+                float eps, double *y, double *zmax);
+
 #endif

@@ -61,7 +61,7 @@ static void test_names(void **state)
                                     normkit_status_str((normkit_status)t));
     }
     assert_string_equal(normkit_status_str((normkit_status)99), "unknown normkit status");
-    assert_string_equal(normkit_op_name(NORMKIT_OP_ADD_LAYERNORM), "add_layernorm");
+    assert_string_equal(normkit_op_name(normkit_op_add_layernorm), "add_layernorm");
     assert_null(normkit_op_name(NORMKIT_OP_COUNT));
 }
 
@@ -112,9 +112,9 @@ static void test_bad_arguments(void **state)
         if (nk_op_has_residual(op)) {
             small_init(&s); s.a.y = s.a.r;  expect_status(op, &s, NORMKIT_ERR_SHAPE, "y == r");
         }
-        small_init(&s); s.a.y = s.a.x; s.a.ldx = 8; s.a.ldy = 9; s.a.rows = 1;
+        small_init(&s); s.a.y = s.x; s.a.ldx = 8; s.a.ldy = 9; s.a.rows = 1;
         assert_int_equal(nk_call_api(op, &s.a), NORMKIT_OK); /* one row: strides do not matter */
-        small_init(&s); s.a.y = s.a.x; s.a.dim = 7; s.a.ldx = 7; s.a.ldy = 8; /* rows 2 */
+        small_init(&s); s.a.y = s.x; s.a.dim = 7; s.a.ldx = 7; s.a.ldy = 8; /* rows 2 */
         {
             const float before = s.x[0];
             normkit_status st = nk_call_api(op, &s.a);
@@ -191,10 +191,10 @@ static void test_force(void **state)
         } else {
             /* Whatever is active stays active. */
             assert_int_equal(normkit_isa_force(NORMKIT_ISA_SCALAR), NORMKIT_OK);
-            const normkit_kernel *before = normkit_kernel_active(NORMKIT_OP_RMSNORM);
+            const normkit_kernel *before = normkit_kernel_active(normkit_op_rmsnorm);
             assert_int_equal(normkit_isa_force(isa), NORMKIT_ERR_UNSUPPORTED);
             assert_int_equal(normkit_isa_active(), NORMKIT_ISA_SCALAR);
-            assert_ptr_equal(normkit_kernel_active(NORMKIT_OP_RMSNORM), before);
+            assert_ptr_equal(normkit_kernel_active(normkit_op_rmsnorm), before);
             tried_unsupported++;
         }
     }
@@ -209,6 +209,51 @@ static void test_force(void **state)
 
 /* The registry: an ISA in the build serves every operator, names follow the convention,
  * and within an operator the variants are listed best first (scalar last). */
+/* The operator table and the generic call, as the library exposes them. */
+static void test_operator_table(void **state)
+{
+    (void)state;
+    assert_null(normkit_op_get(NORMKIT_OP_COUNT));
+    assert_int_equal(normkit_op_from_name("no_such_op"), -1);
+    assert_int_equal(normkit_op_from_name(NULL), -1);
+    for (int o = 0; o < NORMKIT_OP_COUNT; o++) {
+        const normkit_op op = (normkit_op)o;
+        const normkit_op_info *info = normkit_op_get(op);
+        assert_non_null(info);
+        assert_int_equal(normkit_op_from_name(info->name), o);
+        assert_true(info->norm == NORMKIT_NORM_RMS || info->norm == NORMKIT_NORM_LN);
+        /* a residual operator reads and writes r besides x and y */
+        assert_int_equal(info->mats_read, 1u + (unsigned)info->residual);
+        assert_int_equal(info->mats_written, 1u + (unsigned)info->residual);
+        assert_int_equal(info->vecs, 1u + (unsigned)info->beta);
+
+        small_call s;
+        small_init(&s);
+        assert_int_equal(normkit_args_check(op, NULL), NORMKIT_ERR_NULL);
+        assert_int_equal(normkit_args_check(op, &s.a), NORMKIT_OK);
+        assert_int_equal(normkit_op_run(op, NULL), NORMKIT_ERR_NULL);
+        /* normkit_op_run gives the typed entry point's result, bit for bit */
+        assert_int_equal(nk_call_api(op, &s.a), NORMKIT_OK);
+        float y_api[16], r_api[16];
+        memcpy(y_api, s.y, sizeof y_api);
+        memcpy(r_api, s.r, sizeof r_api);
+        small_init(&s);
+        assert_int_equal(normkit_op_run(op, &s.a), NORMKIT_OK);
+        assert_memory_equal(y_api, s.y, sizeof y_api);
+        assert_memory_equal(r_api, s.r, sizeof r_api);
+        /* and normkit_kernel_call on the active variant with its knobs, too */
+        small_init(&s);
+        const normkit_kernel *k = normkit_kernel_active(op);
+        s.a.kp = &k->params;
+        normkit_kernel_call(k, &s.a);
+        assert_memory_equal(y_api, s.y, sizeof y_api);
+    }
+    small_call s;
+    small_init(&s);
+    assert_int_equal(normkit_args_check(NORMKIT_OP_COUNT, &s.a), NORMKIT_ERR_SHAPE);
+    assert_int_equal(normkit_op_run(NORMKIT_OP_COUNT, &s.a), NORMKIT_ERR_SHAPE);
+}
+
 static void test_registry(void **state)
 {
     (void)state;
@@ -228,7 +273,7 @@ static void test_registry(void **state)
         if (i + 1 < n && ks[i + 1].op == ks[i].op)
             assert_int_not_equal(ks[i].isa, NORMKIT_ISA_SCALAR); /* scalar closes each group */
     }
-    assert_null(normkit_kernels_for(NORMKIT_ISA_AUTO, NORMKIT_OP_RMSNORM));
+    assert_null(normkit_kernels_for(NORMKIT_ISA_AUTO, normkit_op_rmsnorm));
     assert_null(normkit_kernel_active(NORMKIT_OP_COUNT));
 }
 
@@ -309,6 +354,7 @@ int main(void)
         cmocka_unit_test(test_dispatched_results),
         cmocka_unit_test(test_force),
         cmocka_unit_test(test_dispatched_results), /* again, after forcing back to auto */
+        cmocka_unit_test(test_operator_table),
         cmocka_unit_test(test_registry),
         cmocka_unit_test(test_detection_logic),
         cmocka_unit_test(test_detection_matches_libgcc),

@@ -1,0 +1,45 @@
+/*
+ * The typed public entry points (include/normkit.h): each packs its arguments into a
+ * normkit_args and hands them to normkit_op_run, which checks them by the operator's line of
+ * kernels/normkit_ops.inc and calls the active variant.
+ */
+#include "normkit.h"
+#include "normkit_kernels.h"
+
+normkit_status normkit_rmsnorm_f32(size_t rows, size_t dim, const float *x, size_t ldx,
+                                   const float *gamma, float eps, float *y, size_t ldy)
+{
+    return normkit_op_run(normkit_op_rmsnorm,
+                          &(normkit_args){.rows = rows, .dim = dim, .x = x, .ldx = ldx,
+                                          .gamma = gamma, .eps = eps, .y = y, .ldy = ldy});
+}
+
+normkit_status normkit_layernorm_f32(size_t rows, size_t dim, const float *x, size_t ldx,
+                                     const float *gamma, const float *beta, float eps, float *y,
+                                     size_t ldy)
+{
+    return normkit_op_run(normkit_op_layernorm,
+                          &(normkit_args){.rows = rows, .dim = dim, .x = x, .ldx = ldx,
+                                          .gamma = gamma, .beta = beta, .eps = eps, .y = y,
+                                          .ldy = ldy});
+}
+
+normkit_status normkit_add_rmsnorm_f32(size_t rows, size_t dim, const float *x, size_t ldx,
+                                       float *r, size_t ldr, const float *gamma, float eps,
+                                       float *y, size_t ldy)
+{
+    return normkit_op_run(normkit_op_add_rmsnorm,
+                          &(normkit_args){.rows = rows, .dim = dim, .x = x, .ldx = ldx, .r = r,
+                                          .ldr = ldr, .gamma = gamma, .eps = eps, .y = y,
+                                          .ldy = ldy});
+}
+
+normkit_status normkit_add_layernorm_f32(size_t rows, size_t dim, const float *x, size_t ldx,
+                                         float *r, size_t ldr, const float *gamma,
+                                         const float *beta, float eps, float *y, size_t ldy)
+{
+    return normkit_op_run(normkit_op_add_layernorm,
+                          &(normkit_args){.rows = rows, .dim = dim, .x = x, .ldx = ldx, .r = r,
+                                          .ldr = ldr, .gamma = gamma, .beta = beta, .eps = eps,
+                                          .y = y, .ldy = ldy});
+}
