@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "cpu.h"
+#include "linear.h"
 #include "normkit.h"
 #include "normkit_kernels.h"
 
@@ -44,6 +45,9 @@ const char *normkit_status_str(normkit_status s)
     case NORMKIT_ERR_EPS: return "eps must be finite and >= 0";
     case NORMKIT_ERR_UNSUPPORTED: return "ISA not supported by this CPU, OS or build";
     case NORMKIT_ERR_NOMEM: return "out of memory";
+    case NORMKIT_ERR_PACKED:
+        return "packed weights do not fit the call: packed for another variant (pack again), or "
+               "gamma/beta passed to weights they were folded into";
     }
     return "unknown normkit status";
 }
@@ -196,6 +200,37 @@ static int matrix_ok(size_t rows, size_t dim, size_t ld)
     return ld >= dim && dim <= max && (rows - 1) <= (max - dim) / ld;
 }
 
+static int eps_ok(float eps)
+{
+    return eps >= 0.0f && eps <= FLT_MAX;
+}
+
+/* The address range [p, p + (rows-1)*ld + cols) of a matrix the checks accepted. */
+static int ranges_overlap(const float *p, size_t prows, size_t pcols, size_t pld, const float *q,
+                          size_t qrows, size_t qcols, size_t qld)
+{
+    const uintptr_t p0 = (uintptr_t)p, p1 = p0 + ((prows - 1) * pld + pcols) * sizeof(float);
+    const uintptr_t q0 = (uintptr_t)q, q1 = q0 + ((qrows - 1) * qld + qcols) * sizeof(float);
+    return p0 < q1 && q0 < p1;
+}
+
+/* Linear operators: x [rows x dim], W [n x dim], y [rows x n] not overlapping either. (The
+ * packed calls check their handle's panels as a dense W.) */
+static normkit_status linear_check(const normkit_op_info *info, const normkit_args *a)
+{
+    if (!a->x || !a->w || !a->y)
+        return NORMKIT_ERR_NULL;
+    if (a->dim == 0 || a->n == 0 || !matrix_ok(a->rows, a->dim, a->ldx) ||
+        !matrix_ok(a->rows, a->n, a->ldy) || !matrix_ok(a->n, a->dim, a->ldw))
+        return NORMKIT_ERR_SHAPE;
+    if (ranges_overlap(a->y, a->rows, a->n, a->ldy, a->x, a->rows, a->dim, a->ldx) ||
+        ranges_overlap(a->y, a->rows, a->n, a->ldy, a->w, a->n, a->dim, a->ldw))
+        return NORMKIT_ERR_SHAPE;
+    if (info->norm != NORMKIT_NORM_NONE && !eps_ok(a->eps))
+        return NORMKIT_ERR_EPS;
+    return NORMKIT_OK;
+}
+
 normkit_status normkit_args_check(normkit_op op, const normkit_args *a)
 {
     const normkit_op_info *info = normkit_op_get(op);
@@ -205,6 +240,8 @@ normkit_status normkit_args_check(normkit_op op, const normkit_args *a)
         return NORMKIT_ERR_NULL;
     if (a->rows == 0)
         return NORMKIT_OK;
+    if (info->linear)
+        return linear_check(info, a);
     if (!a->x || !a->y || (info->residual && !a->r))
         return NORMKIT_ERR_NULL;
     if (a->dim == 0 || !matrix_ok(a->rows, a->dim, a->ldx) || !matrix_ok(a->rows, a->dim, a->ldy) ||
@@ -213,7 +250,7 @@ normkit_status normkit_args_check(normkit_op op, const normkit_args *a)
     /* the overlaps we can detect and cannot support */
     if ((info->residual && a->y == a->r) || (a->y == a->x && a->ldy != a->ldx && a->rows > 1))
         return NORMKIT_ERR_SHAPE;
-    if (!(a->eps >= 0.0f && a->eps <= FLT_MAX))
+    if (!eps_ok(a->eps))
         return NORMKIT_ERR_EPS;
     return NORMKIT_OK;
 }
@@ -224,6 +261,8 @@ normkit_status normkit_op_run(normkit_op op, const normkit_args *a)
     if (st != NORMKIT_OK || a->rows == 0)
         return st;
     const normkit_kernel *k = kernel_for(op);
+    if (normkit_op_get(op)->linear)
+        return normkit_linear_run(k, a);
     normkit_args call = *a;
     if (!call.kp)
         call.kp = &k->params;

@@ -43,3 +43,34 @@ normkit_status normkit_add_layernorm_f32(size_t rows, size_t dim, const float *x
                                           .ldr = ldr, .gamma = gamma, .beta = beta, .eps = eps,
                                           .y = y, .ldy = ldy});
 }
+
+normkit_status normkit_linear_f32(size_t rows, size_t dim, size_t n, const float *x, size_t ldx,
+                                  const float *w, size_t ldw, const float *bias, float *y,
+                                  size_t ldy)
+{
+    return normkit_op_run(normkit_op_linear,
+                          &(normkit_args){.rows = rows, .dim = dim, .n = n, .x = x, .ldx = ldx,
+                                          .w = w, .ldw = ldw, .bias = bias, .y = y, .ldy = ldy});
+}
+
+normkit_status normkit_rmsnorm_linear_f32(size_t rows, size_t dim, size_t n, const float *x,
+                                          size_t ldx, const float *gamma, float eps,
+                                          const float *w, size_t ldw, const float *bias, float *y,
+                                          size_t ldy)
+{
+    return normkit_op_run(normkit_op_rmsnorm_linear,
+                          &(normkit_args){.rows = rows, .dim = dim, .n = n, .x = x, .ldx = ldx,
+                                          .gamma = gamma, .eps = eps, .w = w, .ldw = ldw,
+                                          .bias = bias, .y = y, .ldy = ldy});
+}
+
+normkit_status normkit_layernorm_linear_f32(size_t rows, size_t dim, size_t n, const float *x,
+                                            size_t ldx, const float *gamma, const float *beta,
+                                            float eps, const float *w, size_t ldw,
+                                            const float *bias, float *y, size_t ldy)
+{
+    return normkit_op_run(normkit_op_layernorm_linear,
+                          &(normkit_args){.rows = rows, .dim = dim, .n = n, .x = x, .ldx = ldx,
+                                          .gamma = gamma, .beta = beta, .eps = eps, .w = w,
+                                          .ldw = ldw, .bias = bias, .y = y, .ldy = ldy});
+}

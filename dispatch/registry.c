@@ -21,8 +21,8 @@ enum {
 
 /* ---- operators ---- */
 
-#define NORMKIT_OP(NAME, NORM, RES, BETA, MR, MW, VECS, ARGS)                                     \
-    {#NAME, NORMKIT_NORM_##NORM, RES, BETA, MR, MW, VECS},
+#define NORMKIT_OP(NAME, NORM, RES, BETA, LIN, MR, MW, VECS, ARGS, KARGS)                         \
+    {#NAME, NORMKIT_NORM_##NORM, RES, BETA, LIN, MR, MW, VECS},
 static const normkit_op_info ops[NORMKIT_OP_COUNT] = {
 #include "normkit_ops.inc"
 };
@@ -48,11 +48,12 @@ int normkit_op_from_name(const char *name)
 
 /* ---- the generic call: one adapter per operator, from its args column ---- */
 
-#define NORMKIT_WITH_KNOBS(...) (__VA_ARGS__, A->kp)
-#define NORMKIT_OP(NAME, NORM, RES, BETA, MR, MW, VECS, ARGS)                                     \
+#define NORMKIT_UNPAREN(...) __VA_ARGS__
+#define NORMKIT_JOIN(ARGS, KARGS) (NORMKIT_UNPAREN ARGS, NORMKIT_UNPAREN KARGS)
+#define NORMKIT_OP(NAME, NORM, RES, BETA, LIN, MR, MW, VECS, ARGS, KARGS)                         \
     static void call_##NAME(const normkit_kernel *k, const normkit_args *A)                        \
     {                                                                                              \
-        k->fn.NAME##_f32 NORMKIT_WITH_KNOBS ARGS;                                                  \
+        k->fn.NAME##_f32 NORMKIT_JOIN(ARGS, KARGS);                                                \
     }
 #include "normkit_ops.inc"
 #undef NORMKIT_OP

@@ -34,7 +34,7 @@ typedef enum {
 } normkit_op;
 
 /* Which statistics an operator's norm takes. */
-typedef enum { NORMKIT_NORM_RMS = 1, NORMKIT_NORM_LN = 2 } normkit_norm;
+typedef enum { NORMKIT_NORM_NONE = 0, NORMKIT_NORM_RMS = 1, NORMKIT_NORM_LN = 2 } normkit_norm;
 
 /* One line of normkit_ops.inc, as data. */
 typedef struct normkit_op_info {
@@ -42,8 +42,9 @@ typedef struct normkit_op_info {
     normkit_norm norm;
     int residual;          /* reads r and writes x + r into it */
     int beta;              /* takes beta */
+    int linear;            /* multiplies by W^T: reads W [n x dim] and bias, writes y [rows x n] */
     unsigned mats_read;    /* rows x dim matrices read per call */
-    unsigned mats_written; /* rows x dim matrices written per call */
+    unsigned mats_written; /* rows x dim matrices written per call (linear: y is rows x n) */
     unsigned vecs;         /* dim-long vectors read per call (gamma, beta) */
 } normkit_op_info;
 
@@ -66,6 +67,13 @@ typedef struct normkit_args {
     float eps;
     float *y;
     size_t ldy;
+    /* linear operators: W [n x dim] with stride ldw (0: packed panels, see normkit_kernel.h),
+     * bias (n floats or NULL), and the workspace of the fused ones */
+    size_t n;
+    const float *w;
+    size_t ldw;
+    const float *bias;
+    float *ws;
     /* The knobs the variant runs with. normkit_kernel_call passes them as they are (NULL:
      * none of the memory modes); normkit_op_run uses the active variant's registry knobs
      * when this is NULL. */
@@ -105,6 +113,20 @@ NORMKIT_API normkit_status normkit_args_check(normkit_op op, const normkit_args 
 /* What every typed entry point does: normkit_args_check, then the active variant of `op`
  * (with a->kp, or its registry knobs when a->kp is NULL). */
 NORMKIT_API normkit_status normkit_op_run(normkit_op op, const normkit_args *a);
+
+/* Linear operators: `in` with lin_kc and lin_mc filled where they are 0, from the cache sizes
+ * the library reads (what the entry points pass their variant), for a direct call with `dim`. */
+NORMKIT_API void normkit_linear_resolve_knobs(const normkit_kparams *in, size_t dim,
+                                              normkit_kparams *out);
+/* Floats of the packed panels of an n x dim W in the layout kp->pack_nr / pack_vl describe
+ * (0 when n or dim is 0 or the size overflows). */
+NORMKIT_API size_t normkit_linear_panels_floats(const normkit_kparams *kp, size_t n, size_t dim);
+/* Writes those panels (W times gamma per column when gamma is not NULL) into out, which has
+ * normkit_linear_panels_floats(kp, n, dim) floats: what a variant with these knobs reads when
+ * called with ldw == 0. */
+NORMKIT_API void normkit_linear_pack_panels(const normkit_kparams *kp, size_t n, size_t dim,
+                                            const float *w, size_t ldw, const float *gamma,
+                                            float *out);
 
 #ifdef __cplusplus
 }

@@ -33,6 +33,21 @@ typedef struct normkit_kparams {
      * statistics pass prefetches y's lines for writing, so their read-for-ownership overlaps
      * it, and tricks that only pay off in cache are off. SIZE_MAX: never. */
     size_t dram_min_bytes;
+
+    /* Linear operators (linear, rmsnorm_linear, layernorm_linear) only. */
+    /* K block: the k-range one pass of the microkernel covers before its partial sums are
+     * reduced into y; the W micro-panel (nr x kc) and the activation micro-panel (mr x kc)
+     * should stay in L1 together. A multiple of 64 floats. 0: the dispatcher sizes it from
+     * the L1 data cache. */
+    size_t lin_kc;
+    /* Row block of the fused operators: rows normalized at once into the workspace (mc x
+     * dim floats, meant to stay in L2) before the matmul consumes them. 0: sized from L2. */
+    size_t lin_mc;
+    /* Software prefetch distance for W, in floats ahead of the loads (0: none). */
+    size_t lin_prefetch;
+    /* The packed-weights layout this variant's microkernel reads (facts, not knobs): panels
+     * of pack_nr rows of W, k in vectors of pack_vl floats; see normkit_linear_pack. */
+    unsigned pack_nr, pack_vl;
 } normkit_kparams;
 
 /* The uniform signature of each operator's variants (function types: a kernel file declares
@@ -51,6 +66,83 @@ typedef void normkit_add_layernorm_f32_ukernel(size_t rows, size_t dim, const fl
                                                size_t ldx, float *r, size_t ldr,
                                                const float *gamma, const float *beta, float eps,
                                                float *y, size_t ldy, const normkit_kparams *kp);
+
+/*
+ * The linear operators: y[rows x n] = A[rows x dim] . W^T + bias, A = x (linear) or Norm(x).
+ * W is [n x dim], row-major with stride ldw >= dim, exactly like torch.nn.Linear.weight; or,
+ * with ldw == 0, packed panels in the variant's own layout (kp->pack_nr rows of W per panel,
+ * k in vectors of kp->pack_vl floats):
+ *   W(j, k) = w[(j / nr) * nr * kp + ((k / vl) * nr + j % nr) * vl + k % vl],  kp = dim rounded
+ *   up to a multiple of vl; lanes past dim and rows past n are zero.
+ * bias (n floats) may be NULL. kp must have lin_kc (and, fused, lin_mc) set: a direct caller
+ * resolves them (normkit_linear_resolve_knobs) or sets them. The fused operators also take a
+ * workspace ws of at least min(rows, lin_mc) * round_up(dim, 16) floats, 64-byte aligned.
+ */
+typedef void normkit_linear_f32_ukernel(size_t rows, size_t dim, size_t n, const float *x,
+                                        size_t ldx, const float *w, size_t ldw,
+                                        const float *bias, float *y, size_t ldy,
+                                        const normkit_kparams *kp, float *ws);
+typedef void normkit_rmsnorm_linear_f32_ukernel(size_t rows, size_t dim, size_t n, const float *x,
+                                                size_t ldx, const float *gamma, float eps,
+                                                const float *w, size_t ldw, const float *bias,
+                                                float *y, size_t ldy, const normkit_kparams *kp,
+                                                float *ws);
+typedef void normkit_layernorm_linear_f32_ukernel(size_t rows, size_t dim, size_t n,
+                                                  const float *x, size_t ldx, const float *gamma,
+                                                  const float *beta, float eps, const float *w,
+                                                  size_t ldw, const float *bias, float *y,
+                                                  size_t ldy, const normkit_kparams *kp,
+                                                  float *ws);
+
+/* The workspace's row stride for `dim`: a multiple of 16 floats (64 bytes). */
+static inline size_t normkit_ws_ld(size_t dim)
+{
+    return (dim + 15) / 16 * 16;
+}
+
+/*
+ * A fused norm + linear variant of one ISA, composed from that ISA's own norm and linear
+ * variants: each block of lin_mc rows is normalized into the workspace (which stays in L2),
+ * then the matmul reads it from there. The activations thus cost one read of x and no extra
+ * pass over memory; the norm keeps every numerics rule of the norm variant.
+ * NORMKIT_NORM_LINEAR(rmsnorm, avx512) defines normkit_rmsnorm_linear_f32__avx512.
+ */
+#define NORMKIT_NORM_LINEAR_rmsnorm(ISA)                                                         \
+    void normkit_rmsnorm_linear_f32__##ISA(size_t rows, size_t dim, size_t n, const float *x,     \
+                                           size_t ldx, const float *gamma, float eps,             \
+                                           const float *w, size_t ldw, const float *bias,         \
+                                           float *y, size_t ldy, const normkit_kparams *kp,       \
+                                           float *ws)                                             \
+    {                                                                                             \
+        const size_t ld = normkit_ws_ld(dim), mc = kp->lin_mc ? kp->lin_mc : 1;                   \
+        for (size_t i = 0; i < rows; i += mc) {                                                   \
+            const size_t mb = rows - i < mc ? rows - i : mc;                                      \
+            normkit_rmsnorm_f32__##ISA(mb, dim, x + i * ldx, ldx, gamma, eps, ws, ld, NULL);      \
+            normkit_linear_f32__##ISA(mb, dim, n, ws, ld, w, ldw, bias, y + i * ldy, ldy, kp,     \
+                                      NULL);                                                      \
+        }                                                                                         \
+    }
+#define NORMKIT_NORM_LINEAR_layernorm(ISA)                                                       \
+    void normkit_layernorm_linear_f32__##ISA(size_t rows, size_t dim, size_t n, const float *x,   \
+                                             size_t ldx, const float *gamma, const float *beta,   \
+                                             float eps, const float *w, size_t ldw,               \
+                                             const float *bias, float *y, size_t ldy,             \
+                                             const normkit_kparams *kp, float *ws)                \
+    {                                                                                             \
+        const size_t ld = normkit_ws_ld(dim), mc = kp->lin_mc ? kp->lin_mc : 1;                   \
+        for (size_t i = 0; i < rows; i += mc) {                                                   \
+            const size_t mb = rows - i < mc ? rows - i : mc;                                      \
+            normkit_layernorm_f32__##ISA(mb, dim, x + i * ldx, ldx, gamma, beta, eps, ws, ld,     \
+                                         NULL);                                                   \
+            normkit_linear_f32__##ISA(mb, dim, n, ws, ld, w, ldw, bias, y + i * ldy, ldy, kp,     \
+                                      NULL);                                                      \
+        }                                                                                         \
+    }
+#define NORMKIT_NORM_LINEAR(NORM, ISA)                                                           \
+    normkit_##NORM##_f32_ukernel normkit_##NORM##_f32__##ISA;                                     \
+    normkit_linear_f32_ukernel normkit_linear_f32__##ISA;                                         \
+    normkit_##NORM##_linear_f32_ukernel normkit_##NORM##_linear_f32__##ISA;                       \
+    NORMKIT_NORM_LINEAR_##NORM(ISA)
 
 /*
  * When a variant's float fast path may be inaccurate, it hands the row to the rare path.

@@ -85,6 +85,30 @@ void nk_ref_add_layernorm(size_t n, const float *h, const float *gamma, const fl
     nk_ref_layernorm(n, h, gamma, beta, eps, y, zmax);
 }
 
+
+/* The linear operators: nk_ref_<op> is the activation row their matmul multiplies (x itself,
+ * or its norm); tests/test_linear.c does the matmul in double on top. */
+void nk_ref_linear(size_t n, const float *h, const float *gamma, const float *beta, float eps,
+                   double *y, double *zmax)
+{
+    (void)gamma, (void)beta, (void)eps;
+    for (size_t i = 0; i < n; i++)
+        y[i] = h[i];
+    *zmax = 0.0;
+}
+
+void nk_ref_rmsnorm_linear(size_t n, const float *h, const float *gamma, const float *beta,
+                           float eps, double *y, double *zmax)
+{
+    nk_ref_rmsnorm(n, h, gamma, beta, eps, y, zmax);
+}
+
+void nk_ref_layernorm_linear(size_t n, const float *h, const float *gamma, const float *beta,
+                             float eps, double *y, double *zmax)
+{
+    nk_ref_layernorm(n, h, gamma, beta, eps, y, zmax);
+}
+
 void nk_ref_row(int op, size_t n, const float *h, const float *gamma, const float *beta,
                 float eps, double *y, double *zmax)
 {

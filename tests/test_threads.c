@@ -35,6 +35,8 @@ static void one_round(worker *w, nk_rng *rng)
 {
     float x[ROWS * DIM], r[ROWS * DIM], y[ROWS * DIM], x_in[ROWS * DIM], r_in[ROWS * DIM];
     for (int o = 0; o < NORMKIT_OP_COUNT; o++) {
+        if (normkit_op_get((normkit_op)o)->linear)
+            continue; /* tests/test_linear.c runs them on threads */
         for (int i = 0; i < ROWS * DIM; i++) {
             x_in[i] = x[i] = nk_rng_uniform(rng, -2.0f, 2.0f);
             r_in[i] = r[i] = nk_rng_uniform(rng, -1.0f, 1.0f);

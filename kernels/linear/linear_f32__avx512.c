@@ -1,0 +1,148 @@
+/*
+ * normkit_linear_f32__avx512 — y = x . W^T + bias, f32, AVX-512 (F + DQ + VL).
+ *
+ * Dot-product form: an MR x NR tile of outputs keeps one zmm accumulator per output, each
+ * summing 16 lanes of k; W is read along its rows (row-major, or packed panels: see
+ * normkit_kernel.h), so neither layout needs a transpose and decode-sized calls (rows <= MR)
+ * stream W exactly once. Per 16 k: MR + NR loads feed MR * NR FMAs (4 x 6: 10 loads, 24 FMAs,
+ * 29 of 32 zmm registers).
+ * Blocking: rows in blocks of kp->lin_mc (the activation block stays in L2), k in blocks of
+ *   kp->lin_kc (the W micro-panel, NR x kc, and the activation micro-panel, MR x kc, stay in
+ *   L1 while the tile loop walks the rows); calls with rows <= MR take k whole (nothing to
+ *   reuse, fewer reductions). Each k block's sums are reduced (a fixed tree) and added to y.
+ * Tails: k by opmask loads (masked lanes never fault), rows and columns by smaller tiles.
+ * Numerics: each output is a sum of dim products in float; with lane-wise sums, the fixed
+ *   reduction tree and k blocks, |y - exact| <= (dim + 4) u sum_k |x_k W_jk| + u |y|, u = 2^-24
+ *   (docs/numerics.md, "Linear"). The result depends only on the data, dim and kp->lin_kc.
+ */
+#include <immintrin.h>
+#include <stddef.h>
+
+#include "normkit_kernel.h"
+
+normkit_linear_f32_ukernel normkit_linear_f32__avx512;
+
+enum { MR = 4, NR = 6, VL = 16 };
+
+#define NK_INLINE static inline __attribute__((always_inline))
+
+/* The sums of eight vectors' lanes, as the eight lanes of one ymm, by a fixed tree. */
+NK_INLINE __m256 reduce8(const __m512 v[8])
+{
+    __m256 b[8];
+    for (int i = 0; i < 8; i++)
+        b[i] = _mm256_add_ps(_mm512_castps512_ps256(v[i]), _mm512_extractf32x8_ps(v[i], 1));
+    const __m256 c0 = _mm256_hadd_ps(b[0], b[1]), c1 = _mm256_hadd_ps(b[2], b[3]);
+    const __m256 c2 = _mm256_hadd_ps(b[4], b[5]), c3 = _mm256_hadd_ps(b[6], b[7]);
+    const __m256 d0 = _mm256_hadd_ps(c0, c1), d1 = _mm256_hadd_ps(c2, c3);
+    return _mm256_add_ps(_mm256_permute2f128_ps(d0, d1, 0x20), _mm256_permute2f128_ps(d0, d1, 0x31));
+}
+
+/*
+ * One M x N tile (M <= MR, N <= NR, compile-time after inlining) over kb values of k.
+ * a: the tile's first activation row at the block's first k (rows lda apart);
+ * w: W row j0 at the block's first k; W row j0 + j is at w + j * wrow, and its next 16 k at
+ *    + wkvec; pf: prefetch distance in k (0: none);
+ * y: the tile's outputs; first: the first k block (y = bias + sums) or not (y += sums).
+ */
+NK_INLINE void tile(const int M, const int N, size_t kb, const float *a, size_t lda,
+                    const float *w, size_t wrow, size_t wkvec, size_t pf, float *y, size_t ldy,
+                    const float *bias, int first)
+{
+    __m512 acc[MR][NR];
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++)
+            acc[i][j] = _mm512_setzero_ps();
+    const size_t full = kb / VL, pfv = pf / VL * wkvec;
+    for (size_t v = 0; v < full; v++) {
+        __m512 av[MR];
+        for (int i = 0; i < M; i++)
+            av[i] = _mm512_loadu_ps(a + i * lda + v * VL);
+        for (int j = 0; j < N; j++) {
+            const float *wp = w + j * wrow + v * wkvec;
+            if (pfv)
+                _mm_prefetch((const char *)(wp + pfv), _MM_HINT_T0);
+            const __m512 wv = _mm512_loadu_ps(wp);
+            for (int i = 0; i < M; i++)
+                acc[i][j] = _mm512_fmadd_ps(av[i], wv, acc[i][j]);
+        }
+    }
+    const size_t rem = kb % VL;
+    if (rem) {
+        const __mmask16 m = (__mmask16)((1u << rem) - 1);
+        __m512 av[MR];
+        for (int i = 0; i < M; i++)
+            av[i] = _mm512_maskz_loadu_ps(m, a + i * lda + full * VL);
+        for (int j = 0; j < N; j++) {
+            const __m512 wv = _mm512_maskz_loadu_ps(m, w + j * wrow + full * wkvec);
+            for (int i = 0; i < M; i++)
+                acc[i][j] = _mm512_fmadd_ps(av[i], wv, acc[i][j]);
+        }
+    }
+    const __mmask8 mn = (__mmask8)((1u << N) - 1);
+    const __m256 b = !first ? _mm256_setzero_ps()
+                     : bias ? _mm256_maskz_loadu_ps(mn, bias)
+                            : _mm256_setzero_ps();
+    for (int i = 0; i < M; i++) {
+        __m512 v[8];
+        for (int j = 0; j < 8; j++)
+            v[j] = j < N ? acc[i][j] : _mm512_setzero_ps();
+        const __m256 s = reduce8(v);
+        float *yr = y + i * ldy;
+        const __m256 base = first ? b : _mm256_maskz_loadu_ps(mn, yr);
+        _mm256_mask_storeu_ps(yr, mn, _mm256_add_ps(base, s));
+    }
+}
+
+#define NK_TILE_N(M, N)                                                                            \
+    case N: tile(M, N, kb, a, lda, w, wrow, wkvec, pf, y, ldy, bias, first); break;
+#define NK_TILE_M(M)                                                                               \
+    case M:                                                                                        \
+        switch (n) {                                                                               \
+            NK_TILE_N(M, 1) NK_TILE_N(M, 2) NK_TILE_N(M, 3)                                        \
+            NK_TILE_N(M, 4) NK_TILE_N(M, 5) NK_TILE_N(M, 6)                                        \
+        }                                                                                          \
+        break;
+
+/* A tile of m x n (1 <= m <= MR, 1 <= n <= NR), each shape its own unrolled instance. */
+static void tile_any(size_t m, size_t n, size_t kb, const float *a, size_t lda, const float *w,
+                     size_t wrow, size_t wkvec, size_t pf, float *y, size_t ldy,
+                     const float *bias, int first)
+{
+    switch (m) {
+        NK_TILE_M(1) NK_TILE_M(2) NK_TILE_M(3) NK_TILE_M(4)
+    }
+}
+
+void normkit_linear_f32__avx512(size_t rows, size_t dim, size_t n, const float *x, size_t ldx,
+                                const float *w, size_t ldw, const float *bias, float *y,
+                                size_t ldy, const normkit_kparams *kp, float *ws)
+{
+    (void)ws;
+    const int packed = ldw == 0;
+    const size_t kpad = (dim + VL - 1) / VL * VL;
+    /* W row j, k: unpacked w + j*ldw + k; packed: panel j/NR, row j%NR at *VL, k/VL at *NR*VL */
+    const size_t wrow = packed ? VL : ldw, wkvec = packed ? (size_t)NR * VL : VL;
+    const size_t wgroup = packed ? (size_t)NR * kpad : (size_t)NR * ldw;
+    const size_t mc = kp->lin_mc ? kp->lin_mc : rows;
+    const size_t kc = rows <= MR || !kp->lin_kc ? dim : kp->lin_kc;
+    const size_t pf = kp->lin_prefetch;
+    for (size_t i0 = 0; i0 < rows; i0 += mc) {
+        const size_t mb = rows - i0 < mc ? rows - i0 : mc;
+        for (size_t k0 = 0; k0 < dim; k0 += kc) {
+            const size_t kb = dim - k0 < kc ? dim - k0 : kc;
+            /* k0 is a multiple of VL (kc is), so a packed panel's k block starts at a vector */
+            const size_t wk = packed ? k0 / VL * wkvec : k0;
+            for (size_t j0 = 0; j0 < n; j0 += NR) {
+                const size_t nb = n - j0 < NR ? n - j0 : NR;
+                const float *wj = w + j0 / NR * wgroup + wk;
+                const float *bj = bias ? bias + j0 : NULL;
+                for (size_t i = i0; i < i0 + mb; i += MR) {
+                    const size_t m = i0 + mb - i < MR ? i0 + mb - i : MR;
+                    tile_any(m, nb, kb, x + i * ldx + k0, ldx, wj, wrow, wkvec, pf,
+                             y + i * ldy + j0, ldy, bj, k0 == 0);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,30 @@
+/*
+ * normkit_linear_f32__scalar — y = x . W^T + bias, f32, portable C (built without
+ * auto-vectorization: the baseline every variant is measured against).
+ * One output at a time: a sequential float sum over k, then + bias. Packed weights (ldw == 0)
+ * are this variant's layout, pack_nr = pack_vl = 1: W row-major with stride dim.
+ * Numerics: |y - exact| <= (dim + 1) u sum_k |x_k W_jk| + u |y| (docs/numerics.md, "Linear").
+ */
+#include <stddef.h>
+
+#include "normkit_kernel.h"
+
+normkit_linear_f32_ukernel normkit_linear_f32__scalar;
+
+void normkit_linear_f32__scalar(size_t rows, size_t dim, size_t n, const float *x, size_t ldx,
+                                const float *w, size_t ldw, const float *bias, float *y,
+                                size_t ldy, const normkit_kparams *kp, float *ws)
+{
+    (void)kp;
+    (void)ws;
+    if (ldw == 0)
+        ldw = dim;
+    for (size_t i = 0; i < rows; i++)
+        for (size_t j = 0; j < n; j++) {
+            const float *xr = x + i * ldx, *wr = w + j * ldw;
+            float s = 0.0f;
+            for (size_t k = 0; k < dim; k++)
+                s += xr[k] * wr[k];
+            y[i * ldy + j] = bias ? s + bias[j] : s;
+        }
+}
