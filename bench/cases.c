@@ -126,10 +126,31 @@ typedef struct {
     const char *(*error)(void); /* peers: what went wrong in the last call */
 } nkb_variant;
 
+/* Linear operators: what the <isa> field names and how it is run. */
+typedef enum {
+    NKB_LIN_KERNEL,  /* a registry variant (or a plain-C rebuild), row-major W */
+    NKB_LIN_PACKED,  /* a registry variant on W packed in its own layout ("<isa>_packed") */
+    NKB_LIN_UNFUSED, /* that ISA's norm variant, then its linear variant ("<isa>_unfused") */
+    NKB_LIN_PEER     /* normkit's best norm variant, then a peer's matmul */
+} nkb_lin_kind;
+
+typedef struct {
+    normkit_op op;
+    char isa[32];
+    nkb_lin_kind kind;
+    const normkit_kernel *k;    /* KERNEL, PACKED: the variant; UNFUSED: the linear variant */
+    const normkit_kernel *norm; /* UNFUSED, PEER: the norm variant (NULL: op has no norm) */
+    const nkb_linear_peer *peer;
+    double max_flops;           /* slow variants skip shapes above this (0: none) */
+} nkb_lvariant;
+
 typedef struct {
     nkb_case c;
     size_t dim, rows;      /* kernel cases */
     const nkb_variant *v;  /* kernel cases */
+    size_t ncols;          /* linear cases: columns of y */
+    const nkb_lvariant *lv;
+    normkit_kparams kp;    /* linear cases: the knobs, resolved */
     const nkb_stream_ceiling *stream; /* bandwidth */
     int bw_kind;
     size_t n, reps;        /* bandwidth: floats per array, passes per call */
@@ -138,6 +159,12 @@ typedef struct {
 
 static nkb_variant *variants;
 static size_t nvariants;
+static nkb_lvariant *lvariants;
+static size_t nlvariants;
+static nkb_linear_peer lpeers[3];
+static size_t nlpeers;
+static char lpeer_info[1024];
+static const char *lin_error; /* what the last linear case's peer call reported */
 static nkb_entry *entries;
 static size_t nentries, entries_cap;
 static char skipped[1024];   /* variants not benchmarked, and why */
@@ -458,12 +485,16 @@ static void build_ceiling_map(const nkb_machine *m)
     }
 }
 
+static int build_linear_cases(const nkb_options *o, const nkb_machine *m);
+
 int nkb_cases_build(const nkb_options *o, const nkb_machine *m, char *err, size_t errlen)
 {
     if (collect_variants(m) != 0 || build_ceilings(m) != 0)
         goto oom;
     build_ceiling_map(m);
     for (int op = 0; op < NORMKIT_OP_COUNT; op++) {
+        if (normkit_op_get((normkit_op)op)->linear)
+            continue; /* build_linear_cases */
         nkb_shape shapes[NKB_MAX_SHAPES];
         size_t ns = shapes_for((normkit_op)op, o, m, shapes);
         unsigned rw, ws, vecs;
@@ -492,6 +523,8 @@ int nkb_cases_build(const nkb_options *o, const nkb_machine *m, char *err, size_
             }
         }
     }
+    if (build_linear_cases(o, m) != 0)
+        goto oom;
     return 0;
 oom:
     snprintf(err, errlen, "out of memory building the case list");
@@ -511,7 +544,10 @@ const nkb_case *nkb_case_get(size_t i)
 void nkb_cases_context(void (*add)(const char *key, const char *value))
 {
     char key[64];
+    add("linear_peers", lpeer_info[0] ? lpeer_info : "none built");
     for (int op = 0; op < NORMKIT_OP_COUNT; op++) {
+        if (normkit_op_get((normkit_op)op)->linear)
+            continue;
         snprintf(key, sizeof key, "shapes_%s", normkit_op_name((normkit_op)op));
         add(key, shapes_used[op]);
     }
@@ -525,7 +561,7 @@ void nkb_cases_context(void (*add)(const char *key, const char *value))
  * of one operator and shape, the ISAs of one ceiling), refilled from the fixed seed where a
  * case writes what the next one reads. */
 
-enum { NKB_MAX_ARRAYS = 5 };
+enum { NKB_MAX_ARRAYS = 9 };
 static struct {
     char key[64];
     float *a[NKB_MAX_ARRAYS];
@@ -655,11 +691,14 @@ static int setup_ceiling(const nkb_entry *e, char *err, size_t errlen)
     return 0;
 }
 
+static float run_linear(const nkb_entry *e);
+static int setup_linear(const nkb_entry *e, char *err, size_t errlen);
+
 float nkb_case_run(const nkb_case *c)
 {
     const nkb_entry *e = &entries[c->index];
     switch (c->kind) {
-    case NKB_CASE_KERNEL: return run_kernel(e);
+    case NKB_CASE_KERNEL: return e->lv ? run_linear(e) : run_kernel(e);
     case NKB_CASE_BANDWIDTH:
         return bw_fn(e->stream, e->bw_kind)(e->n, e->reps, pool.a[0], pool.a[1], pool.a[2]);
     case NKB_CASE_FMA: return e->fma->run(NKB_FMA_ITERS);
@@ -670,7 +709,17 @@ float nkb_case_run(const nkb_case *c)
 int nkb_case_setup(const nkb_case *c, char *err, size_t errlen)
 {
     const nkb_entry *e = &entries[c->index];
-    if (c->kind == NKB_CASE_KERNEL) {
+    if (c->kind == NKB_CASE_KERNEL && e->lv) {
+        if (setup_linear(e, err, errlen) != 0)
+            return -1;
+        lin_error = NULL;
+        (void)nkb_case_run(c); /* untimed, as below */
+        if (lin_error) {
+            snprintf(err, errlen, "%s", lin_error);
+            return -1;
+        }
+        return 0;
+    } else if (c->kind == NKB_CASE_KERNEL) {
         if (setup_kernel(e, err, errlen) != 0)
             return -1;
     } else if (setup_ceiling(e, err, errlen) != 0) {
@@ -687,8 +736,274 @@ int nkb_case_setup(const nkb_case *c, char *err, size_t errlen)
 void nkb_cases_free(void)
 {
     pool_free();
+    for (size_t i = 0; i < nlpeers; i++)
+        if (lpeers[i].fini) /* none under --list */
+            lpeers[i].fini();
+    nlpeers = 0;
     free(entries);
     free(variants);
-    entries = NULL, variants = NULL;
-    nentries = entries_cap = nvariants = 0;
+    free(lvariants);
+    entries = NULL, variants = NULL, lvariants = NULL;
+    nentries = entries_cap = nvariants = nlvariants = 0;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Linear operators (linear, rmsnorm_linear, layernorm_linear): y = Norm(x) . W^T + bias.
+ * Names: <op>/f32/<variant>/dim:<D>/n:<N>/rows:<R>, variant one of
+ *   <isa>            the registry variant, W row-major (as torch.nn.Linear.weight)
+ *   <isa>_packed     the same variant on W packed once (untimed) in its own layout
+ *   <isa>_unfused    that ISA's norm variant writes Norm(x), then its linear variant reads it
+ *   autovec, autovec_fastmath   the scalar C rebuilt for this machine (small shapes only)
+ *   onednn, openblas, xnnpack   normkit's best norm variant, then the peer's matmul (weights
+ *                    reordered/packed once, untimed, where the peer can)
+ * flops = 2 rows n dim (the norm's few flops per element are not counted); bytes = W, x and y
+ * once (4 (n dim + rows dim + rows n)): for decode-sized rows, W's streaming bandwidth. */
+
+static const size_t lin_shapes[][2] = {{4096, 4096}, {4096, 11008}, {768, 3072}}; /* dim, n */
+static const size_t lin_rows[] = {1, 8, 32, 128, 512};
+
+static int add_lvariant(const nkb_lvariant *v)
+{
+    nkb_lvariant *nv = realloc(lvariants, (nlvariants + 1) * sizeof *nv);
+    if (!nv)
+        return -1;
+    lvariants = nv;
+    lvariants[nlvariants++] = *v;
+    return 0;
+}
+
+/* The best supported variant of op (the registry lists them best first). */
+static const normkit_kernel *best_of(normkit_op op)
+{
+    size_t nk;
+    const normkit_kernel *ks = normkit_kernel_list(&nk);
+    for (size_t i = 0; i < nk; i++)
+        if (ks[i].op == op && normkit_isa_supported(ks[i].isa))
+            return &ks[i];
+    return NULL;
+}
+
+static normkit_op norm_op_of(normkit_op op)
+{
+    return normkit_op_get(op)->norm == NORMKIT_NORM_LN ? normkit_op_layernorm : normkit_op_rmsnorm;
+}
+
+static int collect_linear_variants(const nkb_options *o)
+{
+    /* the peers, started once (not for --list, which starts nothing) */
+    typedef int peer_init(nkb_linear_peer *, char *, size_t);
+    struct {
+        const char *name;
+        peer_init *init;
+    } inits[] = {
+#if NKB_HAVE_ONEDNN
+        {"onednn", nkb_onednn_linear_init},
+#endif
+#if NKB_HAVE_OPENBLAS
+        {"openblas", nkb_openblas_linear_init},
+#endif
+#if NKB_HAVE_XNNPACK
+        {"xnnpack", nkb_xnnpack_linear_init},
+#endif
+        {NULL, NULL}};
+    for (size_t i = 0; inits[i].name; i++) {
+        char info[300] = "";
+        if (o->list) {
+            lpeers[nlpeers++] = (nkb_linear_peer){.name = inits[i].name};
+            appendf(lpeer_info, sizeof lpeer_info, "%s%s: built (not started: --list)",
+                    lpeer_info[0] ? "; " : "", inits[i].name);
+        } else if (inits[i].init(&lpeers[nlpeers], info, sizeof info) == 0) {
+            nlpeers++;
+            appendf(lpeer_info, sizeof lpeer_info, "%s%s: %s", lpeer_info[0] ? "; " : "",
+                    inits[i].name, info);
+        } else {
+            appendf(lpeer_info, sizeof lpeer_info, "%s%s: disabled (%s)",
+                    lpeer_info[0] ? "; " : "", inits[i].name, info);
+            fprintf(stderr, "normkit-bench: warning: linear peer %s disabled: %s\n",
+                    inits[i].name, info);
+        }
+    }
+    size_t nk;
+    const normkit_kernel *ks = normkit_kernel_list(&nk);
+    for (int o_ = 0; o_ < NORMKIT_OP_COUNT; o_++) {
+        const normkit_op op = (normkit_op)o_;
+        const normkit_op_info *info = normkit_op_get(op);
+        if (!info->linear)
+            continue;
+        const int has_norm = info->norm != NORMKIT_NORM_NONE;
+        for (size_t i = 0; i < nk; i++) {
+            const normkit_kernel *k = &ks[i];
+            if (k->op != op || !normkit_isa_supported(k->isa))
+                continue;
+            /* the scalar baseline is ~1 GFLOP/s: decode-sized calls only */
+            const double cap = k->isa == NORMKIT_ISA_SCALAR ? 3e8 : 0;
+            nkb_lvariant v = {.op = op, .kind = NKB_LIN_KERNEL, .k = k, .max_flops = cap};
+            snprintf(v.isa, sizeof v.isa, "%s", normkit_isa_name(k->isa));
+            if (add_lvariant(&v) != 0)
+                return -1;
+            v.kind = NKB_LIN_PACKED; /* (scalar's packed layout is W itself) */
+            snprintf(v.isa, sizeof v.isa, "%s_packed", normkit_isa_name(k->isa));
+            if (k->isa != NORMKIT_ISA_SCALAR && add_lvariant(&v) != 0)
+                return -1;
+            if (has_norm) {
+                v.kind = NKB_LIN_UNFUSED;
+                v.k = normkit_kernels_for(k->isa, normkit_op_linear);
+                v.norm = normkit_kernels_for(k->isa, norm_op_of(op));
+                snprintf(v.isa, sizeof v.isa, "%s_unfused", normkit_isa_name(k->isa));
+                if (v.k && v.norm && add_lvariant(&v) != 0)
+                    return -1;
+            }
+        }
+        for (size_t i = 0; i < sizeof rebuilds / sizeof rebuilds[0]; i++) {
+            if (rebuilds[i].k.op != op)
+                continue;
+            /* without -ffast-math the sums stay scalar */
+            const int fast = strcmp(rebuilds[i].isa, "autovec_fastmath") == 0;
+            nkb_lvariant v = {.op = op, .kind = NKB_LIN_KERNEL, .k = &rebuilds[i].k,
+                              .max_flops = fast ? 3e9 : 3e8};
+            snprintf(v.isa, sizeof v.isa, "%s", rebuilds[i].isa);
+            if (add_lvariant(&v) != 0)
+                return -1;
+        }
+        for (size_t p = 0; p < nlpeers; p++) {
+            nkb_lvariant v = {.op = op, .kind = NKB_LIN_PEER, .peer = &lpeers[p],
+                              .norm = has_norm ? best_of(norm_op_of(op)) : NULL};
+            snprintf(v.isa, sizeof v.isa, "%s", lpeers[p].name);
+            if (add_lvariant(&v) != 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+static int build_linear_cases(const nkb_options *o, const nkb_machine *m)
+{
+    if (collect_linear_variants(o) != 0)
+        return -1;
+    for (size_t s = 0; s < sizeof lin_shapes / sizeof lin_shapes[0]; s++)
+        for (size_t r = 0; r < sizeof lin_rows / sizeof lin_rows[0]; r++) {
+            const size_t dim = lin_shapes[s][0], n = lin_shapes[s][1], rows = lin_rows[r];
+            /* quick: RMSNorm + the Llama-7B projection (4096 x 4096) at decode, mid and prefill
+             * rows */
+            const int quick = s == 0 && (rows == 1 || rows == 32 || rows == 128);
+            const double flops = 2.0 * (double)rows * (double)n * (double)dim;
+            for (size_t i = 0; i < nlvariants; i++) {
+                const nkb_lvariant *v = &lvariants[i];
+                if ((v->max_flops && flops > v->max_flops) ||
+                    (o->profile == NKB_PROFILE_QUICK && (!quick || v->op != normkit_op_rmsnorm_linear)))
+                    continue;
+                nkb_entry e = {0};
+                e.c.kind = NKB_CASE_KERNEL;
+                e.dim = dim, e.rows = rows, e.ncols = n, e.lv = v;
+                e.c.ws_bytes = 4.0 * ((double)n * dim + (double)rows * dim + (double)rows * n);
+                e.c.bytes = e.c.ws_bytes;
+                e.c.rows = (double)rows;
+                e.c.flops = flops;
+                e.c.label = level_names[level_of(m, e.c.ws_bytes)];
+                snprintf(e.c.name, sizeof e.c.name, "%s/f32/%s/dim:%zu/n:%zu/rows:%zu",
+                         normkit_op_name(v->op), v->isa, dim, n, rows);
+                if (v->k) {
+                    normkit_kparams kp = v->k->params;
+                    normkit_linear_resolve_knobs(&kp, dim, &e.kp);
+                }
+                if (add_entry(&e) != 0)
+                    return -1;
+            }
+        }
+    return 0;
+}
+
+enum { NKB_LX, NKB_LW, NKB_LY, NKB_LU, NKB_LG, NKB_LB, NKB_LBIAS, NKB_LP, NKB_LWS };
+
+static int setup_linear(const nkb_entry *e, char *err, size_t errlen)
+{
+    const nkb_lvariant *v = e->lv;
+    const size_t R = e->rows, D = e->dim, N = e->ncols;
+    char key[64];
+    snprintf(key, sizeof key, "l:%zu:%zu:%zu", R, D, N);
+    if (strcmp(key, pool.key) != 0) {
+        pool_free();
+        if (!pool_alloc(NKB_LX, R * D + 16) || !pool_alloc(NKB_LW, N * D) || !pool_alloc(NKB_LY, R * N) ||
+            !pool_alloc(NKB_LU, R * D + 16) || !pool_alloc(NKB_LG, D) || !pool_alloc(NKB_LB, D) ||
+            !pool_alloc(NKB_LBIAS, N)) {
+            pool_free();
+            snprintf(err, errlen, "out of memory allocating %.0f bytes", e->c.ws_bytes);
+            return -1;
+        }
+        fill(pool.a[NKB_LX], R * D, NKB_LX, -1.0f, 2.0f);
+        fill(pool.a[NKB_LW], N * D, NKB_LW, -0.05f, 0.1f);
+        fill(pool.a[NKB_LG], D, NKB_LG, 0.5f, 1.0f);
+        fill(pool.a[NKB_LB], D, NKB_LB, -0.5f, 1.0f);
+        fill(pool.a[NKB_LBIAS], N, NKB_LBIAS, -0.5f, 1.0f);
+        snprintf(pool.key, sizeof pool.key, "%s", key);
+    }
+    /* the packed panels and the workspace belong to one variant: made again per case */
+    free(pool.a[NKB_LP]), pool.a[NKB_LP] = NULL;
+    free(pool.a[NKB_LWS]), pool.a[NKB_LWS] = NULL;
+    if (v->kind == NKB_LIN_PACKED) {
+        const size_t floats = normkit_linear_panels_floats(&e->kp, N, D);
+        if (!floats || !pool_alloc(NKB_LP, floats)) {
+            snprintf(err, errlen, "out of memory packing W");
+            return -1;
+        }
+        normkit_linear_pack_panels(&e->kp, N, D, pool.a[NKB_LW], D, NULL, pool.a[NKB_LP]);
+    }
+    if (v->k && normkit_op_get(v->k->op)->norm != NORMKIT_NORM_NONE) {
+        const size_t mrows = R < e->kp.lin_mc ? R : e->kp.lin_mc;
+        if (!pool_alloc(NKB_LWS, mrows * normkit_ws_ld(D))) {
+            snprintf(err, errlen, "out of memory allocating the workspace");
+            return -1;
+        }
+    }
+    if (v->kind == NKB_LIN_PEER) {
+        const char *why = v->peer->prepare(R, D, N, pool.a[NKB_LW], D, pool.a[NKB_LBIAS]);
+        if (why) {
+            snprintf(err, errlen, "%s: %s", v->peer->name, why);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Norm(x) into u with the norm variant nk (its registry knobs). */
+static void run_norm(const normkit_kernel *nk, size_t R, size_t D)
+{
+    const normkit_args a = {.rows = R, .dim = D, .x = pool.a[NKB_LX], .ldx = D,
+                            .gamma = pool.a[NKB_LG], .beta = pool.a[NKB_LB], .eps = NKB_EPS,
+                            .y = pool.a[NKB_LU], .ldy = D, .kp = &nk->params};
+    normkit_kernel_call(nk, &a);
+}
+
+static float run_linear(const nkb_entry *e)
+{
+    const nkb_lvariant *v = e->lv;
+    const size_t R = e->rows, D = e->dim, N = e->ncols;
+    float *y = pool.a[NKB_LY];
+    normkit_args a = {.rows = R, .dim = D, .n = N, .x = pool.a[NKB_LX], .ldx = D,
+                      .gamma = pool.a[NKB_LG], .beta = pool.a[NKB_LB], .eps = NKB_EPS,
+                      .w = pool.a[NKB_LW], .ldw = D, .bias = pool.a[NKB_LBIAS], .y = y,
+                      .ldy = N, .kp = &e->kp, .ws = pool.a[NKB_LWS]};
+    switch (v->kind) {
+    case NKB_LIN_PACKED:
+        a.w = pool.a[NKB_LP], a.ldw = 0;
+        normkit_kernel_call(v->k, &a);
+        break;
+    case NKB_LIN_KERNEL: normkit_kernel_call(v->k, &a); break;
+    case NKB_LIN_UNFUSED:
+        run_norm(v->norm, R, D);
+        a.x = pool.a[NKB_LU];
+        normkit_kernel_call(v->k, &a);
+        break;
+    case NKB_LIN_PEER:
+        if (v->norm)
+            run_norm(v->norm, R, D);
+        {
+            const char *why = v->peer->run(R, D, N, v->norm ? pool.a[NKB_LU] : pool.a[NKB_LX], D,
+                                           y, N);
+            if (why)
+                lin_error = why;
+        }
+        break;
+    }
+    return y[R * N - 1];
 }

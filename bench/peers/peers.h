@@ -34,6 +34,41 @@ normkit_layernorm_f32_ukernel nkb_onednn_layernorm_f32;
 const char *nkb_onednn_error(void);
 void nkb_onednn_fini(void);
 
+/* A linear peer: y[rows x n] = a[rows x dim] · w[n x dim]^T + bias (row-major; w is laid out
+ * exactly like torch.nn.Linear.weight; bias has n floats), single-threaded.
+ * prepare(): untimed; called before the timed calls of one case with that case's shape and the
+ *   weights it will use; builds primitives, reorders/packs weights, caches them (keyed by the
+ *   arguments, so a repeat call with the same ones is free). Returns NULL, or a message.
+ * run(): timed; the same rows/dim/n/w/bias as the last prepare(); returns NULL or a message
+ *   (the harness then reports the case as an error). Keep it to the peer's own compute call(s).
+ * fini(): frees everything. */
+typedef struct nkb_linear_peer {
+    const char *name; /* "onednn", "openblas", "xnnpack": the isa field of the benchmark name */
+    const char *(*prepare)(size_t rows, size_t dim, size_t n, const float *w, size_t ldw, const float *bias);
+    const char *(*run)(size_t rows, size_t dim, size_t n, const float *a, size_t lda, float *y, size_t ldy);
+    void (*fini)(void);
+} nkb_linear_peer;
+/* Each returns 0 and fills *peer when usable; `info` (either way) says version, threading,
+ * and for OpenBLAS the core it runs (openblas_get_corename()) and whether OPENBLAS_CORETYPE is
+ * set in the environment (some machines here set OPENBLAS_CORETYPE=Haswell, which holds OpenBLAS
+ * to its AVX2 kernels — never unset it, just record it). */
+int nkb_onednn_linear_init(nkb_linear_peer *peer, char *info, size_t infolen);
+int nkb_openblas_linear_init(nkb_linear_peer *peer, char *info, size_t infolen);
+int nkb_xnnpack_linear_init(nkb_linear_peer *peer, char *info, size_t infolen);
+/* What the three assume of the harness (bench/peers/{onednn,openblas,xnnpack}_linear.c):
+ * - prepare() takes no lda/ldy: oneDNN and XNNPACK build for dense a and y (lda == dim,
+ *   ldy == n). run() with other strides still computes the right thing, but its first such
+ *   call rebuilds the primitive (oneDNN) or re-creates the operator and packs the weights
+ *   again (XNNPACK), inside that call; later calls with the same strides are free again.
+ * - XNNPACK may read (never use, never write) up to XNN_EXTRA_BYTES = 16 bytes past the end
+ *   of `a`'s last row: `a` needs at least 16 readable bytes after a[(rows-1)*lda + dim - 1].
+ * - w and bias must stay valid and unchanged from prepare() to the last run(): oneDNN uses
+ *   the caller's bias in place (XNNPACK copies it into its packed weights, OpenBLAS reads
+ *   both at every call). bias may be NULL (no bias) for all three.
+ * - The packed copies (oneDNN, XNNPACK) are keyed by the shape, the pointers and a sample of
+ *   the values (8 per row of w, all of bias; ~1 ms for 4096 x 4096): weights refilled at the
+ *   same address are packed again, but a few values changed in place may go unnoticed. */
+
 #ifdef __cplusplus
 }
 #endif

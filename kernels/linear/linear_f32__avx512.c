@@ -45,16 +45,33 @@ NK_INLINE __m256 reduce8(const __m512 v[8])
  *    + wkvec; pf: prefetch distance in k (0: none);
  * y: the tile's outputs; first: the first k block (y = bias + sums) or not (y += sums).
  */
+/* Lines of the next W block to prefetch into L2 while this tile runs: rows of `len` floats,
+ * `row` apart, from line `from` (in row-major order of lines) for `count` lines. */
+typedef struct {
+    const float *base;
+    size_t row, lines_per_row, from, count;
+} nk_next;
+
 NK_INLINE void tile(const int M, const int N, size_t kb, const float *a, size_t lda,
                     const float *w, size_t wrow, size_t wkvec, size_t pf, float *y, size_t ldy,
-                    const float *bias, int first)
+                    const float *bias, int first, const nk_next *nx)
 {
     __m512 acc[MR][NR];
     for (int i = 0; i < M; i++)
         for (int j = 0; j < N; j++)
             acc[i][j] = _mm512_setzero_ps();
     const size_t full = kb / VL, pfv = pf / VL * wkvec;
+    /* spread the next block's lines evenly over this tile's k steps */
+    size_t left = nx ? nx->count : 0, per = full ? (left + full - 1) / full : 0;
+    size_t pr = nx && nx->lines_per_row ? nx->from / nx->lines_per_row : 0;
+    size_t po = nx && nx->lines_per_row ? nx->from % nx->lines_per_row * VL : 0;
     for (size_t v = 0; v < full; v++) {
+        for (size_t p = 0; p < per && left; p++, left--) {
+            _mm_prefetch((const char *)(nx->base + pr * nx->row + po), _MM_HINT_T1);
+            po += VL;
+            if (po >= nx->lines_per_row * VL)
+                po = 0, pr++;
+        }
         __m512 av[MR];
         for (int i = 0; i < M; i++)
             av[i] = _mm512_loadu_ps(a + i * lda + v * VL);
@@ -62,7 +79,9 @@ NK_INLINE void tile(const int M, const int N, size_t kb, const float *a, size_t 
             const float *wp = w + j * wrow + v * wkvec;
             if (pfv)
                 _mm_prefetch((const char *)(wp + pfv), _MM_HINT_T0);
-            const __m512 wv = _mm512_loadu_ps(wp);
+            __m512 wv = _mm512_loadu_ps(wp);
+            /* one load feeds M FMAs: keep the compiler from folding it into each of them */
+            __asm__("" : "+v"(wv));
             for (int i = 0; i < M; i++)
                 acc[i][j] = _mm512_fmadd_ps(av[i], wv, acc[i][j]);
         }
@@ -95,7 +114,7 @@ NK_INLINE void tile(const int M, const int N, size_t kb, const float *a, size_t 
 }
 
 #define NK_TILE_N(M, N)                                                                            \
-    case N: tile(M, N, kb, a, lda, w, wrow, wkvec, pf, y, ldy, bias, first); break;
+    case N: tile(M, N, kb, a, lda, w, wrow, wkvec, pf, y, ldy, bias, first, nx); break;
 #define NK_TILE_M(M)                                                                               \
     case M:                                                                                        \
         switch (n) {                                                                               \
@@ -107,7 +126,7 @@ NK_INLINE void tile(const int M, const int N, size_t kb, const float *a, size_t 
 /* A tile of m x n (1 <= m <= MR, 1 <= n <= NR), each shape its own unrolled instance. */
 static void tile_any(size_t m, size_t n, size_t kb, const float *a, size_t lda, const float *w,
                      size_t wrow, size_t wkvec, size_t pf, float *y, size_t ldy,
-                     const float *bias, int first)
+                     const float *bias, int first, const nk_next *nx)
 {
     switch (m) {
         NK_TILE_M(1) NK_TILE_M(2) NK_TILE_M(3) NK_TILE_M(4)
@@ -129,18 +148,46 @@ void normkit_linear_f32__avx512(size_t rows, size_t dim, size_t n, const float *
     const size_t pf = kp->lin_prefetch;
     for (size_t i0 = 0; i0 < rows; i0 += mc) {
         const size_t mb = rows - i0 < mc ? rows - i0 : mc;
-        for (size_t k0 = 0; k0 < dim; k0 += kc) {
-            const size_t kb = dim - k0 < kc ? dim - k0 : kc;
-            /* k0 is a multiple of VL (kc is), so a packed panel's k block starts at a vector */
-            const size_t wk = packed ? k0 / VL * wkvec : k0;
-            for (size_t j0 = 0; j0 < n; j0 += NR) {
-                const size_t nb = n - j0 < NR ? n - j0 : NR;
-                const float *wj = w + j0 / NR * wgroup + wk;
-                const float *bj = bias ? bias + j0 : NULL;
-                for (size_t i = i0; i < i0 + mb; i += MR) {
+        /* j outside k: each panel of NR rows of W is read start to end, one long stream
+         * (the prefetchers' favourite), while the activation block waits in L2. The first
+         * tile of a (j, k) block brings its W from memory; the others reuse it from L1 and
+         * meanwhile prefetch the next block's W into L2, so the next first tile finds it
+         * there (with one tile per block — decode — there is nothing to overlap with). */
+        const size_t tiles = (mb + MR - 1) / MR;
+        for (size_t j0 = 0; j0 < n; j0 += NR) {
+            const size_t nb = n - j0 < NR ? n - j0 : NR;
+            const float *bj = bias ? bias + j0 : NULL;
+            for (size_t k0 = 0; k0 < dim; k0 += kc) {
+                const size_t kb = dim - k0 < kc ? dim - k0 : kc;
+                /* k0 is a multiple of VL (kc is), so a packed panel's k block starts at a
+                 * vector */
+                const float *wj = w + j0 / NR * wgroup + (packed ? k0 / VL * wkvec : k0);
+                /* the next block: the next k block of these rows, else the next rows' first */
+                nk_next nx = {0};
+                size_t lines = 0;
+                if (tiles > 1 && (k0 + kb < dim || j0 + NR < n)) {
+                    const size_t k1 = k0 + kb < dim ? k0 + kb : 0, j1 = k1 ? j0 : j0 + NR;
+                    const size_t kb1 = dim - k1 < kc ? dim - k1 : kc;
+                    const size_t nb1 = n - j1 < NR ? n - j1 : NR;
+                    if (packed) { /* one contiguous run of panel */
+                        nx.base = w + j1 / NR * wgroup + k1 / VL * wkvec;
+                        nx.lines_per_row = (kb1 + VL - 1) / VL * NR;
+                        lines = nx.lines_per_row;
+                    } else {
+                        nx.base = w + j1 * ldw + k1;
+                        nx.row = ldw;
+                        nx.lines_per_row = (kb1 + VL - 1) / VL;
+                        lines = nx.lines_per_row * nb1;
+                    }
+                }
+                for (size_t t = 0, i = i0; i < i0 + mb; i += MR, t++) {
                     const size_t m = i0 + mb - i < MR ? i0 + mb - i : MR;
+                    if (lines && t > 0) {
+                        nx.from = lines * (t - 1) / (tiles - 1);
+                        nx.count = lines * t / (tiles - 1) - nx.from;
+                    }
                     tile_any(m, nb, kb, x + i * ldx + k0, ldx, wj, wrow, wkvec, pf,
-                             y + i * ldy + j0, ldy, bj, k0 == 0);
+                             y + i * ldy + j0, ldy, bj, k0 == 0, lines && t > 0 ? &nx : NULL);
                 }
             }
         }
