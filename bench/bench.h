@@ -51,6 +51,7 @@ typedef struct nkb_case {
     double rows;         /* rows normalized by one call (kernel cases), else 0 */
     double flops;        /* floating-point operations of one call (FMA cases), else 0 */
     double ws_bytes;     /* distinct bytes one call touches: what decides the label */
+    int real_time;       /* rates per second of wall time (the case runs threads of its own) */
     int index;           /* private to bench code */
 } nkb_case;
 

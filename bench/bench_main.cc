@@ -85,7 +85,9 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < n; i++) {
         const nkb_case *c = nkb_case_get(i);
-        benchmark::RegisterBenchmark(c->name, run_case, c);
+        auto *b = benchmark::RegisterBenchmark(c->name, run_case, c);
+        if (c->real_time)
+            b->UseRealTime(); // the case's CPU time would count only one of its threads
     }
     for (size_t i = 0; i < nkb_context_count(); i++)
         benchmark::AddCustomContext(nkb_context_key(i), nkb_context_value(i));

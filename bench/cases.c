@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/mman.h>
 
 #include "bench_config.h"
@@ -29,6 +30,7 @@
 #include "normkit_config.h"
 #include "normkit_kernels.h"
 #include "peers/peers.h"
+#include "topo.h"
 
 #define NKB_EPS 1e-5f
 #define NKB_SEED 0x6e6f726d6b697431ull /* fixed: every run, every case, the same inputs */
@@ -131,7 +133,8 @@ typedef enum {
     NKB_LIN_KERNEL,  /* a registry variant (or a plain-C rebuild), row-major W */
     NKB_LIN_PACKED,  /* a registry variant on W packed in its own layout ("<isa>_packed") */
     NKB_LIN_UNFUSED, /* that ISA's norm variant, then its linear variant ("<isa>_unfused") */
-    NKB_LIN_PEER     /* normkit's best norm variant, then a peer's matmul */
+    NKB_LIN_PEER,    /* normkit's best norm variant, then a peer's matmul */
+    NKB_LIN_2T       /* the registry variant, n split across this core and the next one */
 } nkb_lin_kind;
 
 typedef struct {
@@ -165,6 +168,10 @@ static nkb_linear_peer lpeers[3];
 static size_t nlpeers;
 static char lpeer_info[1024];
 static const char *lin_error; /* what the last linear case's peer call reported */
+static int two_cores;         /* the machine has a second core for the _2t cases */
+static int second_core;       /* which one */
+static void w2_stop(void);
+static const char *w2_pin_text(void);
 static nkb_entry *entries;
 static size_t nentries, entries_cap;
 static char skipped[1024];   /* variants not benchmarked, and why */
@@ -545,6 +552,7 @@ void nkb_cases_context(void (*add)(const char *key, const char *value))
 {
     char key[64];
     add("linear_peers", lpeer_info[0] ? lpeer_info : "none built");
+    add("linear_2t", two_cores ? w2_pin_text() : "fewer than 2 cores: no _2t cases");
     for (int op = 0; op < NORMKIT_OP_COUNT; op++) {
         if (normkit_op_get((normkit_op)op)->linear)
             continue;
@@ -735,6 +743,7 @@ int nkb_case_setup(const nkb_case *c, char *err, size_t errlen)
 
 void nkb_cases_free(void)
 {
+    w2_stop();
     pool_free();
     for (size_t i = 0; i < nlpeers; i++)
         if (lpeers[i].fini) /* none under --list */
@@ -756,6 +765,9 @@ void nkb_cases_free(void)
  *   autovec, autovec_fastmath   the scalar C rebuilt for this machine (small shapes only)
  *   onednn, openblas, xnnpack   normkit's best norm variant, then the peer's matmul (weights
  *                    reordered/packed once, untimed, where the peer can)
+ *   <isa>_2t         the registry variant on two threads, each bound (hwloc) to its own core,
+ *                    each computing half of the columns: the split an engine does itself
+ *                    (output columns are independent); only on machines with 2+ cores
  * flops = 2 rows n dim (the norm's few flops per element are not counted); bytes = W, x and y
  * once (4 (n dim + rows dim + rows n)): for decode-sized rows, W's streaming bandwidth. */
 
@@ -845,6 +857,13 @@ static int collect_linear_variants(const nkb_options *o)
             snprintf(v.isa, sizeof v.isa, "%s_packed", normkit_isa_name(k->isa));
             if (k->isa != NORMKIT_ISA_SCALAR && add_lvariant(&v) != 0)
                 return -1;
+            if (two_cores && k->isa != NORMKIT_ISA_SCALAR) {
+                v.kind = NKB_LIN_2T;
+                snprintf(v.isa, sizeof v.isa, "%s_2t", normkit_isa_name(k->isa));
+                if (add_lvariant(&v) != 0)
+                    return -1;
+                v.kind = NKB_LIN_KERNEL;
+            }
             if (has_norm) {
                 v.kind = NKB_LIN_UNFUSED;
                 v.k = normkit_kernels_for(k->isa, normkit_op_linear);
@@ -878,6 +897,12 @@ static int collect_linear_variants(const nkb_options *o)
 
 static int build_linear_cases(const nkb_options *o, const nkb_machine *m)
 {
+    nk_topo topo;
+    char terr[160];
+    if (nk_topo_read(&topo, terr, sizeof terr) == 0 && topo.cores >= 2) {
+        two_cores = 1;
+        second_core = (o->pin_core + 1) % topo.cores;
+    }
     if (collect_linear_variants(o) != 0)
         return -1;
     for (size_t s = 0; s < sizeof lin_shapes / sizeof lin_shapes[0]; s++)
@@ -899,6 +924,7 @@ static int build_linear_cases(const nkb_options *o, const nkb_machine *m)
                 e.c.bytes = e.c.ws_bytes;
                 e.c.rows = (double)rows;
                 e.c.flops = flops;
+                e.c.real_time = v->kind == NKB_LIN_2T;
                 e.c.label = level_names[level_of(m, e.c.ws_bytes)];
                 snprintf(e.c.name, sizeof e.c.name, "%s/f32/%s/dim:%zu/n:%zu/rows:%zu",
                          normkit_op_name(v->op), v->isa, dim, n, rows);
@@ -914,6 +940,97 @@ static int build_linear_cases(const nkb_options *o, const nkb_machine *m)
 }
 
 enum { NKB_LX, NKB_LW, NKB_LY, NKB_LU, NKB_LG, NKB_LB, NKB_LBIAS, NKB_LP, NKB_LWS };
+
+/* The second thread of the _2t cases: started on first use, bound to second_core, runs one
+ * call at a time on its half of the columns (its own workspace). */
+static struct {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int started, stop, pending;
+    const normkit_kernel *k;
+    normkit_args a;
+    float *ws;
+    size_t ws_floats;
+    char pin[160];
+} w2 = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+static void *w2_main(void *arg)
+{
+    (void)arg;
+    int pu = -1;
+    char err[160] = "";
+    if (nk_topo_pin_thread(second_core, &pu, err, sizeof err) == 0)
+        snprintf(w2.pin, sizeof w2.pin, "second thread bound to core %d (PU %d)", second_core, pu);
+    else
+        snprintf(w2.pin, sizeof w2.pin, "second thread unpinned (%s)", err);
+    pthread_mutex_lock(&w2.mu);
+    for (;;) {
+        while (!w2.pending && !w2.stop)
+            pthread_cond_wait(&w2.cv, &w2.mu);
+        if (w2.stop)
+            break;
+        pthread_mutex_unlock(&w2.mu);
+        normkit_kernel_call(w2.k, &w2.a);
+        pthread_mutex_lock(&w2.mu);
+        w2.pending = 0;
+        pthread_cond_broadcast(&w2.cv);
+    }
+    pthread_mutex_unlock(&w2.mu);
+    return NULL;
+}
+
+static int w2_start(void)
+{
+    if (w2.started)
+        return 0;
+    if (pthread_create(&w2.thread, NULL, w2_main, NULL) != 0)
+        return -1;
+    w2.started = 1;
+    return 0;
+}
+
+static const char *w2_pin_text(void)
+{
+    return w2.pin[0] ? w2.pin : "second thread not started (no _2t case ran)";
+}
+
+static void w2_stop(void)
+{
+    if (!w2.started)
+        return;
+    pthread_mutex_lock(&w2.mu);
+    w2.stop = 1;
+    pthread_cond_broadcast(&w2.cv);
+    pthread_mutex_unlock(&w2.mu);
+    pthread_join(w2.thread, NULL);
+    w2.started = w2.stop = 0;
+    free(w2.ws);
+    w2.ws = NULL, w2.ws_floats = 0;
+}
+
+/* Columns [0, half) here, [half, n) on the second thread; half a multiple of 16. */
+static void run_2t(const normkit_kernel *k, const normkit_args *a)
+{
+    const size_t half = a->n >= 32 ? a->n / 2 / 16 * 16 : a->n / 2;
+    normkit_args mine = *a, theirs = *a;
+    mine.n = half;
+    theirs.n = a->n - half;
+    theirs.w = a->w + half * a->ldw;
+    theirs.bias = a->bias ? a->bias + half : NULL;
+    theirs.y = a->y + half;
+    theirs.ws = w2.ws;
+    pthread_mutex_lock(&w2.mu);
+    w2.k = k, w2.a = theirs, w2.pending = 1;
+    pthread_cond_broadcast(&w2.cv);
+    pthread_mutex_unlock(&w2.mu);
+    if (mine.n)
+        normkit_kernel_call(k, &mine);
+    pthread_mutex_lock(&w2.mu);
+    while (w2.pending)
+        pthread_cond_wait(&w2.cv, &w2.mu);
+    pthread_mutex_unlock(&w2.mu);
+}
 
 static int setup_linear(const nkb_entry *e, char *err, size_t errlen)
 {
@@ -955,6 +1072,22 @@ static int setup_linear(const nkb_entry *e, char *err, size_t errlen)
             return -1;
         }
     }
+    if (v->kind == NKB_LIN_2T) {
+        const size_t floats = pool.bytes[NKB_LWS] / sizeof(float) + 16;
+        if (w2_start() != 0) {
+            snprintf(err, errlen, "could not start the second thread");
+            return -1;
+        }
+        if (w2.ws_floats < floats) {
+            free(w2.ws);
+            w2.ws = aligned_alloc(64, (floats * sizeof(float) + 63) / 64 * 64);
+            w2.ws_floats = w2.ws ? floats : 0;
+            if (!w2.ws) {
+                snprintf(err, errlen, "out of memory allocating the workspace");
+                return -1;
+            }
+        }
+    }
     if (v->kind == NKB_LIN_PEER) {
         const char *why = v->peer->prepare(R, D, N, pool.a[NKB_LW], D, pool.a[NKB_LBIAS]);
         if (why) {
@@ -989,6 +1122,7 @@ static float run_linear(const nkb_entry *e)
         normkit_kernel_call(v->k, &a);
         break;
     case NKB_LIN_KERNEL: normkit_kernel_call(v->k, &a); break;
+    case NKB_LIN_2T: run_2t(v->k, &a); break;
     case NKB_LIN_UNFUSED:
         run_norm(v->norm, R, D);
         a.x = pool.a[NKB_LU];

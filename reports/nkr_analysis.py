@@ -2,8 +2,6 @@
 import math
 from collections import defaultdict
 
-from nkr_data import LEVELS
-
 NORMKIT_ISAS = ("scalar", "avx2", "avx512", "neon", "sve")  # the registry's variants
 PLAIN_C = ("autovec", "autovec_fastmath")                   # the scalar C, compiler-optimized
 
@@ -111,6 +109,35 @@ def compare(runs):
         if any(others):
             out.append((name, [base.cases[name]] + others))
     return out
+
+
+GATE_RULE = ("a case regresses when its median CPU time is more than PCT% above the first run's "
+             "AND its [min, max] over the repetitions lies wholly above the first run's [min, max] "
+             "(the ranges do not overlap). Where either run has no range for the case (one "
+             "repetition, or only aggregates written), the case is judged on the median alone, "
+             "and labelled so. A case of the first run that another run lacks or reports as "
+             "failed fails the gate whatever the threshold.")
+
+
+def judge(base, other, fail_above=None):
+    """How `other` compares with `base` (two Cases of one name): a dict with
+    ratio (base time / other time: above 1 the other is faster), change (% of base time),
+    overlap (True/False: do the [min, max] ranges overlap; None when either has no range),
+    no_range ([(which, reason)] for the cases without a range: which is 0 for base, 1 for other;
+    empty when the verdict rests on ranges), regressed (None without fail_above, else the
+    gate's verdict, GATE_RULE)."""
+    ratio = base.time_ns / other.time_ns
+    change = (other.time_ns / base.time_ns - 1.0) * 100.0
+    no_range = [(i, c.no_range_reason) for i, c in enumerate((base, other)) if not c.has_range]
+    overlap = None
+    if not no_range:
+        overlap = not (other.time_min_ns > base.time_max_ns or other.time_max_ns < base.time_min_ns)
+    regressed = None
+    if fail_above is not None:
+        # Disjoint ranges with a slower median means the other run's range lies above the base's.
+        regressed = change > fail_above and overlap is not True
+    return {"ratio": ratio, "change": change, "overlap": overlap, "no_range": no_range,
+            "regressed": regressed}
 
 
 def missing_in(runs):

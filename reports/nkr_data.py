@@ -34,6 +34,24 @@ class Case:
     flops_per_second: float   # 0 when the case reports none
     level: str                # L1/L2/L3/DRAM or "" when unlabelled
     label: str
+    # The spread over --benchmark_repetitions (CPU time, like time_ns):
+    repetitions: int = 1      # how many times the case was run
+    time_min_ns: float = None  # fastest and slowest repetition; None without per-repetition
+    time_max_ns: float = None  # entries (one repetition, or --benchmark_report_aggregates_only)
+    cv: float = None          # coefficient of variation (stddev / mean, a fraction); None if 1 run
+
+    @property
+    def has_range(self):
+        return self.time_min_ns is not None and self.time_max_ns is not None
+
+    @property
+    def no_range_reason(self):
+        """Why the case has no [min, max] (for labelling median-only judgements), or ""."""
+        if self.has_range:
+            return ""
+        if self.repetitions <= 1:
+            return "has 1 repetition"
+        return f"has only aggregates of {self.repetitions} repetitions, no per-repetition times"
 
     @property
     def is_ceiling(self):
@@ -60,10 +78,32 @@ class Run:
     cases: dict = field(default_factory=dict)   # name -> Case
     skipped: int = 0                            # entries that are not normkit cases, or failed
     errored: set = field(default_factory=set)   # normkit cases that reported an error
+    name: str = ""                              # shown instead of the file name when set
 
     @property
     def label(self):
-        return os.path.basename(self.path)
+        return self.name or os.path.basename(self.path)
+
+    def repetitions_text(self):
+        """"3 repetitions per case", "1 repetition per case", "1-5 repetitions per case"."""
+        reps = sorted({c.repetitions for c in self.kernels()} or {1})
+        n = f"{reps[0]}" if len(reps) == 1 else f"{reps[0]}–{reps[-1]}"
+        return f"{n} repetition{'s' if reps[-1] > 1 else ''} per case"
+
+    def spread_note(self):
+        """One sentence on what spread this run has, for the reports."""
+        cases = self.kernels()
+        ranged = sum(c.has_range for c in cases)
+        if cases and ranged == len(cases):
+            return f"`{self.label}`: {self.repetitions_text()}, min–max and CV over them."
+        if ranged:
+            return (f"`{self.label}`: {self.repetitions_text()}; {len(cases) - ranged} of {len(cases)} "
+                    "cases have no per-repetition times (no min–max).")
+        if any(c.repetitions > 1 for c in cases):
+            return (f"`{self.label}`: {self.repetitions_text()}, but only their aggregates were "
+                    "written (--benchmark_report_aggregates_only): CV where given, no min–max.")
+        return (f"`{self.label}`: 1 repetition per case, so no spread is known (run normkit-bench "
+                "with --benchmark_repetitions=5 for one).")
 
     def kernels(self):
         return [c for c in self.cases.values() if not c.is_ceiling]
@@ -136,14 +176,18 @@ def load_run(path):
             skipped += 1
             continue
         agg = b.get("aggregate_name") if b.get("run_type") == "aggregate" else None
-        if agg not in (None, "median"):
-            continue
+        if agg not in (None, "median", "cv"):
+            continue  # mean and stddev: the median and the min-max/CV describe the case
         groups.setdefault(run_name, []).append((agg, b, parsed))
 
     run = Run(path=path, context=doc["context"], skipped=skipped, errored=errored)
     for run_name, entries in groups.items():
         medians = [e for e in entries if e[0] == "median"]
-        chosen = medians if medians else entries
+        reps = [e for e in entries if e[0] is None]      # one entry per repetition
+        cvs = [e for e in entries if e[0] == "cv"]
+        chosen = medians if medians else reps
+        if not chosen:
+            continue  # a cv without a median or repetitions: nothing to report
 
         def med(key):
             return statistics.median(float(e[1].get(key, 0.0)) for e in chosen)
@@ -156,11 +200,55 @@ def load_run(path):
         time_ns = statistics.median(float(e[1].get("cpu_time", e[1]["real_time"]))
                                     * TIME_UNITS[e[1]["time_unit"]] for e in chosen)
         flops = med("flops") or med("FLOP/s") or med("flops_per_second")
+        # The spread: min and max over the repetitions' own entries; the CV from Google
+        # Benchmark's cv aggregate (a fraction), else from the repetitions.
+        times = [float(e[1].get("cpu_time", e[1]["real_time"])) * TIME_UNITS[e[1]["time_unit"]]
+                 for e in reps]
+        # How many repetitions: their entries, or (aggregates only) what the aggregates declare.
+        declared = [e[1].get("repetitions") for e in entries]
+        declared = max([d for d in declared if isinstance(d, int) and not isinstance(d, bool)] or [1])
+        n = len(times) if times else declared
+        cv = None
+        if cvs:
+            cv = float(cvs[0][1].get("cpu_time", cvs[0][1]["real_time"]))
+        elif len(times) >= 2 and statistics.fmean(times) > 0:
+            cv = statistics.stdev(times) / statistics.fmean(times)
         run.cases[run_name] = Case(name=run_name, op=op, dtype=dtype, isa=isa, params=params,
                                    time_ns=time_ns, bytes_per_second=med("bytes_per_second"),
                                    flops_per_second=flops, level=m.group(1) if m else "",
-                                   label=label)
+                                   label=label, repetitions=n,
+                                   time_min_ns=min(times) if len(times) >= 2 else None,
+                                   time_max_ns=max(times) if len(times) >= 2 else None,
+                                   cv=cv if n >= 2 else None)
     _require(run.cases, path, "holds no normkit cases (names like rmsnorm/f32/avx512/dim:4096/rows:64)")
     for c in run.kernels():
         _require(c.time_ns > 0 and math.isfinite(c.time_ns), path, f"{c.name}: time is not positive")
     return run
+
+
+def filtered(run, pattern):
+    """The run with only the kernel cases whose name matches the regular expression (searched,
+    not anchored); ceilings stay, for percent-of-ceiling. Raises ReportError if none is left."""
+    try:
+        rx = re.compile(pattern)
+    except re.error as e:
+        raise ReportError(f"--filter {pattern!r}: not a regular expression: {e}") from None
+    cases = {n: c for n, c in run.cases.items() if c.is_ceiling or rx.search(n)}
+    out = Run(path=run.path, context=run.context, cases=cases, skipped=run.skipped,
+              errored={n for n in run.errored if rx.search(n)}, name=run.name)
+    _require(out.kernels(), run.path, f"no case matches --filter {pattern!r}")
+    return out
+
+
+def isa_view(run, isa):
+    """The kernel cases of one ISA of a run, renamed op/dtype/*/shape so that two views of the
+    same run line up shape by shape (--compare RUN.json --isa BASE NEW)."""
+    def star(name):
+        f = name.split("/")
+        return "/".join(f[:2] + ["*"] + f[3:])
+    cases = {star(n): c for n, c in run.cases.items() if not c.is_ceiling and c.isa == isa}
+    errored = {star(n) for n in run.errored if (parse_name(n) or (0, 0, None))[2] == isa}
+    _require(cases or errored, run.path, f"has no case of isa '{isa}' "
+             f"(it has: {', '.join(sorted({c.isa for c in run.kernels()}))})")
+    return Run(path=run.path, context=run.context, cases=cases, skipped=run.skipped,
+               errored=errored, name=f"{run.label} [{isa}]")

@@ -8,8 +8,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from nkr_analysis import ceilings, kernel_table, speedups_by_isa  # noqa: E402
-from nkr_data import LEVELS  # noqa: E402
+from nkr_analysis import ceilings, speedups_by_isa  # noqa: E402
 
 ISA_STYLE = {  # stable colours and markers, so plots read the same from run to run
     "scalar": ("#7f7f7f", "o"), "autovec": ("#bcbd22", "v"), "autovec_fastmath": ("#8c564b", "^"),

@@ -1,13 +1,21 @@
 #!/usr/bin/env python3
 """normkit benchmark reports: tables, roofline and speedup plots, run-to-run comparison.
 
-  normkit_report.py [-o DIR] RUN.json               one run -> DIR/report.md, index.html, summary.csv, *.png
-  normkit_report.py -o DIR --compare A.json B.json [...] [--fail-above PCT]
-  normkit_report.py -o DIR --run-bench PATH/normkit-bench [-- extra normkit-bench flags]
+  normkit_report.py [-o DIR] [--filter REGEX] RUN.json
+        one run -> DIR/report.md, index.html, summary.csv, *.png
+  normkit_report.py [-o DIR] [--filter REGEX] --compare BASE.json NEW.json [...] [--fail-above PCT]
+        runs side by side, case by case, against the first (and the best variant per shape)
+  normkit_report.py [-o DIR] [--filter REGEX] --compare RUN.json --isa BASE NEW [--fail-above PCT]
+        one run: ISA NEW against ISA BASE, shape by shape (e.g. --isa scalar avx512)
+  normkit_report.py [-o DIR] --run-bench PATH/normkit-bench [-- extra normkit-bench flags]
 
 Inputs are Google Benchmark JSON files written by normkit-bench (--benchmark_format=json or
---benchmark_out). The output folder is written whole or not at all. Exit status: 0 done,
-1 a comparison regressed by more than --fail-above, 2 bad input or usage.
+--benchmark_out). Times are CPU time per call, the median over the repetitions; rates (bytes/s,
+rows/s) are per-call figures over the same time, so they give the same ratios. With
+--benchmark_repetitions=N (N >= 3 recommended; 5 on a noisy machine) the tables also show the
+spread: the coefficient of variation (CV, as ±x%) and the fastest–slowest repetition (min–max).
+Compare mode prints its table on standard output as well. The output folder is written whole or
+not at all. Exit status: 0 done, 1 the --fail-above gate failed, 2 bad input or usage.
 """
 import argparse
 import base64
@@ -19,16 +27,20 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import textwrap
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from nkr_analysis import (at_a_glance, best_per_shape, ceilings, compare, kernel_table,  # noqa: E402
-                          missing_in, shape_text)
-from nkr_data import LEVELS, ReportError, load_run  # noqa: E402
+from nkr_analysis import (GATE_RULE, at_a_glance, best_per_shape, ceilings, compare,  # noqa: E402
+                          judge, kernel_table, missing_in, shape_text)
+from nkr_data import LEVELS, ReportError, filtered, isa_view, load_run  # noqa: E402
 
-# Context fields shown first (Google Benchmark's own, then normkit-bench's), in this order.
-CONTEXT_FIRST = ("normkit_cpu", "cpu_model", "normkit_isa", "isa", "date", "host_name", "num_cpus",
-                 "mhz_per_cpu", "normkit_version", "git_revision", "compiler", "compiler_flags")
+# Context fields shown first, in this order; every other key follows in name order, as a plain
+# key/value row, so keys normkit-bench adds later (cache_source, openblas_core, ...) show up
+# without changes here.
+CONTEXT_FIRST = ("cpu_model", "cpu_id", "isa_active", "isa_cpu", "date", "host_name", "num_cpus",
+                 "mhz_per_cpu", "normkit_version", "normkit_git", "compiler_c", "compiler_cpp",
+                 "profile", "pinning")
 
 
 def fmt(v, digits=3):
@@ -39,18 +51,45 @@ def fmt(v, digits=3):
     return str(v)
 
 
+def context_value(v):
+    if isinstance(v, dict):
+        return ", ".join(f"{k}={context_value(x)}" for k, x in v.items())
+    if isinstance(v, list):
+        return ", ".join(context_value(x) for x in v)
+    return " ".join(str(v).split())  # one line: a table row
+
+
 def context_rows(ctx):
+    """[[key, value]] for every context key: the known ones first, then the rest by name."""
     keys = [k for k in CONTEXT_FIRST if k in ctx] + sorted(k for k in ctx if k not in CONTEXT_FIRST)
     rows = []
     for k in keys:
         v = ctx[k]
-        if k == "caches" and isinstance(v, list):
+        if k == "caches" and isinstance(v, list) and all(isinstance(c, dict) for c in v):
             v = ", ".join(f"L{c.get('level')} {c.get('type', '')} {c.get('size', 0) // 1024} KiB"
-                          f" x{c.get('num_sharing', 1)}" for c in v)
-        elif isinstance(v, (list, dict)):
-            v = str(v)
-        rows.append([k, str(v)])
+                          f" x{c.get('num_sharing', 1)}" for c in v) or "(none detected)"
+        rows.append([str(k), context_value(v)])
     return rows
+
+
+def us(ns):
+    return f"{ns / 1e3:.3f}"
+
+
+def cv_text(case):
+    """" ±2.1%": the CV over the repetitions, or "" for a single repetition."""
+    return f" ±{case.cv * 100:.1f}%" if case.cv is not None else ""
+
+
+def range_text(case):
+    """"2.672–2.863" (µs, fastest–slowest repetition) or "" without per-repetition times."""
+    return f"{us(case.time_min_ns)}–{us(case.time_max_ns)}" if case.has_range else ""
+
+
+def time_cell(case):
+    """Compare tables: "2.735 (2.672–2.863)", the median and the range in µs."""
+    r = range_text(case)
+    return us(case.time_ns) + (f" ({r})" if r else "")
 
 
 class Doc:
@@ -149,12 +188,17 @@ def single_report(run, folder):
     doc = Doc()
     doc.h(1, title)
     doc.p(f"Generated {datetime.datetime.now():%Y-%m-%d %H:%M} from `{run.label}` "
-          f"({len(run.cases)} cases; median of repetitions where there were several"
+          f"({len(run.cases)} cases, {run.repetitions_text()}"
           + (f"; {run.skipped} entries left out: not normkit cases, or failed"
              + (f" ({', '.join(sorted(run.errored))})" if run.errored else "") if run.skipped else "")
           + "). "
-          "Times are CPU time per call (what normkit-bench's rates use); bandwidth counts bytes "
-          "read + written.")
+          "Times are CPU time per call (what normkit-bench's rates use), the median over the "
+          "repetitions; bandwidth counts bytes read + written.")
+    has_cv = any(c.cv is not None for c in run.kernels())
+    doc.p("**Spread:** " + run.spread_note()
+          + (" In the tables, `±x%` after a time is the coefficient of variation (standard "
+             "deviation over mean) of the repetitions; summary.csv has the fastest and slowest "
+             "repetition too." if has_cv else ""))
     glance = at_a_glance(run)
     if glance:
         doc.h(2, "At a glance")
@@ -201,75 +245,141 @@ def single_report(run, folder):
                 name = f"**{c.isa}** ★" if r["best"] else c.isa
                 pct = (f"{r['pct']:.0f}% of {r['ceiling'][2]} {r['ceiling'][0]}"
                        if r["pct"] is not None else "–")
-                out.append([name, f"{r['us']:.3f}", f"{r['gbps']:.1f}", pct,
+                out.append([name, f"{r['us']:.3f}{cv_text(c)}", f"{r['gbps']:.1f}", pct,
                             fmt(r["x_scalar"]), fmt(r["x_autovec"])])
                 csv_rows.append([c.op, c.dtype, c.isa, c.params.get("dim", ""), c.params.get("rows", ""),
                                  c.level, f"{c.time_ns:.1f}", f"{c.gbps:.3f}",
                                  "" if r["pct"] is None else f"{r['pct']:.1f}",
                                  "" if r["x_scalar"] is None else f"{r['x_scalar']:.3f}",
                                  "" if r["x_autovec"] is None else f"{r['x_autovec']:.3f}",
-                                 int(r["best"])])
-            doc.table(["variant", "µs/call", "GB/s", "% of ceiling", "× scalar", "× autovec"], out)
+                                 int(r["best"]), c.repetitions,
+                                 f"{c.time_min_ns:.1f}" if c.has_range else "",
+                                 f"{c.time_max_ns:.1f}" if c.has_range else "",
+                                 f"{c.cv * 100:.2f}" if c.cv is not None else ""])
+            doc.table(["variant", "µs/call ±CV" if has_cv else "µs/call", "GB/s", "% of ceiling",
+                       "× scalar", "× autovec"], out)
     doc.h(2, "Not in this run")
     doc.p("Fused norm+linear (against OpenBLAS), pre-norm vs post-norm blocks and the depth sweep "
           "get their sections when normkit-bench runs them; this run has no such cases.")
     with open(os.path.join(folder, "summary.csv"), "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["op", "dtype", "isa", "dim", "rows", "level", "time_ns", "gbps",
-                    "pct_of_ceiling", "speedup_vs_scalar", "speedup_vs_autovec", "best"])
+                    "pct_of_ceiling", "speedup_vs_scalar", "speedup_vs_autovec", "best",
+                    "repetitions", "time_min_ns", "time_max_ns", "cv_pct"])
         w.writerows(csv_rows)
     return doc, title
 
 
-def compare_report(runs, folder, fail_above):
+def gate_basis(j, base_case, other_case, labels, k):
+    """How a comparison was judged, in words: "ranges disjoint: ..." / "ranges overlap: ..." /
+    "median only: RUN has 1 repetition"."""
+    if j["no_range"]:
+        who = [(labels[0] if i == 0 else labels[k], why) for i, why in j["no_range"]]
+        return "median only: " + "; ".join(f"{l} {why}" for l, why in who)
+    return (f"ranges {'overlap' if j['overlap'] else 'disjoint'}: {range_text(base_case)} µs "
+            f"vs {range_text(other_case)} µs")
+
+
+def ranges_cell(j):
+    if j["overlap"] is None:
+        return "median only"
+    return "overlap" if j["overlap"] else "disjoint"
+
+
+def compare_report(runs, folder, fail_above, by_isa=None):
+    """The comparison report. Returns (doc, title, console lines, regressions), a regression
+    being (case, run label, what). by_isa: (BASE, NEW) when runs are two ISA views of one run."""
     import nkr_plots
     labels = [r.label for r in runs]
     if len(set(labels)) < len(labels):
         labels = [f"#{i + 1} {l}" for i, l in enumerate(labels)]
     matched = compare(runs)
-    shapes = best_per_shape(runs)
+    shapes = {} if by_isa else best_per_shape(runs)
     if not matched and not shapes:
+        if by_isa:
+            raise ReportError(f"{runs[0].path}: no shape has both isa '{by_isa[0]}' and isa "
+                              f"'{by_isa[1]}'")
         raise ReportError(f"{runs[0].path} and {', '.join(r.path for r in runs[1:])} have no benchmark "
                           "case or shape in common (different kernels or shapes?)")
     title = "normkit comparison: " + " vs ".join(labels)
     doc = Doc()
     doc.h(1, title)
-    doc.p(f"Generated {datetime.datetime.now():%Y-%m-%d %H:%M}. Ratios are time of `{labels[0]}` over "
-          "time of the other run: above 1 the other run is faster. Change is the other run's time "
-          f"relative to `{labels[0]}`.")
-    doc.h(2, "Machines")
-    keys = []
-    for r in runs:
-        keys += [k for k, _ in context_rows(r.context) if k not in keys]
-    doc.table(["field"] + labels,
-              [[k] + [dict(context_rows(r.context)).get(k, "–") for r in runs] for k in keys])
+    doc.p(f"Generated {datetime.datetime.now():%Y-%m-%d %H:%M}. Times are CPU time per call, the "
+          f"median over the repetitions. Ratios are time of `{labels[0]}` over time of the other "
+          "run: above 1 the other run is faster. Change is the other run's time relative to "
+          f"`{labels[0]}`.")
+    notes = [r.spread_note() for r in runs]
+    doc.p("**Spread:** " + " ".join(notes) + " In the tables a time reads `median (min–max)` in "
+          "µs over the repetitions; **ranges** says whether the two runs' min–max ranges overlap "
+          "(a difference within the runs' own noise) or are disjoint; *median only* where a run "
+          "has no range for the case (one repetition, or only aggregates written).")
+    doc.h(2, "Machine" if by_isa else "Machines")
+    if by_isa:
+        doc.table(["field", "value"], context_rows(runs[0].context))
+    else:
+        keys = []
+        for r in runs:
+            keys += [k for k, _ in context_rows(r.context) if k not in keys]
+        doc.table(["field"] + labels,
+                  [[k] + [dict(context_rows(r.context)).get(k, "–") for r in runs] for k in keys])
 
-    regressions = []
+    regressions = []          # (case, run label, what)
+    noisy = []                # worse than the limit but within the ranges: not counted
+    judged = {"ranges": 0, "median only": 0}
     csv_rows = []
+    console = []
     if matched:
         nkr_plots.compare_bars(matched, labels, os.path.join(folder, "compare.png"), title)
-        doc.h(2, "Same cases")
+        doc.h(2, "Same shapes" if by_isa else "Same cases")
         doc.img("compare.png", "speedup per operator and ISA against the first run")
         rows = []
+        width = max(len(n) for n, _ in matched)
+        blocks = {k: [] for k in range(1, len(runs))}
         for name, cases in matched:
             base = cases[0]
-            row = [name, f"{base.time_ns / 1e3:.3f}"]
+            row = [name, time_cell(base)]
             for k, c in enumerate(cases[1:], start=1):
                 if c is None:
-                    row += ["–", "–", "–"]
+                    row += ["–", "–", "–", "–"]
                     continue
-                ratio = base.time_ns / c.time_ns
-                change = (c.time_ns / base.time_ns - 1.0) * 100.0
-                row += [f"{c.time_ns / 1e3:.3f}", f"{ratio:.3f}", f"{change:+.1f}%"]
+                j = judge(base, c, fail_above)
+                judged["median only" if j["overlap"] is None else "ranges"] += 1
+                basis = gate_basis(j, base, c, labels, k)
+                cell = ranges_cell(j)
+                if j["regressed"]:
+                    cell += " **regression**"
+                    regressions.append((name, labels[k], f"{j['change']:+.1f}% (limit {fail_above:g}%; "
+                                                         f"{basis})"))
+                elif fail_above is not None and j["change"] > fail_above:
+                    noisy.append((name, labels[k], j["change"], basis))
+                row += [time_cell(c), f"{j['ratio']:.3f}", f"{j['change']:+.1f}%", cell]
                 csv_rows.append([name, labels[0], labels[k], f"{base.time_ns:.1f}", f"{c.time_ns:.1f}",
-                                 f"{ratio:.4f}", f"{change:.2f}"])
-                if fail_above is not None and change > fail_above:
-                    regressions.append((name, labels[k], change))
+                                 f"{j['ratio']:.4f}", f"{j['change']:.2f}",
+                                 base.repetitions, c.repetitions,
+                                 f"{base.time_min_ns:.1f}" if base.has_range else "",
+                                 f"{base.time_max_ns:.1f}" if base.has_range else "",
+                                 f"{c.time_min_ns:.1f}" if c.has_range else "",
+                                 f"{c.time_max_ns:.1f}" if c.has_range else "",
+                                 f"{base.cv * 100:.2f}" if base.cv is not None else "",
+                                 f"{c.cv * 100:.2f}" if c.cv is not None else "",
+                                 {True: "overlap", False: "disjoint", None: ""}[j["overlap"]],
+                                 "ranges" if j["overlap"] is not None else "median only",
+                                 "" if fail_above is None else ("fail" if j["regressed"] else "pass")])
+                blocks[k].append(f"{name:<{width}}  {time_cell(base):>22}  {time_cell(c):>22}  "
+                                 f"{j['ratio']:6.3f}  {j['change']:+7.1f}%  {cell.replace('**', '')}")
             rows.append(row)
         header = ["case", f"{labels[0]} µs"]
         for l in labels[1:]:
-            header += [f"{l} µs", "ratio", "change"]
+            header += [f"{l} µs", "ratio", "change", "ranges"]
         doc.table(header, rows)
+        for k, lines in blocks.items():
+            if lines:
+                console.append(f"{'case':<{width}}  {labels[0] + ' µs':>22}  {labels[k] + ' µs':>22}  "
+                               f"{'ratio':>6}  {'change':>8}  ranges")
+                console += lines
+                console.append("")
+        console.append("times: median (min–max) CPU µs per call over the repetitions; ratio > 1: the "
+                       "second run is faster; " + " ".join(n.replace("`", "") for n in notes))
     if shapes:
         doc.h(2, "Best variant per shape")
         rows = []
@@ -277,7 +387,7 @@ def compare_report(runs, folder, fail_above):
             row = [f"{op} {dtype} {shape_text(dict(params))}"]
             base = cases[0]
             for c in cases:
-                cell = f"{c.isa} {c.gbps:.1f} GB/s" if c else "–"
+                cell = f"{c.isa} {c.gbps:.1f} GB/s{cv_text(c)}" if c else "–"
                 if c and base and c is not base:
                     cell += f" ({base.time_ns / c.time_ns:.2f}x)"
                 row.append(cell)
@@ -285,7 +395,10 @@ def compare_report(runs, folder, fail_above):
         doc.table(["shape"] + labels, rows)
     with open(os.path.join(folder, "summary.csv"), "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["case", "base", "other", "base_time_ns", "other_time_ns", "speedup", "change_pct"])
+        w.writerow(["case", "base", "other", "base_time_ns", "other_time_ns", "speedup", "change_pct",
+                    "base_repetitions", "other_repetitions", "base_min_ns", "base_max_ns",
+                    "other_min_ns", "other_max_ns", "base_cv_pct", "other_cv_pct", "ranges",
+                    "judged_on", "gate"])
         w.writerows(csv_rows)
     gone = missing_in(runs)
     if gone:
@@ -295,10 +408,28 @@ def compare_report(runs, folder, fail_above):
     if fail_above is not None:
         regressions += [(n, l, why) for n, l, why in gone]
         doc.h(2, f"Gate: --fail-above {fail_above:g}%")
-        doc.p(f"{len(regressions)} case(s) regressed by more than {fail_above:g}%, went missing or "
-              "failed." if regressions else f"No case regressed by more than {fail_above:g}%, "
-              "and none went missing.")
-    return doc, title, regressions
+        doc.p("Rule: " + GATE_RULE.replace("PCT%", f"{fail_above:g}%"))
+        doc.p(f"{judged['ranges']} comparison(s) judged on the ranges, {judged['median only']} on "
+              "the median alone" + (" (**median only**: no spread, see above)"
+                                    if judged["median only"] else "") + ". "
+              + (f"**FAIL**: {len(regressions)} case(s) regressed, went missing or failed."
+                 if regressions else f"**PASS**: no case regressed by more than {fail_above:g}%, "
+                 "and none went missing."))
+        if regressions:
+            doc.table(["case", "run", "what"], [[n, l, w] for n, l, w in regressions])
+        if noisy:
+            doc.p(f"Slower by more than {fail_above:g}% but within the runs' ranges (not counted):")
+            doc.table(["case", "run", "change", "basis"],
+                      [[n, l, f"{ch:+.1f}%", b] for n, l, ch, b in noisy])
+        console.append(f"gate --fail-above {fail_above:g}%: {'FAIL' if regressions else 'PASS'}: "
+                       f"{len(regressions)} regression(s); {judged['ranges']} comparison(s) judged "
+                       f"on the ranges, {judged['median only']} on the median alone"
+                       + (" (median only: no spread in " + ", ".join(
+                           l for r, l in zip(runs, labels) if any(not c.has_range for c in r.kernels()))
+                          + ")" if judged["median only"] else "")
+                       + (f"; {len(noisy)} slower by more than {fail_above:g}% within the ranges "
+                          "(not counted)" if noisy else ""))
+    return doc, title, console, regressions
 
 
 MARKER = ".normkit-report"  # in every folder this tool writes: only those it may replace
@@ -348,20 +479,60 @@ def run_bench(bench, extra, folder):
     return out
 
 
+HELP_EPILOG = f"""\
+spread and the gate:
+  Each case's time is the median CPU time over its repetitions. With
+  --benchmark_repetitions=N the tables show the spread: "±x%" is the coefficient of
+  variation, "median (min–max)" the fastest and slowest repetition (summary.csv has both).
+{textwrap.fill("--fail-above PCT: " + GATE_RULE, 88, initial_indent="  ", subsequent_indent="  ")}
+  Use N >= 3 (5 on a noisy machine): with one repetition every case is judged on its
+  median, which the report and this program's output say.
+
+comparing:
+  --compare writes the report and prints its case-by-case table on standard output;
+  --isa BASE NEW compares two ISAs of one run shape by shape; --filter REGEX keeps the
+  kernel cases whose name matches (ceilings stay, for percent-of-ceiling). The median is
+  used throughout, never the mean. Google Benchmark's tools/compare.py (with its U test)
+  reads the same JSON files.
+
+exit status: 0 done (gate passed), 1 the --fail-above gate failed, 2 bad input or usage
+"""
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(
         prog="normkit_report.py",
-        description="Reports (Markdown, self-contained HTML, CSV, PNG plots) from normkit-bench JSON.")
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Reports (Markdown, self-contained HTML, CSV, PNG plots) from normkit-bench JSON:\n"
+                    "  normkit_report.py -o DIR RUN.json                            one run\n"
+                    "  normkit_report.py -o DIR --compare BASE.json NEW.json [...]  runs, case by case\n"
+                    "  normkit_report.py -o DIR --compare RUN.json --isa BASE NEW   two ISAs of one run\n"
+                    "  normkit_report.py -o DIR --run-bench PATH/normkit-bench [-- normkit-bench flags]",
+        epilog=HELP_EPILOG)
     ap.add_argument("runs", nargs="*", metavar="RUN.json", help="one run to report on")
     ap.add_argument("-o", "--output", default="report", help="output folder (default: ./report)")
     ap.add_argument("--compare", nargs="+", metavar="RUN.json",
-                    help="compare runs side by side, the first being the baseline")
+                    help="compare runs side by side, the first being the baseline (one run with --isa)")
+    ap.add_argument("--isa", nargs=2, metavar=("BASE", "NEW"),
+                    help="with --compare and one run: ISA NEW against ISA BASE of that run, shape "
+                         "by shape")
+    ap.add_argument("--filter", metavar="REGEX",
+                    help="only the kernel cases whose name matches REGEX (searched, e.g. '^rmsnorm/')")
     ap.add_argument("--fail-above", type=float, metavar="PCT",
-                    help="with --compare: exit 1 if any case's time grew by more than PCT percent")
+                    help="with --compare: exit 1 if a case's median CPU time grew by more than PCT "
+                         "percent and its min–max range lies wholly above the baseline's (median "
+                         "alone where a run has one repetition), or if a baseline case is missing "
+                         "or failed in another run")
     ap.add_argument("--run-bench", metavar="NORMKIT_BENCH",
                     help="run this normkit-bench (quick profile) first and report on its output")
     args, extra = ap.parse_known_args(argv)
+
+    def load(path):
+        run = load_run(path)
+        return filtered(run, args.filter) if args.filter is not None else run
     try:
+        if args.isa and not args.compare:
+            raise ReportError("--isa BASE NEW goes with --compare RUN.json")
         if args.run_bench:
             if args.runs or args.compare:
                 raise ReportError("--run-bench takes no RUN.json files")
@@ -369,7 +540,7 @@ def main(argv=None):
             keep = tempfile.mkdtemp(prefix=".normkit-bench-")
             try:
                 path = run_bench(args.run_bench, extra, keep)
-                runs = [load_run(path)]
+                runs = [load(path)]
 
                 def build(folder):
                     shutil.copy(path, os.path.join(folder, "normkit-bench.json"))
@@ -382,17 +553,23 @@ def main(argv=None):
         elif args.compare:
             if args.runs:
                 raise ReportError("give the runs to compare after --compare only")
-            if len(args.compare) < 2:
-                raise ReportError("--compare needs at least two JSON files")
-            runs = [load_run(p) for p in args.compare]
-            regs = write_atomically(args.output, lambda f: finish_compare(f, runs, args.fail_above))
+            if args.isa:
+                if len(args.compare) != 1:
+                    raise ReportError("--isa BASE NEW compares two ISAs of one run: give one JSON file")
+                if args.isa[0] == args.isa[1]:
+                    raise ReportError("--isa: give two different ISAs")
+                run = load(args.compare[0])
+                runs = [isa_view(run, isa) for isa in args.isa]
+            elif len(args.compare) < 2:
+                raise ReportError("--compare needs at least two JSON files (or one with --isa BASE NEW)")
+            else:
+                runs = [load(p) for p in args.compare]
+            console, regs = write_atomically(
+                args.output, lambda f: finish_compare(f, runs, args.fail_above, args.isa))
+            print("\n".join(console))
             if regs:
-                for name, label, change in regs:
-                    if isinstance(change, str):
-                        print(f"regression: {name} {change} in {label}", file=sys.stderr)
-                    else:
-                        print(f"regression: {name} in {label}: {change:+.1f}% "
-                              f"(limit {args.fail_above:g}%)", file=sys.stderr)
+                for name, label, what in regs:
+                    print(f"regression: {name} in {label}: {what}", file=sys.stderr)
                 print(f"report: {os.path.join(os.path.abspath(args.output), 'index.html')}")
                 return 1
         else:
@@ -400,7 +577,7 @@ def main(argv=None):
                 raise ReportError("--fail-above only makes sense with --compare")
             if len(args.runs) != 1:
                 raise ReportError("give exactly one RUN.json (or --compare A.json B.json ...)")
-            runs = [load_run(p) for p in args.runs]
+            runs = [load(p) for p in args.runs]
             write_atomically(args.output, lambda f: finish(f, single_report(runs[0], f)))
     except ReportError as e:
         print(f"normkit_report: error: {e}", file=sys.stderr)
@@ -423,10 +600,10 @@ def finish(folder, built):
     return doc, title
 
 
-def finish_compare(folder, runs, fail_above):
-    doc, title, regressions = compare_report(runs, folder, fail_above)
+def finish_compare(folder, runs, fail_above, by_isa=None):
+    doc, title, console, regressions = compare_report(runs, folder, fail_above, by_isa)
     finish(folder, (doc, title))
-    return regressions
+    return console, regressions
 
 
 if __name__ == "__main__":

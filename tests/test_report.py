@@ -1,20 +1,26 @@
 #!/usr/bin/env python3
 """The report generator on fixture runs (real normkit-bench output, trimmed, in tests/data).
 
-usage: test_report.py GENERATOR RUN_A.json RUN_B.json
+usage: test_report.py GENERATOR RUN_A.json RUN_B.json REPS_A.json REPS_B.json
+RUN_A/RUN_B: one repetition per case; REPS_A/REPS_B: --benchmark_repetitions=3 (iterations
+and the mean/median/stddev/cv aggregates).
 Checks figures against the fixture entries they come from, that every image is a real PNG,
-that the HTML is self-contained, compare mode's ratios and --fail-above, and that each kind of
-bad input gives its one-line message, a non-zero exit and no output folder.
+that the HTML is self-contained, the spread (CV, min-max) in every output, compare mode's
+ratios, the --fail-above gate (ranges, median-only fallback labelled, missing/failed cases),
+--isa and --filter, unknown context keys shown, and that each kind of bad input gives its
+one-line message, a non-zero exit and no output folder.
 """
 import csv
 import json
 import os
 import re
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 
-gen, run_a, run_b = sys.argv[1:4]
+gen, run_a, run_b, reps_a, reps_b = sys.argv[1:6]
 failures = []
 
 
@@ -43,6 +49,71 @@ def median_entry(path, name):
 def is_png(path):
     with open(path, "rb") as f:
         return f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+SCALE = {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}
+
+
+def spread_entry(path, name):
+    """(median, [per-repetition times], cv fraction or None) of a case in a fixture, CPU ns."""
+    doc = json.load(open(path))
+    entries = [b for b in doc["benchmarks"] if b.get("run_name", b["name"]) == name]
+    reps = [b["cpu_time"] * SCALE[b["time_unit"]] for b in entries if b.get("run_type") == "iteration"]
+    cv = [b["cpu_time"] for b in entries if b.get("aggregate_name") == "cv"]
+    return median_entry(path, name)[0], reps, cv[0] if cv else None
+
+
+def kernel_names(path):
+    doc = json.load(open(path))
+    return sorted({b.get("run_name", b["name"]) for b in doc["benchmarks"]
+                   if not b["name"].startswith("ceiling_")})
+
+
+def set_times(doc, name, times_ns):
+    """Gives a case of a repetitions fixture these per-repetition CPU times, with the median,
+    mean, stddev and cv aggregates and the rates recomputed as Google Benchmark would."""
+    its = sorted((b for b in doc["benchmarks"] if b["run_name"] == name and b["run_type"] == "iteration"),
+                 key=lambda b: b["repetition_index"])
+    assert len(its) == len(times_ns), (name, len(its))
+    per_call = its[0]["bytes_per_second"] * its[0]["cpu_time"] * SCALE[its[0]["time_unit"]] * 1e-9
+    for b, t in zip(its, times_ns):
+        b["cpu_time"] = b["real_time"] = t / SCALE[b["time_unit"]]
+        b["bytes_per_second"] = per_call / (t * 1e-9)
+    mean, med, sd = statistics.fmean(times_ns), statistics.median(times_ns), statistics.stdev(times_ns)
+    for b in doc["benchmarks"]:
+        if b["run_name"] == name and b["run_type"] == "aggregate":
+            v = {"mean": mean, "median": med, "stddev": sd}.get(b["aggregate_name"])
+            if v is not None:
+                b["cpu_time"] = b["real_time"] = v / SCALE[b["time_unit"]]
+                if b["aggregate_name"] == "median":
+                    b["bytes_per_second"] = per_call / (v * 1e-9)
+            elif b["aggregate_name"] == "cv":
+                b["cpu_time"] = b["real_time"] = sd / mean
+
+
+def one_repetition(doc):
+    """The run as if made without --benchmark_repetitions: the first repetition of each case."""
+    out = []
+    for b in doc["benchmarks"]:
+        if b["run_type"] == "iteration" and b["repetition_index"] == 0:
+            b = dict(b, repetitions=1)
+            out.append(b)
+    doc["benchmarks"] = out
+
+
+def aggregates_only(doc):
+    """The run as --benchmark_report_aggregates_only=true writes it: no per-repetition entries."""
+    doc["benchmarks"] = [b for b in doc["benchmarks"] if b["run_type"] == "aggregate"]
+
+
+def write_json(doc, name):
+    path = os.path.join(tmp, name)
+    json.dump(doc, open(path, "w"))
+    return path
+
+
+def regression_names(stderr):
+    return {m.group(1) for m in re.finditer(r"^regression: (\S+) in ", stderr, re.M)}
 
 
 tmp = tempfile.mkdtemp(prefix="nk-report-test-")
@@ -104,6 +175,184 @@ p = generate("-o", os.path.join(tmp, "gate1"), "--compare", run_a, run_b, "--fai
 check(p.returncode == 1 and "regression:" in p.stderr, f"--fail-above {worst - 0.5:.2f} (below the worst change) exits 1")
 p = generate("-o", os.path.join(tmp, "gate2"), "--compare", run_a, run_b, "--fail-above", f"{worst + 0.5:.2f}")
 check(p.returncode == 0, f"--fail-above {worst + 0.5:.2f} (above the worst change) exits 0")
+# One repetition per case: no spread, so the gate judged every case on its median, and says so.
+check(re.search(r"gate --fail-above \S+%: PASS: 0 regression\(s\); 0 comparison\(s\) judged on the "
+                rf"ranges, {len(crow)} on the median alone \(median only: no spread in "
+                rf"{re.escape(os.path.basename(run_a))}, {re.escape(os.path.basename(run_b))}\)", p.stdout),
+      f"single-repetition runs: the gate's output says every case was judged on the median alone "
+      f"(got: {p.stdout.strip().splitlines()[-2:]})")
+md = open(os.path.join(tmp, "gate2", "report.md")).read()
+check(md.count("| median only |") == len(crow) and "1 repetition per case, so no spread is known" in md
+      and "on the median alone (**median only**" in md,
+      "single-repetition runs: report.md labels each row and the gate 'median only'")
+check([r["judged_on"] for r in crow] == ["median only"] * len(crow) and not any(r["base_min_ns"] for r in crow),
+      "single-repetition runs: summary.csv says median only and has no min-max")
+check(any(l.startswith(crow[0]["case"] + " ") and l.endswith("median only") for l in p.stdout.splitlines()),
+      "compare mode prints its table on standard output")
+
+# ---- the spread over repetitions (fixtures run with --benchmark_repetitions=3) ----
+out = os.path.join(tmp, "reps-single")
+p = generate("-o", out, reps_a)
+check(p.returncode == 0, f"a report from {os.path.basename(reps_a)} (stderr: {p.stderr.strip()[:300]})")
+md = open(os.path.join(out, "report.md")).read()
+page = open(os.path.join(out, "index.html")).read()
+rows = {f"{r['op']}/{r['dtype']}/{r['isa']}/dim:{r['dim']}/rows:{r['rows']}": r
+        for r in csv.DictReader(open(os.path.join(out, "summary.csv")))}
+check("3 repetitions per case" in md and "µs/call ±CV" in md, "report.md names the repetitions and the ±CV column")
+names = kernel_names(reps_a)
+check(len(names) >= 6 and set(names) <= set(rows), "summary.csv has every kernel case of the repetitions fixture")
+for name in names:
+    med, reps, cv = spread_entry(reps_a, name)
+    r = rows.get(name)
+    if not r:
+        continue
+    check(len(reps) == 3 and cv is not None, f"{name}: the fixture has 3 repetitions and a cv aggregate")
+    check(r["repetitions"] == "3" and abs(float(r["time_min_ns"]) - min(reps)) < 0.06
+          and abs(float(r["time_max_ns"]) - max(reps)) < 0.06 and abs(float(r["cv_pct"]) - 100 * cv) < 0.006
+          and abs(float(r["time_ns"]) - med) < 0.06,
+          f"{name}: summary.csv has median {med:.1f}, min {min(reps):.1f}, max {max(reps):.1f} ns, CV {100 * cv:.2f}%")
+    cell = f"{med / 1e3:.3f} ±{100 * cv:.1f}%"
+    check(f"| {cell} |" in md and f"<td>{cell}</td>" in page, f"{name}: report.md and index.html show '{cell}'")
+# the single-repetition report says it has no spread, and shows none
+md = open(os.path.join(tmp, "single", "report.md")).read()
+srows = list(csv.DictReader(open(os.path.join(tmp, "single", "summary.csv"))))
+check("1 repetition per case, so no spread is known" in md and "±" not in md,
+      "a single-repetition report says it has no spread and shows no ±CV")
+check(srows and all(r["repetitions"] == "1" and r["time_min_ns"] == r["cv_pct"] == "" for r in srows),
+      "a single-repetition summary.csv has repetitions 1 and no min/max/CV")
+
+# ---- compare mode on the repetitions fixtures: ranges from the fixtures, the gate on them ----
+out = os.path.join(tmp, "reps-compare")
+LIMIT = 2.0
+p = generate("-o", out, "--compare", reps_a, reps_b, "--fail-above", f"{LIMIT:g}")
+crow = {r["case"]: r for r in csv.DictReader(open(os.path.join(out, "summary.csv")))}
+md = open(os.path.join(out, "report.md")).read()
+want_fail, want_noisy = set(), set()
+for name in kernel_names(reps_a):
+    ma, ra, _ = spread_entry(reps_a, name)
+    mb, rb, _ = spread_entry(reps_b, name)
+    overlap = not (min(rb) > max(ra) or max(rb) < min(ra))
+    change = (mb / ma - 1) * 100
+    if change > LIMIT:
+        (want_noisy if overlap else want_fail).add(name)
+    r = crow.get(name)
+    check(r is not None and r["ranges"] == ("overlap" if overlap else "disjoint") and r["judged_on"] == "ranges"
+          and abs(float(r["other_min_ns"]) - min(rb)) < 0.06 and abs(float(r["base_max_ns"]) - max(ra)) < 0.06,
+          f"{name}: compare summary.csv has both ranges, {'overlapping' if overlap else 'disjoint'}")
+    cell = f"{mb / 1e3:.3f} ({min(rb) / 1e3:.3f}–{max(rb) / 1e3:.3f})"
+    check(cell in md and cell in p.stdout, f"{name}: report.md and the printed table show '{cell}'")
+check(want_fail and want_noisy, f"the fixtures have cases slower by more than {LIMIT:g}% with disjoint "
+      f"({sorted(want_fail)}) and with overlapping ({sorted(want_noisy)}) ranges")
+check(p.returncode == 1 and regression_names(p.stderr) == want_fail,
+      f"--fail-above {LIMIT:g}: exactly the slower cases with disjoint ranges fail the gate "
+      f"(got {sorted(regression_names(p.stderr))}, stderr: {p.stderr.strip()[:300]})")
+check("ranges disjoint:" in p.stderr and "median only" not in p.stderr, "each regression names its basis: disjoint ranges")
+check(all(n in md.split("(not counted):")[-1] for n in want_noisy),
+      "report.md lists the slower cases whose ranges overlap as not counted")
+
+# ---- the gate on controlled cases (times set in a copy of the repetitions fixture) ----
+X, Y, Z = "rmsnorm/f32/avx512/dim:2048/rows:1", "rmsnorm/f32/avx2/dim:2048/rows:1", "rmsnorm/f32/scalar/dim:2048/rows:1"
+W = "rmsnorm/f32/eigen/dim:2048/rows:1"
+base = json.load(open(reps_a))
+set_times(base, X, [100.0, 104.0, 120.0])
+set_times(base, Y, [100.0, 101.0, 102.0])
+set_times(base, Z, [100.0, 101.0, 102.0])
+set_times(base, W, [100.0, 101.0, 102.0])
+base_path = write_json(base, "gate-base.json")
+new = json.load(open(base_path))
+set_times(new, X, [110.0, 118.0, 125.0])   # median +13.5%, ranges overlap: noise
+set_times(new, Y, [110.0, 111.0, 112.0])   # median +9.9%, ranges disjoint: a regression
+set_times(new, Z, [103.0, 104.0, 105.0])   # median +3.0%, disjoint but under the limit
+set_times(new, W, [90.0, 91.0, 92.0])      # median -9.9%, disjoint: faster
+new_path = write_json(new, "gate-new.json")
+p = generate("-o", os.path.join(tmp, "gate-ranges"), "--compare", base_path, new_path, "--fail-above", "5")
+grow = {r["case"]: r for r in csv.DictReader(open(os.path.join(tmp, "gate-ranges", "summary.csv")))}
+check([(grow[n]["ranges"], grow[n]["gate"]) for n in (X, Y, Z, W)]
+      == [("overlap", "pass"), ("disjoint", "fail"), ("disjoint", "pass"), ("disjoint", "pass")]
+      and all(r["gate"] == "pass" and r["change_pct"] == "0.00" for n, r in grow.items() if n not in (X, Y, Z, W)),
+      "summary.csv: ranges and gate verdict per case (overlap/disjoint above/disjoint below, unchanged cases pass)")
+check(p.returncode == 1 and regression_names(p.stderr) == {Y}
+      and f"regression: {Y} in gate-new.json: +9.9% (limit 5%; ranges disjoint: 0.100–0.102 µs vs 0.110–0.112 µs)"
+      in p.stderr, f"--fail-above 5: +9.9% with disjoint ranges fails, +13.5% within overlapping ranges and "
+      f"+3% disjoint pass (stderr: {p.stderr.strip()[:400]})")
+md = open(os.path.join(tmp, "gate-ranges", "report.md")).read()
+check(f"| {X} | gate-new.json | +13.5% | ranges overlap: 0.100–0.120 µs vs 0.110–0.125 µs |" in md,
+      "report.md shows the overlapping +13.5% case as not counted, with both ranges")
+check("Rule: a case regresses when its median CPU time is more than 5% above" in md and "do not overlap" in md,
+      "report.md states the gate's rule")
+set_times(new, Y, [101.0, 111.0, 112.0])   # the same median, but its range now overlaps the base's
+p = generate("-o", os.path.join(tmp, "gate-ranges2"), "--compare", base_path, write_json(new, "gate-new2.json"),
+             "--fail-above", "5")
+check(p.returncode == 0 and "PASS: 0 regression(s)" in p.stdout and not p.stderr,
+      f"--fail-above 5: the same +9.9% median passes once the ranges overlap (stdout: {p.stdout[-300:]})")
+# The new run with one repetition: no spread, the gate falls back to the median alone, labelled.
+one = json.load(open(new_path))
+one_repetition(one)
+p = generate("-o", os.path.join(tmp, "gate-one"), "--compare", base_path, write_json(one, "gate-one.json"),
+             "--fail-above", "5")
+x_one = spread_entry(os.path.join(tmp, "gate-one.json"), X)[0]
+check(p.returncode == 1 and X in regression_names(p.stderr)
+      and "(limit 5%; median only: gate-one.json has 1 repetition)" in p.stderr,
+      f"one repetition in the new run: X ({(x_one / 104 - 1) * 100:+.1f}% on the median) fails, labelled "
+      f"'median only: ... has 1 repetition' (stderr: {p.stderr.strip()[:300]})")
+check("on the median alone (median only: no spread in gate-one.json)" in p.stdout,
+      "one repetition in the new run: the printed gate line says so")
+md = open(os.path.join(tmp, "gate-one", "report.md")).read()
+check("`gate-one.json`: 1 repetition per case, so no spread is known" in md and "| median only" in md,
+      "one repetition in the new run: report.md says so")
+# Aggregates only (--benchmark_report_aggregates_only): CV but no min-max, median only, labelled.
+agg = json.load(open(new_path))
+aggregates_only(agg)
+p = generate("-o", os.path.join(tmp, "gate-agg"), "--compare", base_path, write_json(agg, "gate-agg.json"),
+             "--fail-above", "5")
+check(p.returncode == 1 and X in regression_names(p.stderr) and Y in regression_names(p.stderr)
+      and "median only: gate-agg.json has only aggregates of 3 repetitions" in p.stderr,
+      f"aggregates only: judged on the median alone, labelled (stderr: {p.stderr.strip()[:300]})")
+
+# ---- one tool: two ISAs of one run, and --filter ----
+out = os.path.join(tmp, "isa")
+p = generate("-o", out, "--compare", reps_a, "--isa", "scalar", "avx512")
+irows = list(csv.DictReader(open(os.path.join(out, "summary.csv")))) if p.returncode == 0 else []
+pairs = [(n, n.replace("/scalar/", "/avx512/")) for n in kernel_names(reps_a) if "/scalar/" in n]
+check(p.returncode == 0 and len(irows) == len(pairs) == 2, f"--isa scalar avx512 lines up {len(pairs)} shapes "
+      f"(stderr: {p.stderr.strip()[:200]})")
+for sn, vn in pairs:
+    want = spread_entry(reps_a, sn)[0] / spread_entry(reps_a, vn)[0]
+    r = [r for r in irows if r["case"] == sn.replace("/scalar/", "/*/")]
+    check(len(r) == 1 and abs(float(r[0]["speedup"]) - want) <= 1e-3 * want,
+          f"--isa: {sn.replace('/scalar/', '/*/')} avx512 over scalar {want:.3f}")
+p = generate("-o", os.path.join(tmp, "isa-bad"), "--compare", reps_a, "--isa", "scalar", "neon")
+check(p.returncode == 2 and "no case of isa 'neon'" in p.stderr, "--isa with an ISA the run lacks: clear error")
+p = generate("-o", os.path.join(tmp, "filtered-compare"), "--compare", reps_a, reps_b, "--filter", "/avx512/")
+frows = list(csv.DictReader(open(os.path.join(tmp, "filtered-compare", "summary.csv")))) if p.returncode == 0 else []
+check(frows and all("/avx512/" in r["case"] for r in frows)
+      and len(frows) == len([n for n in kernel_names(reps_a) if "/avx512/" in n]),
+      "--filter keeps only the matching cases")
+
+# ---- context keys the report does not know are shown as they are ----
+doc = json.load(open(run_a))
+doc["context"].update({"cache_source": "L1d=hwloc L2=hwloc L3=sysconf", "openblas_core": "SkylakeX",
+                       "tuning_zz": {"block": 64, "threads": "1"}})
+ctx_path = write_json(doc, "context.json")
+p = generate("-o", os.path.join(tmp, "context"), ctx_path)
+md = open(os.path.join(tmp, "context", "report.md")).read() if p.returncode == 0 else ""
+page = open(os.path.join(tmp, "context", "index.html")).read() if p.returncode == 0 else ""
+for key, value in (("cache_source", "L1d=hwloc L2=hwloc L3=sysconf"), ("openblas_core", "SkylakeX"),
+                   ("tuning_zz", "block=64, threads=1")):
+    check(f"| {key} | {value} |" in md and f"<td>{key}</td><td>{value}</td>" in page,
+          f"an unknown context key is a plain row: {key} = {value}")
+p = generate("-o", os.path.join(tmp, "context-compare"), "--compare", run_a, ctx_path)
+md = open(os.path.join(tmp, "context-compare", "report.md")).read() if p.returncode == 0 else ""
+check("| cache_source | – | L1d=hwloc L2=hwloc L3=sysconf |" in md,
+      "compare mode's machine table shows a key only one run has")
+
+# ---- --help documents the gate ----
+p = generate("--help")
+flat = " ".join(p.stdout.split())
+check(p.returncode == 0 and "--isa BASE NEW" in flat and "--filter REGEX" in flat
+      and "the ranges do not overlap" in flat and "judged on the median alone" in flat
+      and "fails the gate whatever the threshold" in flat,
+      "--help states the gate's rule, the single-repetition fallback, --isa and --filter")
 
 # ---- the output folder ----
 p = generate("-o", os.path.join(tmp, "single"), run_a)
@@ -184,5 +433,8 @@ check(p.returncode == 2 and "in common" in p.stderr and not os.path.exists(dest)
       "runs with no case or shape in common: clear error, no output")
 check(not [f for f in os.listdir(tmp) if f.startswith(".normkit-report-")], "no temporary folders left")
 
-print(f"{'FAIL' if failures else 'PASS'}: {len(failures)} failure(s)")
+print(f"{'FAIL' if failures else 'PASS'}: {len(failures)} failure(s)"
+      + (f"; outputs kept in {tmp}" if failures else ""))
+if not failures:
+    shutil.rmtree(tmp, ignore_errors=True)
 sys.exit(1 if failures else 0)
