@@ -9,7 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 PACKAGES=(meson ninja-build pkgconf gcc g++ python3 python3-matplotlib
-          libcmocka-dev libhwloc-dev libsleef-dev libbenchmark-dev libeigen3-dev libdnnl-dev)
+          libcmocka-dev libhwloc-dev libsleef-dev libbenchmark-dev libeigen3-dev libdnnl-dev
+          libopenblas-dev libxnnpack-dev libpthreadpool-dev)
 
 deps() {
     local missing=()

@@ -12,8 +12,12 @@
  *   (rows - 1) * ld + dim floats <= PTRDIFF_MAX / sizeof(float) (so rows * dim * 4 cannot
  *   overflow); x, y and, for residual operators, r non-NULL; eps finite and >= 0; gamma and
  *   beta may be NULL (scale 1, shift 0); y may equal x with the same stride, and must not
- *   overlap r. normkit_args_check() tells whether arguments meet it; a variant given
- *   arguments outside it has undefined behaviour.
+ *   overlap r. normkit_args_check() applies the public entry points' rules: for rows >= 1,
+ *   NORMKIT_OK means the arguments meet this contract except for overlaps it cannot see (it
+ *   rejects y == r, and y == x with another stride over more than one row, not partial
+ *   overlaps); it also returns NORMKIT_OK for rows == 0, which must not be passed to a variant.
+ *   The linear operators (n, W, bias, workspace) add the contract stated in normkit_kernel.h.
+ *   A variant given arguments outside the contract has undefined behaviour.
  */
 #ifndef NORMKIT_KERNELS_H
 #define NORMKIT_KERNELS_H

@@ -5,9 +5,13 @@
  * and the shared rare path (a row recomputed with double accumulation). A kernel file
  * plus this header can be copied into another engine as they stand.
  *
- * Kernels trust their arguments; the public entry points (dispatch/dispatch.c) check them:
- * rows >= 1, dim >= 1, strides >= dim, x, y (and r) non-NULL, eps finite and >= 0.
- * gamma and beta may be NULL (scale 1, shift 0). y may equal x. Sizes count elements.
+ * Kernels trust their arguments: every variant assumes the kernel-level contract stated in
+ * normkit_kernels.h (rows >= 1, dim >= 1, strides >= dim, each matrix addressable so that
+ * rows*dim*4 cannot overflow, x, y (and r) non-NULL, eps finite and >= 0; gamma and beta may
+ * be NULL (scale 1, shift 0); y may equal x with the same stride and must not overlap r). The
+ * public entry points (dispatch/entry.c, through normkit_op_run and normkit_args_check in
+ * dispatch/dispatch.c) check what can be checked before calling a variant. Sizes and strides
+ * count elements. The linear operators' contract is stated below, with their signatures.
  */
 #ifndef NORMKIT_KERNEL_H
 #define NORMKIT_KERNEL_H
@@ -25,13 +29,18 @@ extern "C" {
  * kp means neither memory mode below: every call runs as if its data were cache-resident.
  * Variants without such modes (scalar, NEON) ignore the knobs. */
 typedef struct normkit_kparams {
-    /* Calls writing at least this many bytes of y store it with non-temporal (streaming)
-     * stores, which skip the read-for-ownership and leave the caches to the inputs; SIZE_MAX
-     * never streams. */
+    /* Calls writing at least this many bytes of y write its full vectors with non-temporal
+     * (streaming) stores from y's first vector-aligned address (the masked head and tail are
+     * ordinary stores), then sfence; they skip the read-for-ownership and leave the caches to
+     * the inputs. SIZE_MAX never streams. */
     size_t nt_min_bytes;
     /* Calls writing at least this many bytes of y (and not streaming) run in memory mode: the
-     * statistics pass prefetches y's lines for writing, so their read-for-ownership overlaps
-     * it, and tricks that only pay off in cache are off. SIZE_MAX: never. */
+     * first statistics pass issues read prefetches (_mm_prefetch) for the row of y that the
+     * output pass will write (_MM_HINT_T0, into L1, in the AVX-512 variants; _MM_HINT_T1, into
+     * L2, in the AVX2 ones), so the lines' trip from memory, which the stores would otherwise
+     * wait for as a read-for-ownership, overlaps that pass. The AVX2 LayerNorm's fusion of a
+     * row's output pass with the next row's first pass, which only pays off in cache, runs
+     * only below this threshold. SIZE_MAX: never. */
     size_t dram_min_bytes;
 
     /* Linear operators (linear, rmsnorm_linear, layernorm_linear) only. */
@@ -162,7 +171,9 @@ static inline int normkit_rms_fast_ok(float sumsq, float eps)
            (sumsq >= NORMKIT_TINY_SUM || eps >= NORMKIT_TINY_SUM);
 }
 
-/* mean_hi: the row mean's first estimate; s2: sum of squared deviations from it. */
+/* mean_hi: the float estimate of the row's mean (the high part of mean_hi + c); s2: the sum of
+ * squares behind var, of the deviations from mean_hi or, when an AVX variant kept its one-pass
+ * statistics, from the row's first element; var: the variance, clamped at 0. */
 static inline int normkit_ln_fast_ok(float mean_hi, float s2, float var, float eps)
 {
     return mean_hi >= -FLT_MAX && mean_hi <= FLT_MAX && s2 <= NORMKIT_HUGE_SUM &&

@@ -1,36 +1,23 @@
 /*
- * normkit_add_layernorm_f32__avx2 — post-norm Add & LayerNorm, f32, AVX2 + FMA.
+ * normkit_add_layernorm_f32__avx2 — post-norm Add & LayerNorm, f32, AVX2 + FMA (built with
+ * -mavx2 -mfma; the dispatcher also checks OS YMM state).
  *
  *   h = x + r;  r <- h;  y = (h - mean) / sqrt(var + eps) * gamma + beta
  *
- * ISA: AVX2 and FMA (built with -mavx2 -mfma; the dispatcher also checks OS YMM state).
- * Passes: 2 per row for most rows, 3 for the rest, as layernorm_f32__avx2.c (see there):
- *   1. adds, stores h into r, and sums s = sum(h - K), q = sum((h - K)^2) about K = h0; the
- *      one-pass statistics are kept when n >= NK_ONEPASS_MIN_DIM and m^2 <= 4 var1;
- *   2. otherwise the corrected second pass (about mean_hi) over r;
- *   3. y = ((h - mean_hi) * scale - c * scale) * gamma + beta, reading h back from r.
- *   Later passes read h from r (just written, so still in L1/L2) rather than adding again,
- *   so x is read once. Pass 3 is not fused with the next row's pass 1 as in
- *   layernorm_f32__avx2.c: with this pass 1 storing too, the fused loop ran six streams
- *   and measured 0.73-0.89x of the unfused one on 64 and 1024 rows.
+ * Passes: as layernorm_f32__avx2.c on h, 2 per row when one statistics pass about h0 provably
+ *   suffices, else 3 (see nk_finish). The first adds (one IEEE addition per element, so r
+ *   matches the scalar variant bit for bit), stores h into r and sums; the later passes read h
+ *   back from r (just written, so still in L1/L2), so x is read once. Not fused (see nk_rows).
  * Tails: one masked load/store (vmaskmovps) per array and pass for the last dim % 8
- *   elements. Masked-off lanes never fault, so no access leaves the row; they are cleared
- *   before they are summed.
- * Aliasing: y may equal x (x is dead after pass 1); y must not overlap r.
- * Modes, chosen once per call from the bytes of y (as layernorm_f32__avx2.c, less fusion):
- *   - NK_STREAM, when kp && rows*dim*4 >= kp->nt_min_bytes: y is written with vmovntps on
- *     32-byte aligned addresses (masked head and tail), then sfence. r is never streamed:
- *     the next passes read it back at once;
- *   - NK_DRAM, when kp && rows*dim*4 >= kp->dram_min_bytes: pass 1 also prefetches (into
- *     L2) the row of y that
- *     pass 3 will write, so its read-for-ownership overlaps pass 1;
- *   - NK_CACHED otherwise.
- * Numerics: h = fl(x + r), one IEEE addition per element, so r matches the scalar variant
- *   bit for bit. The statistics of h are those of layernorm_f32__avx2.c, with the same
- *   accumulators, order and one-pass criterion, so its proof applies to h: with
- *   z = (h - mean)/sqrt(var + eps),
- *   |y - y_exact(h)| <= (1.5n + 12) u |gamma| max|z| + 2u|y_exact(h)|. Rows that overflow,
- *   underflow or hold NaN/Inf go to normkit_layernorm_row_f64 (on h, in r).
+ *   elements; masked-off lanes never fault, and are cleared before they are summed.
+ * Aliasing: y may equal x (x is dead after pass 1); y must not overlap r. kp: memory modes
+ *   (nk_mode).
+ * Bound: as layernorm_f32__avx2.c on h (same accumulators, order and one-pass criterion):
+ *   |y - y_exact(h)| <= (1.5n + 12) u |gamma| max|z| + 2u |y_exact(h)| (sum depth
+ *   ceil(n/32) + 5). Rows that overflow, underflow or hold NaN/Inf go to
+ *   normkit_layernorm_row_f64 (on h, in r).
+ * Numerics: docs/numerics.md#add-and-norm, #layernorm-one-pass, #layernorm-three-pass,
+ *   #summation-depth, #rare-path. Contract: normkit_kernels.h.
  */
 #include <immintrin.h>
 #include <stdint.h>
@@ -40,7 +27,8 @@
 normkit_add_layernorm_f32_ukernel normkit_add_layernorm_f32__avx2;
 
 enum {
-    /* Rows at least this long may skip the second statistics pass (see Numerics). */
+    /* Rows at least this long may skip the second statistics pass
+     * (docs/numerics.md#layernorm-one-pass). */
     NK_ONEPASS_MIN_DIM = 128,
     /* ... and short enough that the compare's float rounding cannot let rho exceed ~4.1 (the
      * same cap as the AVX-512 variants; longer rows take the second pass). */
@@ -54,6 +42,15 @@ enum {
     NK_PF_L1_MAX = 2048,
 };
 
+/* Memory modes, chosen once per call from the bytes of y (always NK_CACHED when kp is NULL),
+ * as layernorm_f32__avx2.c less the fusion (see nk_rows):
+ *  - NK_STREAM, when rows*dim*4 >= kp->nt_min_bytes: y's full vectors are written with
+ *    vmovntps from its first 32-byte boundary on (the masked head and tail are ordinary
+ *    stores), then sfence. r is never streamed: the next passes read it back at once;
+ *  - NK_DRAM, otherwise when rows*dim*4 >= kp->dram_min_bytes: pass 1 also read-prefetches
+ *    (prefetcht1, into L2) the row of y that pass 3 will write, so fetching its lines (the
+ *    read-for-ownership its stores would otherwise wait for) overlaps pass 1;
+ *  - NK_CACHED otherwise. */
 typedef enum { NK_CACHED, NK_DRAM, NK_STREAM } nk_mode;
 
 #define NK_INLINE static inline __attribute__((always_inline))
@@ -78,13 +75,12 @@ NK_INLINE float nk_sum4(__m256 a0, __m256 a1, __m256 a2, __m256 a3)
     return nk_hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
 }
 
-/* The call's mode (see the header). rows*dim*4 saturates instead of overflowing; an
- * nt_min_bytes of SIZE_MAX never streams. */
+/* The call's mode (see nk_mode). */
 NK_INLINE nk_mode nk_mode_of(const normkit_kparams *kp, size_t rows, size_t dim)
 {
-    const size_t bytes =
-        rows > SIZE_MAX / sizeof(float) / dim ? SIZE_MAX : rows * dim * sizeof(float);
-    if (kp && kp->nt_min_bytes != SIZE_MAX && bytes >= kp->nt_min_bytes)
+    /* rows*dim*4 cannot overflow: the kernel contract (normkit_kernels.h) bounds every matrix. */
+    const size_t bytes = rows * dim * sizeof(float);
+    if (kp && bytes >= kp->nt_min_bytes)
         return NK_STREAM;
     return kp && bytes >= kp->dram_min_bytes ? NK_DRAM : NK_CACHED;
 }
@@ -186,8 +182,16 @@ typedef struct {
     float s2;         /* the sum of squares behind var, for the overflow check */
 } nk_stats;
 
-/* From the sums about shift = h0 (pass 1), finish the statistics, running pass 2 over h only
- * when the one-pass values may be inaccurate. NaN/Inf fail the test and take pass 2. */
+/* From the sums about shift = h0 (pass 1), finish the statistics, running pass 2 over h (in
+ * r) only when the one-pass values may be inaccurate:
+ *   one-pass: s = sum(h - h0), q = sum((h - h0)^2), m = s/n, var1 = q/n - m^2 are kept
+ *     when NK_ONEPASS_MIN_DIM <= n <= NK_ONEPASS_MAX_DIM and m^2 <= 4 var1 (h0 within about
+ *     two standard deviations of the mean); the mean h0 + m is split exactly (TwoSum) into
+ *     mean_hi + c;
+ *   otherwise (also for NaN/Inf, which fail the compare): the corrected two-pass of
+ *     layernorm_f32__scalar.c, a second pass about mean_hi = h0 + m giving, with
+ *     d = h - mean_hi, c = sum(d)/n and var = sum(d^2)/n - c^2.
+ * docs/numerics.md#layernorm-one-pass has the criterion's proof. */
 NK_INLINE nk_stats nk_finish(const float *h, size_t dim, float shift, float s, float q)
 {
     const float n = (float)dim;
@@ -291,7 +295,10 @@ NK_INLINE void nk_norm_row(size_t dim, const float *h, const float *gamma, const
     }
 }
 
-/* One instance per (gamma?, beta?, mode), so none of them is tested inside a loop. */
+/* One instance per (gamma?, beta?, mode), so none of them is tested inside a loop.
+ * Pass 3 is not fused with the next row's pass 1 as in layernorm_f32__avx2.c: with this pass 1
+ * storing too, the fused loop ran six streams and measured 0.73-0.89x of the unfused one on 64
+ * and 1024 rows. */
 NK_INLINE void nk_rows(size_t rows, size_t dim, const float *x, size_t ldx, float *r, size_t ldr,
                        const float *gamma, const float *beta, float eps, float *y, size_t ldy,
                        const int has_g, const int has_b, const nk_mode mode)

@@ -1,30 +1,24 @@
 /*
- * normkit_add_layernorm_f32__avx512 — post-norm Add & LayerNorm, f32, AVX-512.
+ * normkit_add_layernorm_f32__avx512 — post-norm Add & LayerNorm, f32, AVX-512F (built with
+ * F+BW+VL+DQ, AVX2, FMA; the dispatcher checks OS ZMM/opmask state).
  *
  *   h = x + r;  r <- h;  y = (h - mean) / sqrt(var + eps) * gamma + beta
  *
- * ISA: AVX-512F (built with F+BW+VL+DQ, AVX2, FMA; the dispatcher checks OS ZMM/opmask state).
- * Passes: as layernorm_f32__avx512 on h, 2 per row when one statistics pass is provably enough,
- *   else 3. The first pass adds, stores h into r and sums h - h0 and its square (h0 = x0 + r0,
- *   the shift); the later passes read h back from r (just written, so still in L1/L2): memory
- *   sees x and r read once, r and y written once.
- * Tails: opmask loads/stores; masked-off lanes never fault, so no access leaves the row and
- *   dims below 16 need no scalar loop. Masked lanes contribute exact zeros to the sums.
+ * Passes: as layernorm_f32__avx512 on h, 2 per row when one statistics pass about h0 = x0 + r0
+ *   provably suffices, else 3 (see nk_row_stats). The first pass adds (one IEEE addition per
+ *   element, so r holds fl(x + r) bit for bit), stores h into r and sums; the later passes read
+ *   h back from r (just written, so still in L1/L2): memory sees x and r read once, r and y
+ *   written once. Short rows are software-pipelined.
+ * Tails: opmask loads/stores; masked-off lanes never fault, and contribute exact zeros to the
+ *   sums, so no access leaves the row and dims below 16 need no scalar loop.
  * Aliasing: y may equal x (x is dead after pass 1; pipelining reads row+1 before writing row);
- *   y must not overlap r.
- * Memory-sized calls (three modes, chosen once per call), as rmsnorm_f32__avx512:
- *   - streaming, when kp && rows*dim*4 >= kp->nt_min_bytes: y is written with vmovntps on
- *     64-byte aligned addresses (masked head and tail), then sfence; the output pass
- *     prefetches the next rows of x and r into L2. r is always written with ordinary stores:
- *     the later passes read it straight back;
- *   - otherwise, when kp && rows*dim*4 >= kp->dram_min_bytes: pass 1 also prefetches the
- *     row of
- *     y, so its read-for-ownership overlaps pass 1 instead of stalling the output stores;
- *   - otherwise (cache-resident calls) no prefetching.
- * Numerics: h = x + r is one IEEE addition, so r holds fl(x + r) bit for bit; y is
- *   layernorm_f32__avx512 of h (same sums, same one-pass acceptance test and proof), so
- *   |y - y_exact(h)| <= (1.5n + 12) u |gamma| max|z| + 2u |y_exact(h)| holds unchanged. Rows
- *   that overflow, underflow or hold NaN/Inf go to normkit_layernorm_row_f64 (on h, in r).
+ *   y must not overlap r. kp: memory modes (nk_mode).
+ * Bound: as layernorm_f32__avx512 on h (same sums, same one-pass criterion):
+ *   |y - y_exact(h)| <= (1.5n + 12) u |gamma| max|z| + 2u |y_exact(h)| (sum depth
+ *   ceil(n/64) + 6). Rows that overflow, underflow or hold NaN/Inf go to
+ *   normkit_layernorm_row_f64 (on h, in r).
+ * Numerics: docs/numerics.md#add-and-norm, #layernorm-one-pass, #layernorm-three-pass,
+ *   #summation-depth, #rare-path. Contract: normkit_kernels.h.
  */
 #include <immintrin.h>
 #include <stdint.h>
@@ -36,7 +30,7 @@ normkit_add_layernorm_f32_ukernel normkit_add_layernorm_f32__avx512;
 enum {
     /* Vectors per iteration of the output pass (bounded by ports, not latency). */
     NK_UNROLL = 4,
-    /* One statistics pass suffices when h0 is near the mean (see layernorm_f32__avx512.c) and
+    /* One statistics pass suffices when h0 is near the mean (docs/numerics.md) and
      * the row is long enough for the blocked sums' error to leave room in the bound. */
     NK_ONEPASS_MIN_DIM = 128,
     NK_ONEPASS_MAX_DIM = 1 << 20,
@@ -46,6 +40,17 @@ enum {
     NK_PIPELINE_MAX_DIM = 2048,
 };
 
+/* Memory modes, chosen once per call from the bytes of y (always NK_CACHED when kp is NULL),
+ * as rmsnorm_f32__avx512.c:
+ *  - NK_STREAM, when rows*dim*4 >= kp->nt_min_bytes: y's full vectors are written with
+ *    vmovntps from its first 64-byte boundary on (the masked head and tail are ordinary
+ *    stores), then sfence; the output pass prefetches (prefetcht1, into L2) the next rows of x
+ *    and r that pass 1 has not read yet. r is always written with ordinary stores: the later
+ *    passes read it straight back;
+ *  - NK_PREFETCH, otherwise when rows*dim*4 >= kp->dram_min_bytes: pass 1 also read-prefetches
+ *    (prefetcht0, into L1) the row of y, so fetching its lines (the read-for-ownership the
+ *    output stores would otherwise wait for) overlaps pass 1 instead of stalling them;
+ *  - NK_CACHED otherwise: no prefetching. */
 typedef enum { NK_CACHED, NK_PREFETCH, NK_STREAM } nk_mode;
 
 #define NK_INLINE static inline __attribute__((always_inline))
@@ -79,7 +84,9 @@ NK_INLINE __m512 nk_add_dev(const float *x, float *r, size_t i, __m512 vc)
 }
 
 /* r <- h = x + r; s = sum(h - center), q = sum((h - center)^2). In NK_PREFETCH mode it also
- * prefetches y's row (see the header). Named accumulators, as nk_dev_sums. */
+ * prefetches y's row (see nk_mode). Named accumulators, as nk_dev_sums: 4 per sum (a step is 3
+ * FP operations on two ports, so 4 chains cover the 4-cycle FMA latency), combined in a fixed
+ * tree, then the 16 lanes by a fixed shuffle tree (nk_reduce4). */
 NK_INLINE void nk_add_dev_sums(size_t dim, const float *x, float *r, float center, float *s,
                                float *q, const float *y, int prefetch_y)
 {
@@ -155,7 +162,15 @@ typedef struct {
     float s2;         /* the sum of squares behind var (overflow check) */
 } nk_stats;
 
-/* Pass 1 (and pass 2 when needed) of one row: r <- x + r and h's statistics. */
+/* Pass 1 (and pass 2 when needed) of one row: r <- x + r and h's statistics.
+ *   one-pass: s = sum(h - h0), q = sum((h - h0)^2), m = s/n, var1 = q/n - m^2 are kept
+ *     when NK_ONEPASS_MIN_DIM <= n <= NK_ONEPASS_MAX_DIM and m^2 <= 4 var1 (h0 within about
+ *     two standard deviations of the mean); the mean h0 + m is split exactly (TwoSum) into
+ *     mean_hi + c;
+ *   otherwise (also for NaN/Inf, which fail the compare): the corrected two-pass of
+ *     layernorm_f32__scalar.c, a second pass about mean_hi = h0 + m giving, with
+ *     d = h - mean_hi, c = sum(d)/n and var = sum(d^2)/n - c^2.
+ * docs/numerics.md#layernorm-one-pass has the criterion's proof. */
 NK_INLINE nk_stats nk_row_stats(size_t dim, const float *x, float *r, const float *y, nk_mode mode)
 {
     const float n = (float)dim, shift = x[0] + r[0];
@@ -165,8 +180,9 @@ NK_INLINE nk_stats nk_row_stats(size_t dim, const float *x, float *r, const floa
     const float var1 = q / n - m * m;
     if (dim >= NK_ONEPASS_MIN_DIM && dim <= NK_ONEPASS_MAX_DIM && m * m <= 4.0f * var1) {
         /* h0 lies within ~2 standard deviations of the mean, so the one-pass statistics are
-         * already within the bound (see layernorm_f32__avx512.c); the mean is shift + m, split
-         * exactly into mean_hi + c (TwoSum). NaN/Inf fail the compare and take pass 2. */
+         * already within the bound (docs/numerics.md#layernorm-one-pass); the mean is
+         * shift + m, split exactly into mean_hi + c (TwoSum). NaN/Inf fail the compare and
+         * take pass 2. */
         const float hi = shift + m, bv = hi - shift;
         return (nk_stats){hi, (shift - (hi - bv)) + (m - bv), var1, q};
     }
@@ -318,7 +334,7 @@ void normkit_add_layernorm_f32__avx512(size_t rows, size_t dim, const float *x, 
                                        const float *beta, float eps, float *y, size_t ldy,
                                        const normkit_kparams *kp)
 {
-    /* rows*dim*4 cannot overflow: the entry points keep every matrix below PTRDIFF_MAX bytes. */
+    /* rows*dim*4 cannot overflow: the kernel contract (normkit_kernels.h) bounds every matrix. */
     const size_t bytes = rows * dim * sizeof(float);
     if (kp && bytes >= kp->nt_min_bytes)
         NK_INSTANCES(NK_STREAM);

@@ -5,14 +5,17 @@
  *
  * ISA: AdvSIMD, part of the AArch64 baseline (HWCAP_ASIMD); no extra compiler flags.
  * Passes: 3, as layernorm_f32__neon (shifted mean, corrected two-pass variance, scale); the
- *   first also adds and stores h into r, and the later ones read h back from r (just
- *   written, so still in cache). 16 floats per iteration; gamma/beta decided once per row.
+ *   first also adds (one IEEE addition per element, so r matches the scalar variant bit for
+ *   bit) and stores h into r, and the later ones read h back from r (just written, so still in
+ *   cache). 16 floats per iteration; gamma/beta decided once per row.
  * Tails: 4 floats at a time, then scalar code: NEON has no masked loads, and no access may
- *   leave the row. y may equal x (x is dead after pass 1); y must not overlap r.
+ *   leave the row. Aliasing: y may equal x (x is dead after pass 1); y must not overlap r.
  * kp: ignored; no streaming-store path (see rmsnorm_f32__neon.c).
- * Numerics: as layernorm_f32__neon on h = fl(x + r) — one IEEE addition per element, so r
- *   matches the scalar variant bit for bit; same accumulators, combining order, bound
- *   ((1.5n + 12) u |gamma| max|z| + 2u|y_exact|) and f64 rare path.
+ * Bound: as layernorm_f32__neon on h (same accumulators, combining order and sum depth):
+ *   |y - y_exact(h)| <= (1.5n + 12) u |gamma| max|z| + 2u |y_exact(h)|. Rows that overflow,
+ *   underflow or hold NaN/Inf go to normkit_layernorm_row_f64 (on h, in r).
+ * Numerics: docs/numerics.md#add-and-norm, #layernorm-three-pass, #summation-depth,
+ *   #rare-path. Contract: normkit_kernels.h.
  */
 #include <arm_neon.h>
 

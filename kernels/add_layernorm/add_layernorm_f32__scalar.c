@@ -5,9 +5,13 @@
  *
  * ISA: none; built with auto-vectorization off.
  * Passes: 3, as layernorm_f32__scalar (shifted mean, corrected two-pass variance, scale);
- * the first also adds and stores h into r, and the later ones read h back from r. y may
- * equal x (x is dead after pass 1); y must not overlap r.
- * Numerics: as layernorm_f32__scalar on h = fl(x + r).
+ *   the first also adds and stores h into r, and the later ones read h back from r.
+ * Tails: none needed. Aliasing: y may equal x (x is dead after pass 1); y must not overlap r.
+ * Bound: as layernorm_f32__scalar on h = fl(x + r): |y - y_exact(h)| <= (1.5n + 12) u |gamma|
+ *   max|z| + 2u |y_exact(h)|. Rows that overflow, underflow or hold NaN/Inf go to
+ *   normkit_layernorm_row_f64 (on h, in r).
+ * Numerics: docs/numerics.md#add-and-norm, #layernorm-three-pass, #rare-path.
+ *   Contract: normkit_kernels.h.
  */
 #include "normkit_kernel.h"
 

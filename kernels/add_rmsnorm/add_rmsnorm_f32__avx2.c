@@ -1,31 +1,22 @@
 /*
- * normkit_add_rmsnorm_f32__avx2 — post-norm Add & RMSNorm, f32, AVX2 + FMA.
+ * normkit_add_rmsnorm_f32__avx2 — post-norm Add & RMSNorm, f32, AVX2 + FMA (built with -mavx2
+ * -mfma; the dispatcher also checks OS YMM state).
  *
  *   h = x + r;  r <- h;  y = h / sqrt(mean(h^2) + eps) * gamma
  *
- * ISA: AVX2 and FMA (built with -mavx2 -mfma; the dispatcher also checks OS YMM state).
- * Passes: 2 per row. The first adds, stores h into r and sums squares; the second reads h
- *   back from r (just written, so still in L1/L2) and scales, and prefetches the next rows
- *   of x and r. x is read once.
+ * Passes: 2 per row. The first adds (one IEEE addition per element, so r matches the scalar
+ *   variant bit for bit), stores h into r and sums squares; the second reads h back from r
+ *   (just written, so still in L1/L2), scales, and prefetches the next rows of x and r.
+ *   x is read once.
  * Tails: one masked load/store (vmaskmovps) per array and pass for the last dim % 8 elements.
- *   Masked-off lanes never fault, so no access leaves the row, and short rows (dim < 8) need
- *   no scalar loop; masked-off lanes are 0 + 0 and add nothing. The same mask aligns y when
- *   streaming.
- * Aliasing: y may equal x (x is dead after pass 1); y must not overlap r.
- * Modes, chosen once per call from the bytes of y (as rmsnorm_f32__avx2.c):
- *   - NK_STREAM, when kp && rows*dim*4 >= kp->nt_min_bytes: y is written with vmovntps on
- *     32-byte aligned addresses (masked head and tail), then sfence. r is never streamed:
- *     pass 2 reads it back at once;
- *   - NK_DRAM, when kp && rows*dim*4 >= kp->dram_min_bytes: pass 1 also prefetches (into
- *     L2) the row of y that
- *     pass 2 will write, so its read-for-ownership overlaps pass 1;
- *   - NK_CACHED otherwise.
- * Numerics: h = fl(x + r), one IEEE addition per element, so r matches the scalar variant bit
- *   for bit. Then as rmsnorm_f32__avx2.c: 8 ymm accumulators (FMA: 4 cycles of latency on
- *   two ports) combined pairwise in a fixed order, then the lanes likewise; any order keeps
- *   the sum within n*u, so |y - y_exact(h)| <= (n/2 + 6) u |y_exact(h)| as for the scalar
- *   variant. The scale is 1/sqrtf(ss/n + eps) rounded exactly; y = (h * scale) * gamma. Rows
- *   that overflow, underflow or hold NaN/Inf go to normkit_rmsnorm_row_f64 (on h, in r).
+ *   Masked-off lanes never fault and are 0 + 0, so no access leaves the row and dim < 8 needs
+ *   no scalar loop. Aliasing: y may equal x (x is dead after pass 1); y must not overlap r.
+ * kp: selects a memory mode per call (see nk_mode).
+ * Bound: |y - y_exact(h)| <= (n/2 + 6) u |y_exact(h)|, as the scalar variant (sum depth
+ *   floor(n/64) + 9). Rows that overflow, underflow or hold NaN/Inf go to
+ *   normkit_rmsnorm_row_f64 (on h, in r).
+ * Numerics: docs/numerics.md#add-and-norm, #rmsnorm, #summation-depth, #rare-path.
+ *   Contract: normkit_kernels.h.
  */
 #include <immintrin.h>
 #include <stdint.h>
@@ -44,6 +35,15 @@ enum {
     NK_PF_L1_MAX = 2048,
 };
 
+/* Memory modes, chosen once per call from the bytes of y (always NK_CACHED when kp is NULL),
+ * as rmsnorm_f32__avx2.c:
+ *  - NK_STREAM, when rows*dim*4 >= kp->nt_min_bytes: y's full vectors are written with
+ *    vmovntps from its first 32-byte boundary on (the masked head and tail are ordinary
+ *    stores), then sfence. r is never streamed: pass 2 reads it back at once;
+ *  - NK_DRAM, otherwise when rows*dim*4 >= kp->dram_min_bytes: pass 1 also read-prefetches
+ *    (prefetcht1, into L2) the row of y that pass 2 will write, so fetching its lines (the
+ *    read-for-ownership its stores would otherwise wait for) overlaps pass 1;
+ *  - NK_CACHED otherwise. */
 typedef enum { NK_CACHED, NK_DRAM, NK_STREAM } nk_mode;
 
 #define NK_INLINE static inline __attribute__((always_inline))
@@ -63,20 +63,20 @@ NK_INLINE float nk_hsum(__m256 v)
     return _mm_cvtss_f32(s);
 }
 
-/* The call's mode (see the header). rows*dim*4 saturates instead of overflowing; an
- * nt_min_bytes of SIZE_MAX never streams. */
+/* The call's mode (see nk_mode). */
 NK_INLINE nk_mode nk_mode_of(const normkit_kparams *kp, size_t rows, size_t dim)
 {
-    const size_t bytes =
-        rows > SIZE_MAX / sizeof(float) / dim ? SIZE_MAX : rows * dim * sizeof(float);
-    if (kp && kp->nt_min_bytes != SIZE_MAX && bytes >= kp->nt_min_bytes)
+    /* rows*dim*4 cannot overflow: the kernel contract (normkit_kernels.h) bounds every matrix. */
+    const size_t bytes = rows * dim * sizeof(float);
+    if (kp && bytes >= kp->nt_min_bytes)
         return NK_STREAM;
     return kp && bytes >= kp->dram_min_bytes ? NK_DRAM : NK_CACHED;
 }
 
 /* Pass 1: h = x + r, stored into r; returns sum(h^2). With pf_y, it also prefetches the row
- * y into L2 (NK_DRAM). Named accumulators, not an array: GCC kept an array in memory around
- * the tail. */
+ * y into L2 (NK_DRAM). 8 ymm accumulators (FMA: 4 cycles of latency on two ports), combined
+ * pairwise in a fixed order, then the lanes likewise. Named accumulators, not an array: GCC
+ * kept an array in memory around the tail. */
 NK_INLINE float nk_add_sumsq(const float *x, float *r, size_t dim, const float *y, const int pf_y)
 {
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
@@ -198,6 +198,7 @@ NK_INLINE void nk_rows(size_t rows, size_t dim, const float *x, size_t ldx, floa
             normkit_rmsnorm_row_f64(dim, r, gamma, eps, y);
             continue;
         }
+        /* Rounded exactly as in the scalar variant (no rsqrt estimate). */
         const __m256 scale = _mm256_set1_ps(1.0f / sqrtf(ss / (float)dim + eps));
         const int last = row + 1 == rows;
         const float *next_x = last ? x : x + ldx, *next_r = last ? r : r + ldr;

@@ -1,33 +1,22 @@
 /*
- * normkit_add_rmsnorm_f32__avx512 — post-norm Add & RMSNorm, f32, AVX-512.
+ * normkit_add_rmsnorm_f32__avx512 — post-norm Add & RMSNorm, f32, AVX-512F (built with
+ * F+BW+VL+DQ, AVX2, FMA; the dispatcher checks OS ZMM/opmask state).
  *
  *   h = x + r;  r <- h;  y = h / sqrt(mean(h^2) + eps) * gamma
  *
- * ISA: AVX-512F (built with F+BW+VL+DQ, AVX2, FMA; the dispatcher checks OS ZMM/opmask state).
- * Passes: 2 per row. The first adds, stores h into r and sums squares; the second reads h back
- *   from r (just written, so still in L1/L2) and scales: memory sees x and r read once, r and y
- *   written once. Short rows are software-pipelined (see nk_add_rmsnorm).
- * Tails: opmask loads/stores; masked-off lanes never fault, so no access leaves the row and
- *   dims below 16 need no scalar loop. Masked lanes load as zeros and add exact zeros.
+ * Passes: 2 per row. The first adds (one IEEE addition per element, so r holds fl(x + r) bit
+ *   for bit), stores h into r and sums squares; the second reads h back from r (just written,
+ *   so still in L1/L2) and scales: memory sees x and r read once, r and y written once. Short
+ *   rows are software-pipelined (see nk_add_rmsnorm).
+ * Tails: opmask loads/stores; masked-off lanes never fault and load as exact zeros, so no
+ *   access leaves the row and dims below 16 need no scalar loop.
  * Aliasing: y may equal x (x is dead after pass 1); y must not overlap r.
- * Memory-sized calls (three modes, chosen once per call), as rmsnorm_f32__avx512:
- *   - streaming, when kp && rows*dim*4 >= kp->nt_min_bytes: y is written with vmovntps on
- *     64-byte aligned addresses (masked head and tail), then sfence; the scale pass prefetches
- *     the next rows of x and r into L2. r is always written with ordinary stores: pass 2
- *     reads it straight back;
- *   - otherwise, when kp && rows*dim*4 >= kp->dram_min_bytes: pass 1 also prefetches the
- *     row of
- *     y, so its read-for-ownership overlaps pass 1 instead of stalling the stores of pass 2;
- *   - otherwise (cache-resident calls) no prefetching.
- * Numerics: h = x + r is one IEEE addition, so r holds fl(x + r) bit for bit. The sum of
- *   squares of h uses 4 zmm accumulators of fma(h, h, acc), combined in a fixed tree, then the
- *   16 lanes by a fixed shuffle tree (results depend only on the data and dim). A lane sums at
- *   most n/64 + 1 squares and the trees add 6 levels, so the relative error is at most
- *   (n/64 + 6)u, inside the n*u the scalar bound assumes:
- *   |y - y_exact(h)| <= (n/2 + 6) u |y_exact(h)| holds unchanged. The scale is
- *   1/sqrtf(ss/n + eps) rounded as in the scalar variant (no rsqrt estimate), and
- *   y = (h * scale) * gamma. Rows that overflow, underflow or hold NaN/Inf go to
+ * kp: selects a memory mode per call (see nk_mode).
+ * Bound: |y - y_exact(h)| <= (n/2 + 6) u |y_exact(h)|, as the scalar variant (sum depth
+ *   ceil(n/64) + 6). Rows that overflow, underflow or hold NaN/Inf go to
  *   normkit_rmsnorm_row_f64 (on h, already in r).
+ * Numerics: docs/numerics.md#add-and-norm, #rmsnorm, #summation-depth, #rare-path.
+ *   Contract: normkit_kernels.h.
  */
 #include <immintrin.h>
 #include <stdint.h>
@@ -43,6 +32,17 @@ enum {
     NK_PIPELINE_MAX_DIM = 2048,
 };
 
+/* Memory modes, chosen once per call from the bytes of y (always NK_CACHED when kp is NULL),
+ * as rmsnorm_f32__avx512.c:
+ *  - NK_STREAM, when rows*dim*4 >= kp->nt_min_bytes: y's full vectors are written with
+ *    vmovntps from its first 64-byte boundary on (the masked head and tail are ordinary
+ *    stores), then sfence; the scale pass prefetches (prefetcht1, into L2) the next rows of x
+ *    and r that pass 1 has not read yet. r is always written with ordinary stores: pass 2
+ *    reads it straight back;
+ *  - NK_PREFETCH, otherwise when rows*dim*4 >= kp->dram_min_bytes: pass 1 also read-prefetches
+ *    (prefetcht0, into L1) the row of y, so fetching its lines (the read-for-ownership pass 2's
+ *    stores would otherwise wait for) overlaps pass 1 instead of stalling the stores of pass 2;
+ *  - NK_CACHED otherwise: no prefetching. */
 typedef enum { NK_CACHED, NK_PREFETCH, NK_STREAM } nk_mode;
 
 #define NK_INLINE static inline __attribute__((always_inline))
@@ -65,7 +65,8 @@ NK_INLINE __m512 nk_add(const float *x, float *r, size_t i)
 /* r <- h = x + r; returns sum(h^2). In NK_PREFETCH mode it also prefetches y's row.
  * Four named accumulators rather than an array: GCC kept an array in memory as soon as the
  * remainder code below updated it conditionally. Pass 1 stores one vector of h per cycle at
- * best, so 4 chains cover the 4-cycle FMA latency. */
+ * best, so 4 chains cover the 4-cycle FMA latency. They are combined in a fixed tree, then the
+ * 16 lanes by a fixed shuffle tree (results depend only on the data and dim). */
 NK_INLINE float nk_add_sumsq(size_t dim, const float *x, float *r, const float *y, nk_mode mode)
 {
     __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
@@ -174,6 +175,7 @@ NK_INLINE void nk_finish_row(size_t dim, const float *h, const float *gamma, flo
                              float ss, const float *pfx, const float *pfr, int has_gamma,
                              nk_mode mode)
 {
+    /* The scale is rounded as in the scalar variant (no rsqrt estimate). */
     if (normkit_rms_fast_ok(ss, eps))
         nk_scale_row(dim, h, gamma, 1.0f / sqrtf(ss / (float)dim + eps), y, pfx, pfr, has_gamma,
                      mode);
@@ -215,7 +217,7 @@ void normkit_add_rmsnorm_f32__avx512(size_t rows, size_t dim, const float *x, si
                                      size_t ldr, const float *gamma, float eps, float *y,
                                      size_t ldy, const normkit_kparams *kp)
 {
-    /* rows*dim*4 cannot overflow: the entry points keep every matrix below PTRDIFF_MAX bytes. */
+    /* rows*dim*4 cannot overflow: the kernel contract (normkit_kernels.h) bounds every matrix. */
     const size_t bytes = rows * dim * sizeof(float);
     const nk_mode mode = kp && bytes >= kp->nt_min_bytes ? NK_STREAM
                          : kp && bytes >= kp->dram_min_bytes ? NK_PREFETCH

@@ -4,15 +4,17 @@
  *   h = x + r;  r <- h;  y = h / sqrt(mean(h^2) + eps) * gamma
  *
  * ISA: AdvSIMD, part of the AArch64 baseline (HWCAP_ASIMD); no extra compiler flags.
- * Passes: 2. The first adds, stores h into r and sums squares; the second reads h back from
- *   r (just written, so still in cache) and scales. 16 floats per iteration.
+ * Passes: 2. The first adds (one IEEE addition per element, so r matches the scalar variant
+ *   bit for bit), stores h into r and sums squares; the second reads h back from r (just
+ *   written, so still in cache) and scales. 16 floats per iteration.
  * Tails: 4 floats at a time, then scalar code: NEON has no masked loads, and no access may
- *   leave the row. y may equal x (x is dead after pass 1); y must not overlap r.
+ *   leave the row. Aliasing: y may equal x (x is dead after pass 1); y must not overlap r.
  * kp: ignored; no streaming-store path (see rmsnorm_f32__neon.c).
- * Numerics: as rmsnorm_f32__neon on h = fl(x + r) — one IEEE addition per element, so r
- *   matches the scalar variant bit for bit: four vector accumulators combined in a fixed
- *   order, |y - y_exact(h)| <= (n/2 + 6) u |y|, the f64 rare path for rows that overflow,
- *   underflow or hold NaN/Inf.
+ * Bound: as rmsnorm_f32__neon on h: |y - y_exact(h)| <= (n/2 + 6) u |y_exact(h)| (four vector
+ *   accumulators in a fixed order; sum depth floor(n/16) + 10). Rows that overflow, underflow
+ *   or hold NaN/Inf go to normkit_rmsnorm_row_f64 (on h, in r).
+ * Numerics: docs/numerics.md#add-and-norm, #rmsnorm, #summation-depth, #rare-path.
+ *   Contract: normkit_kernels.h.
  */
 #include <arm_neon.h>
 

@@ -5,9 +5,11 @@
  *
  * ISA: none; built with auto-vectorization off (see rmsnorm_f32__scalar.c).
  * Passes: 2. The first adds, stores h into r and sums squares; the second reads h back
- * from r (just written, so still in cache) and scales. y may equal x (x is dead after
- * pass 1); y must not overlap r.
- * Numerics: as rmsnorm_f32__scalar on h = fl(x + r): |y - y_exact(h)| <= (n/2 + 6) u |y|.
+ *   from r (just written, so still in cache) and scales.
+ * Tails: none needed. Aliasing: y may equal x (x is dead after pass 1); y must not overlap r.
+ * Bound: as rmsnorm_f32__scalar on h = fl(x + r): |y - y_exact(h)| <= (n/2 + 6) u |y_exact(h)|.
+ *   Rows that overflow, underflow or hold NaN/Inf go to normkit_rmsnorm_row_f64 (on h, in r).
+ * Numerics: docs/numerics.md#add-and-norm, #rmsnorm, #rare-path. Contract: normkit_kernels.h.
  */
 #include "normkit_kernel.h"
 

@@ -1,53 +1,22 @@
 /*
- * normkit_layernorm_f32__avx2 — LayerNorm, f32, AVX2 + FMA.
+ * normkit_layernorm_f32__avx2 — LayerNorm, f32, AVX2 + FMA (built with -mavx2 -mfma; the
+ * dispatcher also checks OS YMM state).
  *
  *   y = (x - mean) / sqrt(var + eps) * gamma + beta      (population variance)
  *
- * ISA: AVX2 and FMA (built with -mavx2 -mfma; the dispatcher also checks OS YMM state).
- * Passes: 2 per row for most rows, 3 for the rest; only the first comes from memory for
- *   rows that fit in L1/L2, the others re-read the row from there. Pass 3 prefetches the
- *   next row of x.
- *   1. Shifted sums about K = x0: s = sum(x - K), q = sum((x - K)^2); m = s/n,
- *      var1 = q/n - m^2. If n >= NK_ONEPASS_MIN_DIM and m^2 <= 4 var1 (x0 within two
- *      standard deviations of the mean: ~95% of Gaussian rows), these are already accurate
- *      enough (below), and the mean K + m is split exactly into mean_hi + c (TwoSum).
- *   2. Otherwise, the corrected two-pass of layernorm_f32__scalar.c: mean_hi = K + m;
- *      s1 = sum(x - mean_hi), s2 = sum((x - mean_hi)^2); c = s1/n; var = s2/n - c^2.
- *      This catches x0 far from the mean (an outlier first, the sorted rows of the tests),
- *      where the one-pass variance cancels.
- *   3. y = ((x - mean_hi) * scale - c * scale) * gamma + beta: two FMAs and a subtraction.
- *   E[x^2] - E[x]^2 unshifted is never used. The mean is always the pair mean_hi + c.
- * Modes, chosen once per call from the bytes of y:
- *   - NK_CACHED (below kp->dram_min_bytes; always when kp is NULL): pass 3 of a row and
- *     pass 1 of the next share one
- *     loop, so the next row's sums fill the FP ports the output leaves idle and the per-row
- *     latency (reductions, divisions, sqrt) no longer stalls between rows: 1.13-1.16x on
- *     768 and 2048 x 64 rows (but 0.77-0.86x on DRAM-sized calls, hence not there);
- *   - NK_DRAM: pass 1 also prefetches (into L2) the row of y that pass 3 will write, so its
- *     read-for-ownership overlaps pass 1 instead of stalling the stores of pass 3 (1.3-1.4x
- *     from 64 MiB; neutral to 0.6x below 32 MiB, hence the threshold);
- *   - NK_STREAM, when kp && rows*dim*4 >= kp->nt_min_bytes: y is written with vmovntps on
- *     32-byte aligned addresses (masked head and tail), then sfence.
+ * Passes: 2 per row when one statistics pass about x0 provably suffices, else 3 (the corrected
+ *   two-pass of layernorm_f32__scalar.c): see nk_finish. The output pass computes
+ *   ((x - mean_hi) * scale - c * scale) * gamma + beta with FMAs and prefetches the next row.
+ *   Only the first pass comes from memory for rows that fit in L1/L2.
  * Tails: one masked load (vmaskmovps) per pass for the last dim % 8 elements and one masked
- *   store in pass 3. Masked-off lanes never fault, so no access leaves the row; they are
- *   cleared before they are summed.
- * Aliasing: y may equal x (pass 3 reads each vector of x before writing those lanes of y;
- *   the fused loop reads row r+1 of x while it writes row r of y).
- * Numerics: float sums in 4 ymm accumulators each (4 x 8 = 32 lanes), combined in a fixed
- *   order (pairwise, then lanes by halving), so a lane adds at most n/32 + 1 terms and the
- *   tree 5 more: every sum's error is gamma_D times its absolute terms with D <= n/32 + 6,
- *   far inside the n*u the scalar bound allows. One pass (rho = m^2/var <= 4, so
- *   q/n <= 5 var and sum|x - K|/n <= sqrt(5 var)): var1 has a relative error below
- *   (D+3)(1+rho)u + 2 sqrt(rho(1+rho)) (D+1)u + (3 rho + 1)u < (14D + 37)u, i.e. the scale
- *   (0.22n + 61)u; the mean's error is below ((D+1) sqrt 5 + 2)u sigma, and sigma <= zmax sd
- *   (sd = sqrt(var + eps)), so below (0.07n + 18)u zmax sd.
- *   Together (0.29n + 79)u |gamma| zmax, inside the (1.5n)u |gamma| zmax the bound gives
- *   the two for n >= 66: hence NK_ONEPASS_MIN_DIM = 128, with room for var1 and m being
- *   computed. Pass 3 rounds 3 times plus u|c scale| (c is tiny) where the scalar rounds 5
- *   times. So, with z = (x - mean)/sqrt(var + eps), the scalar variant's bound holds:
- *   |y - y_exact| <= (1.5n + 12) u |gamma| max|z| + 2u|y_exact|. The scale is
- *   1/sqrtf(var + eps), rounded exactly. Rows that overflow, underflow or hold NaN/Inf fail
- *   the one-pass test or normkit_ln_fast_ok and go to normkit_layernorm_row_f64.
+ *   store in the output pass; masked-off lanes never fault, and are cleared before they are summed.
+ * Aliasing: y may equal x (the output pass reads each vector of x before writing those lanes of
+ *   y; the fused loop reads row r+1 of x while it writes row r of y). kp: memory modes (nk_mode).
+ * Bound: |y - y_exact| <= (1.5n + 12) u |gamma| max|z| + 2u |y_exact|, z = (x - mean)/sqrt(var +
+ *   eps), as the scalar variant (sum depth ceil(n/32) + 5). Rows that overflow, underflow or
+ *   hold NaN/Inf go to normkit_layernorm_row_f64.
+ * Numerics: docs/numerics.md#layernorm-one-pass (the criterion and its proof),
+ *   #layernorm-three-pass, #summation-depth, #rare-path. Contract: normkit_kernels.h.
  */
 #include <immintrin.h>
 #include <stdint.h>
@@ -57,7 +26,8 @@
 normkit_layernorm_f32_ukernel normkit_layernorm_f32__avx2;
 
 enum {
-    /* Rows at least this long may skip the second statistics pass (see Numerics). */
+    /* Rows at least this long may skip the second statistics pass
+     * (docs/numerics.md#layernorm-one-pass). */
     NK_ONEPASS_MIN_DIM = 128,
     /* ... and short enough that the compare's float rounding cannot let rho exceed ~4.1 (the
      * same cap as the AVX-512 variants; longer rows take the second pass). */
@@ -72,6 +42,18 @@ enum {
     NK_PF_L1_MAX = 2048,
 };
 
+/* Memory modes, chosen once per call from the bytes of y (always NK_CACHED when kp is NULL):
+ *  - NK_CACHED, below kp->dram_min_bytes: pass 3 of a row and pass 1 of the next share one
+ *    loop (nk_norm_row with fuse), so the next row's sums fill the FP ports the output leaves
+ *    idle and the per-row latency (reductions, divisions, sqrt) no longer stalls between rows:
+ *    1.13-1.16x on 768 and 2048 x 64 rows (but 0.77-0.86x on DRAM-sized calls, hence not there);
+ *  - NK_DRAM, from kp->dram_min_bytes: pass 1 also read-prefetches (prefetcht1, into L2) the
+ *    row of y that pass 3 will write, so fetching its lines (the read-for-ownership its stores
+ *    would otherwise wait for) overlaps pass 1 instead of stalling the stores of pass 3
+ *    (1.3-1.4x from 64 MiB; neutral to 0.6x below 32 MiB, hence the threshold);
+ *  - NK_STREAM, when rows*dim*4 >= kp->nt_min_bytes: y's full vectors are written with
+ *    vmovntps from its first 32-byte boundary on (the masked head and tail are ordinary
+ *    stores), then sfence. */
 typedef enum { NK_CACHED, NK_DRAM, NK_STREAM } nk_mode;
 
 #define NK_INLINE static inline __attribute__((always_inline))
@@ -96,19 +78,18 @@ NK_INLINE float nk_sum4(__m256 a0, __m256 a1, __m256 a2, __m256 a3)
     return nk_hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
 }
 
-/* The call's mode (see the header). rows*dim*4 saturates instead of overflowing; an
- * nt_min_bytes of SIZE_MAX never streams. */
+/* The call's mode (see nk_mode). */
 NK_INLINE nk_mode nk_mode_of(const normkit_kparams *kp, size_t rows, size_t dim)
 {
-    const size_t bytes =
-        rows > SIZE_MAX / sizeof(float) / dim ? SIZE_MAX : rows * dim * sizeof(float);
-    if (kp && kp->nt_min_bytes != SIZE_MAX && bytes >= kp->nt_min_bytes)
+    /* rows*dim*4 cannot overflow: the kernel contract (normkit_kernels.h) bounds every matrix. */
+    const size_t bytes = rows * dim * sizeof(float);
+    if (kp && bytes >= kp->nt_min_bytes)
         return NK_STREAM;
     return kp && bytes >= kp->dram_min_bytes ? NK_DRAM : NK_CACHED;
 }
 
 /* The 8 accumulators of the statistics passes: s = sum(x - center), q = sum((x - center)^2),
- * 4 chains each. */
+ * 4 chains each (4 x 8 = 32 lanes), combined in a fixed order by nk_sum4. */
 typedef struct {
     __m256 s0, s1, s2, s3, q0, q1, q2, q3;
 } nk_acc;
@@ -185,7 +166,15 @@ typedef struct {
 } nk_stats;
 
 /* From the sums about shift = x0 (pass 1), finish the statistics, running pass 2 over x only
- * when the one-pass values may be inaccurate. NaN/Inf fail the test and take pass 2. */
+ * when the one-pass values may be inaccurate:
+ *   one-pass: s = sum(x - x0), q = sum((x - x0)^2), m = s/n, var1 = q/n - m^2 are kept
+ *     when NK_ONEPASS_MIN_DIM <= n <= NK_ONEPASS_MAX_DIM and m^2 <= 4 var1 (x0 within about
+ *     two standard deviations of the mean); the mean x0 + m is split exactly (TwoSum) into
+ *     mean_hi + c;
+ *   otherwise (also for NaN/Inf, which fail the compare): the corrected two-pass of
+ *     layernorm_f32__scalar.c, a second pass about mean_hi = x0 + m giving, with
+ *     d = x - mean_hi, c = sum(d)/n and var = sum(d^2)/n - c^2.
+ * docs/numerics.md#layernorm-one-pass has the criterion's proof. */
 NK_INLINE nk_stats nk_finish(const float *x, size_t dim, float shift, float s, float q)
 {
     const float n = (float)dim;

@@ -1,53 +1,22 @@
 /*
- * normkit_layernorm_f32__avx512 — LayerNorm, f32, AVX-512.
+ * normkit_layernorm_f32__avx512 — LayerNorm, f32, AVX-512F (built with F+BW+VL+DQ, AVX2, FMA;
+ * the dispatcher checks OS ZMM/opmask state).
  *
  *   y = (x - mean) / sqrt(var + eps) * gamma + beta      (population variance)
  *
- * ISA: AVX-512F (built with F+BW+VL+DQ, AVX2, FMA; the dispatcher checks OS ZMM/opmask state).
- * Passes: 2 per row when one statistics pass is provably enough, else 3 (layernorm_f32__scalar's
- *   algorithm). The row is re-read from L1/L2, so memory sees x once and y once either way.
- *   1. With shift = x0 (the row's first element): s = sum(x - x0), q = sum((x - x0)^2),
- *      m = s/n, var1 = q/n - m^2.
- *      If n >= NK_ONEPASS_MIN_DIM and m^2 <= 4 var1 (x0 within ~2 standard deviations of the
- *      mean: every row of a uniform distribution, 95% of Gaussian ones), these are the
- *      statistics, and the mean is the exact pair x0 + m, split by TwoSum into mean_hi + c.
- *   2. Otherwise, as the scalar variant: mean_hi = x0 + m; d = x - mean_hi; c = sum(d)/n;
- *      var = sum(d^2)/n - c^2 (the corrected two-pass; it also runs for NaN/Inf rows, which
- *      fail the compare). A sorted row, whose x0 is an extreme, takes this path.
- *   3. y = fma(x - mean_hi, scale, -c*scale) * gamma + beta (FMAs): (x - mean_hi) - c
- *      distributed over scale, one rounding fewer per element.
- *   The textbook E[x^2] - E[x]^2 is never used; the one-pass form is about x0 and only accepted
- *   when x0 is near the mean, so it cannot cancel catastrophically.
- * Tails: opmask loads/stores; masked-off lanes never fault, so no access leaves the row and
- *   dims below 16 need no scalar loop. Masked lanes contribute exact zeros to the sums.
+ * Passes: 2 per row when one statistics pass about x0 provably suffices, else 3 (the corrected
+ *   two-pass of layernorm_f32__scalar.c): see nk_row_stats. The output pass computes
+ *   fma(x - mean_hi, scale, -c*scale) * gamma + beta with FMAs. The row is re-read from L1/L2,
+ *   so memory sees x once and y once either way. Short rows are software-pipelined.
+ * Tails: opmask loads/stores; masked-off lanes never fault, and contribute exact zeros to the
+ *   sums, so no access leaves the row and dims below 16 need no scalar loop.
  * Aliasing: y may equal x (the output pass reads each vector of x before writing the same
- *   lanes of y; pipelining reads row+1 before writing row).
- * Memory-sized calls (three modes, chosen once per call), as rmsnorm_f32__avx512:
- *   - streaming, when kp && rows*dim*4 >= kp->nt_min_bytes: y is written with vmovntps on
- *     64-byte aligned addresses (masked head and tail), then sfence; the output pass
- *     prefetches the next row of x into L2;
- *   - otherwise, when kp && rows*dim*4 >= kp->dram_min_bytes: pass 1 also prefetches the
- *     row of
- *     y, so its read-for-ownership overlaps pass 1 instead of stalling the output stores;
- *   - otherwise (cache-resident calls) no prefetching.
- * Numerics: 4 zmm accumulators per sum (a step is 3 FP operations on two ports, 1.5 cycles per
- *   vector, so 4 chains cover the 4-cycle latency), combined in a fixed tree, then the 16
- *   lanes by a fixed shuffle tree, so results depend only on the data and dim, never on
- *   alignment or mode. Each of the 64 lanes sums at most n/64 + 1 terms and the trees add 6
- *   levels, so a sum's error is at most gamma_K * sum|terms| with K = n/64 + 6, against n*u
- *   for the scalar order; fma(d, d, q) rounds once where the scalar rounds twice.
- *   - Three-pass rows: the scalar derivation holds with n*u replaced by the smaller K*u; the
- *     distributed form of step 3 trades the rounding of (x - mean_hi) - c for that of
- *     c*scale, at most 2u max|z| (|c| <= 1/2 ulp(mean_hi) plus pass 1's error).
- *   - One-pass rows: for n <= 2^20 the compare guarantees |x0 - mean| <= 2.03 sd, so
- *     mean(|x - x0|) <= sqrt(5.1) sd. Then the mean's error is <= (2.3 gamma_K + 7u) sd, the
- *     variance's relative error <= 14.3 gamma_K + 48u, and with the scale's and the elements'
- *     own roundings |y - y_exact| <= (9.5 gamma_K + 38u) |gamma| max|z| + 2u|y_exact|.
- *     With K <= n/64 + 6 that is below the scalar bound, (1.5n + 12) u |gamma| max|z|
- *     + 2u|y_exact|, for every n >= 62; NK_ONEPASS_MIN_DIM = 128 leaves margin.
- *   So the tests' bound holds unchanged. Rows that overflow, underflow or hold NaN/Inf go to
- *   normkit_layernorm_row_f64; constant rows give d = 0 exactly (y = beta, or the rare path
- *   when var + eps = 0).
+ *   lanes of y; pipelining reads row+1 before writing row). kp: memory modes (nk_mode).
+ * Bound: |y - y_exact| <= (1.5n + 12) u |gamma| max|z| + 2u |y_exact|, z = (x - mean)/sqrt(var +
+ *   eps), as the scalar variant (sum depth ceil(n/64) + 6). Rows that overflow, underflow or
+ *   hold NaN/Inf go to normkit_layernorm_row_f64; constant rows give d = 0 exactly.
+ * Numerics: docs/numerics.md#layernorm-one-pass (the criterion and its proof),
+ *   #layernorm-three-pass, #summation-depth, #rare-path. Contract: normkit_kernels.h.
  */
 #include <immintrin.h>
 #include <stdint.h>
@@ -59,7 +28,7 @@ normkit_layernorm_f32_ukernel normkit_layernorm_f32__avx512;
 enum {
     /* Vectors per iteration of the output pass (bounded by ports, not latency). */
     NK_UNROLL = 4,
-    /* One statistics pass suffices when x0 is near the mean (see the header) and the row is
+    /* One statistics pass suffices when x0 is near the mean (docs/numerics.md) and the row is
      * long enough for the blocked sums' error to leave room in the bound. */
     NK_ONEPASS_MIN_DIM = 128,
     NK_ONEPASS_MAX_DIM = 1 << 20,
@@ -68,6 +37,16 @@ enum {
     NK_PIPELINE_MAX_DIM = 2048,
 };
 
+/* Memory modes, chosen once per call from the bytes of y (always NK_CACHED when kp is NULL),
+ * as rmsnorm_f32__avx512.c:
+ *  - NK_STREAM, when rows*dim*4 >= kp->nt_min_bytes: y's full vectors are written with
+ *    vmovntps from its first 64-byte boundary on (the masked head and tail are ordinary
+ *    stores), then sfence; the output pass prefetches (prefetcht1, into L2) the next row of x
+ *    that pass 1 has not read yet;
+ *  - NK_PREFETCH, otherwise when rows*dim*4 >= kp->dram_min_bytes: pass 1 also read-prefetches
+ *    (prefetcht0, into L1) the row of y, so fetching its lines (the read-for-ownership the
+ *    output stores would otherwise wait for) overlaps pass 1 instead of stalling them;
+ *  - NK_CACHED otherwise: no prefetching. */
 typedef enum { NK_CACHED, NK_PREFETCH, NK_STREAM } nk_mode;
 
 #define NK_INLINE static inline __attribute__((always_inline))
@@ -93,7 +72,10 @@ NK_INLINE float nk_reduce4(__m512 a0, __m512 a1, __m512 a2, __m512 a3)
 }
 
 /* s = sum(x - center), q = sum((x - center)^2); in NK_PREFETCH mode pass 1 also
- * prefetches y's row (see the header).
+ * prefetches y's row (see nk_mode). 4 accumulators per sum: a step is 3 FP operations on two
+ * ports, 1.5 cycles per vector, so 4 chains cover the 4-cycle latency. They are combined in a
+ * fixed tree, then the 16 lanes by a fixed shuffle tree (nk_reduce4), so results depend only
+ * on the data and dim, never on alignment or mode.
  * Four named accumulator pairs rather than arrays: GCC kept arrays in memory as soon as the
  * remainder code below updated them conditionally. */
 NK_INLINE void nk_dev_sums(size_t dim, const float *x, float center, float *s, float *q,
@@ -136,7 +118,16 @@ typedef struct {
     float s2;         /* the sum of squares behind var (overflow check) */
 } nk_stats;
 
-/* In NK_PREFETCH mode the first pass also prefetches y's row (see the header). */
+/* The statistics of one row; in NK_PREFETCH mode the first pass also prefetches y's row (see
+ * nk_mode).
+ *   one-pass: s = sum(x - x0), q = sum((x - x0)^2), m = s/n, var1 = q/n - m^2 are kept
+ *     when NK_ONEPASS_MIN_DIM <= n <= NK_ONEPASS_MAX_DIM and m^2 <= 4 var1 (x0 within about
+ *     two standard deviations of the mean); the mean x0 + m is split exactly (TwoSum) into
+ *     mean_hi + c;
+ *   otherwise (also for NaN/Inf, which fail the compare): the corrected two-pass of
+ *     layernorm_f32__scalar.c, a second pass about mean_hi = x0 + m giving, with
+ *     d = x - mean_hi, c = sum(d)/n and var = sum(d^2)/n - c^2.
+ * docs/numerics.md#layernorm-one-pass has the criterion's proof. */
 NK_INLINE nk_stats nk_row_stats(size_t dim, const float *x, const float *y, nk_mode mode)
 {
     const float n = (float)dim, shift = x[0];
@@ -146,8 +137,9 @@ NK_INLINE nk_stats nk_row_stats(size_t dim, const float *x, const float *y, nk_m
     const float var1 = q / n - m * m;
     if (dim >= NK_ONEPASS_MIN_DIM && dim <= NK_ONEPASS_MAX_DIM && m * m <= 4.0f * var1) {
         /* x0 lies within ~2 standard deviations of the mean, so the one-pass statistics are
-         * already within the bound (see the header); the mean is shift + m, split exactly into
-         * mean_hi + c (TwoSum). NaN/Inf fail the compare and take the second pass. */
+         * already within the bound (docs/numerics.md#layernorm-one-pass); the mean is
+         * shift + m, split exactly into mean_hi + c (TwoSum). NaN/Inf fail the compare and
+         * take the second pass. */
         const float hi = shift + m, bv = hi - shift;
         return (nk_stats){hi, (shift - (hi - bv)) + (m - bv), var1, q};
     }
@@ -291,7 +283,7 @@ void normkit_layernorm_f32__avx512(size_t rows, size_t dim, const float *x, size
                                    const float *gamma, const float *beta, float eps, float *y,
                                    size_t ldy, const normkit_kparams *kp)
 {
-    /* rows*dim*4 cannot overflow: the entry points keep every matrix below PTRDIFF_MAX bytes. */
+    /* rows*dim*4 cannot overflow: the kernel contract (normkit_kernels.h) bounds every matrix. */
     const size_t bytes = rows * dim * sizeof(float);
     if (kp && bytes >= kp->nt_min_bytes)
         NK_INSTANCES(NK_STREAM);

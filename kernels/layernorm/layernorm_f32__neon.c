@@ -4,23 +4,18 @@
  *   y = (x - mean) / sqrt(var + eps) * gamma + beta      (population variance)
  *
  * ISA: AdvSIMD, part of the AArch64 baseline (HWCAP_ASIMD); no extra compiler flags.
- * Passes: 3, the same as layernorm_f32__scalar, for accuracy (a one-pass E[x^2] - E[x]^2
- *   cancels catastrophically for large means):
- *   1. mean_hi = x0 + sum(x - x0)/n: shifting by the first element keeps the terms near the
- *      spread, not the mean.
- *   2. d = x - mean_hi; c = sum(d)/n; var = sum(d^2)/n - c^2, clamped at 0: the corrected
- *      two-pass, with the mean carried as the pair mean_hi + c.
- *   3. y = ((x - mean_hi) - c) * scale * gamma + beta, the last multiply-add fused.
- *   16 floats per iteration in each pass; whether gamma and beta are given is decided once
- *   per row, outside the loops.
+ * Passes: 3, the shifted corrected two-pass of layernorm_f32__scalar: mean_hi = x0 +
+ *   sum(x - x0)/n; c = sum(x - mean_hi)/n, var = sum((x - mean_hi)^2)/n - c^2 clamped at 0;
+ *   y = ((x - mean_hi) - c) * scale * gamma + beta, the last multiply-add fused. 16 floats per
+ *   iteration in each pass; whether gamma and beta are given is decided once per row.
  * Tails: 4 floats at a time, then scalar code (fmaf, so a tail element rounds like a vector
- *   lane): NEON has no masked loads, and no access may leave the row. y may equal x.
+ *   lane): NEON has no masked loads, and no access may leave the row. Aliasing: y may equal x.
  * kp: ignored; no streaming-store path (see rmsnorm_f32__neon.c).
- * Numerics: float sums in four independent vector accumulators per sum (they hide the add
- *   latency and only shorten each sum), combined in a fixed order ((a0 + a1) + (a2 + a3),
- *   across lanes, then the scalar tail). The bound is the scalar one: with
- *   z = (x - mean)/sqrt(var + eps), |y - y_exact| <= (1.5n + 12) u |gamma| max|z| + 2u|y_exact|.
- *   Rows that overflow, underflow or hold NaN/Inf go to normkit_layernorm_row_f64.
+ * Bound: the scalar one, |y - y_exact| <= (1.5n + 12) u |gamma| max|z| + 2u |y_exact| with
+ *   z = (x - mean)/sqrt(var + eps) (sum depth floor(n/16) + 10). Rows that overflow, underflow
+ *   or hold NaN/Inf go to normkit_layernorm_row_f64.
+ * Numerics: docs/numerics.md#layernorm-three-pass, #summation-depth, #rare-path.
+ *   Contract: normkit_kernels.h.
  */
 #include <arm_neon.h>
 
@@ -85,6 +80,8 @@ void normkit_layernorm_f32__neon(size_t rows, size_t dim, const float *x, size_t
     for (size_t row = 0; row < rows; row++, x += ldx, y += ldy) {
         const float shift = x[0];
         const float32x4_t vshift = vdupq_n_f32(shift);
+        /* Four independent accumulators per sum hide the add latency; they are combined in a
+         * fixed order ((a0 + a1) + (a2 + a3), across lanes, then the scalar tail). */
         float32x4_t a0 = vdupq_n_f32(0.0f), a1 = a0, a2 = a0, a3 = a0;
         size_t i = 0;
         for (; i + 16 <= dim; i += 16) {

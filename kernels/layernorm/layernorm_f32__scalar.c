@@ -4,18 +4,16 @@
  *   y = (x - mean) / sqrt(var + eps) * gamma + beta      (population variance)
  *
  * ISA: none; built with auto-vectorization off, so it measures one scalar lane.
- * Passes: 3, for accuracy, not speed:
- *   1. mean_hi = x0 + sum(x - x0)/n. Shifting by the row's first element keeps the terms
- *      near the spread, not the mean, so a row with mean 1e4 and std 1e-2 loses nothing here.
- *   2. d = x - mean_hi; c = sum(d)/n; var = sum(d^2)/n - c^2. The corrected two-pass
- *      (Chan, Golub & LeVeque): c repairs what rounding left in mean_hi, and the mean is
- *      kept as the unevaluated pair mean_hi + c, finer than one float.
+ * Passes: 3, for accuracy, not speed (the shifted, corrected two-pass):
+ *   1. mean_hi = x0 + sum(x - x0)/n, shifted by the row's first element;
+ *   2. d = x - mean_hi; c = sum(d)/n; var = sum(d^2)/n - c^2; the mean is the pair mean_hi + c;
  *   3. y = ((x - mean_hi) - c) * scale * gamma + beta.
- * E[x^2] - E[x]^2 in float is never used: it cancels catastrophically for large means.
- * Tails: none needed. y may equal x.
- * Numerics: with z = (x - mean)/sqrt(var + eps), |y - y_exact| <= (1.5n + 12) u |gamma| max|z|
- *   + 2u|y_exact|, the bound the tests assert. Rows that overflow, underflow or hold NaN/Inf
+ *   The unshifted E[x^2] - E[x]^2 is never used: it cancels catastrophically for large means.
+ * Tails: none needed. Aliasing: y may equal x.
+ * Bound: with z = (x - mean)/sqrt(var + eps), |y - y_exact| <= (1.5n + 12) u |gamma| max|z|
+ *   + 2u |y_exact|, the bound the tests assert. Rows that overflow, underflow or hold NaN/Inf
  *   go to normkit_layernorm_row_f64.
+ * Numerics: docs/numerics.md#layernorm-three-pass, #rare-path. Contract: normkit_kernels.h.
  */
 #include "normkit_kernel.h"
 
@@ -34,6 +32,7 @@ void normkit_layernorm_f32__scalar(size_t rows, size_t dim, const float *x, size
             s += x[i] - shift;
         const float mean_hi = shift + s / n;
 
+        /* c repairs what rounding left in mean_hi (Chan, Golub & LeVeque). */
         float s1 = 0.0f, s2 = 0.0f;
         for (size_t i = 0; i < dim; i++) {
             const float d = x[i] - mean_hi;

@@ -1,32 +1,18 @@
 /*
- * normkit_rmsnorm_f32__avx2 — RMSNorm, f32, AVX2 + FMA.
+ * normkit_rmsnorm_f32__avx2 — RMSNorm, f32, AVX2 + FMA (built with -mavx2 -mfma; the
+ * dispatcher also checks OS YMM state).
  *
  *   y = x / sqrt(mean(x^2) + eps) * gamma
  *
- * ISA: AVX2 and FMA (built with -mavx2 -mfma; the dispatcher also checks OS YMM state).
  * Passes: 2 per row (sum of squares, then scale); pass 2 re-reads the row from L1/L2, so
  *   memory sees x once and y once. Pass 2 also prefetches the next row of x.
- * Modes, chosen once per call from the bytes of y:
- *   - NK_STREAM, when kp && rows*dim*4 >= kp->nt_min_bytes: y is written with vmovntps on
- *     32-byte aligned addresses (masked head and tail), then sfence;
- *   - NK_DRAM, when kp && rows*dim*4 >= kp->dram_min_bytes: pass 1 also prefetches (into
- *     L2) the row of y that
- *     pass 2 will write, so its read-for-ownership overlaps pass 1 instead of stalling the
- *     stores of pass 2: 1.3-1.4x on 64 MiB and larger calls; below 32 MiB it measured
- *     neutral to 0.6x (L2-resident), hence the threshold;
- *   - NK_CACHED otherwise.
  * Tails: one masked load/store (vmaskmovps) per pass for the last dim % 8 elements. Masked-off
- *   lanes never fault, so no access leaves the row, and short rows (dim < 8) need no scalar
- *   loop; masked-off lanes load as 0 and add nothing. The same mask aligns y when streaming.
+ *   lanes never fault and load as 0, so no access leaves the row and dim < 8 needs no scalar loop.
  * Aliasing: y may equal x (each vector of x is read before the same lanes of y are written).
- * Numerics: 8 independent ymm accumulators: FMA has 4 cycles of latency on two ports, so 8
- *   chains keep both busy (4 would halve the L1-resident rate of pass 1). They are combined
- *   pairwise in a fixed order, then the 8 lanes likewise, so the result depends only on dim.
- *   Any summation order keeps the sum of squares within n*u relative error, so the scalar
- *   variant's bound holds unchanged: |y - y_exact| <= (n/2 + 6) u |y_exact|. The scale is
- *   1/sqrtf(ss/n + eps), rounded exactly (no rsqrt estimate), and y = (x * scale) * gamma is
- *   rounded as in the scalar variant. Rows that overflow, underflow or hold NaN/Inf go to
- *   normkit_rmsnorm_row_f64.
+ * kp: selects a memory mode per call (see nk_mode).
+ * Bound: |y - y_exact| <= (n/2 + 6) u |y_exact|, as the scalar variant (sum depth
+ *   floor(n/64) + 9). Rows that overflow, underflow or hold NaN/Inf go to normkit_rmsnorm_row_f64.
+ * Numerics: docs/numerics.md#rmsnorm, #summation-depth, #rare-path. Contract: normkit_kernels.h.
  */
 #include <immintrin.h>
 #include <stdint.h>
@@ -45,6 +31,16 @@ enum {
     NK_PF_L1_MAX = 2048,
 };
 
+/* Memory modes, chosen once per call from the bytes of y (always NK_CACHED when kp is NULL):
+ *  - NK_STREAM, when rows*dim*4 >= kp->nt_min_bytes: y's full vectors are written with
+ *    vmovntps from its first 32-byte boundary on (the masked head and tail, vmaskmovps, are
+ *    ordinary stores), then sfence;
+ *  - NK_DRAM, otherwise when rows*dim*4 >= kp->dram_min_bytes: pass 1 also read-prefetches
+ *    (prefetcht1, into L2) the row of y that pass 2 will write, so fetching its lines (the
+ *    read-for-ownership its stores would otherwise wait for) overlaps pass 1 instead of
+ *    stalling the stores of pass 2: 1.3-1.4x on 64 MiB and larger calls; below 32 MiB it
+ *    measured neutral to 0.6x (L2-resident), hence the threshold;
+ *  - NK_CACHED otherwise. */
 typedef enum { NK_CACHED, NK_DRAM, NK_STREAM } nk_mode;
 
 #define NK_INLINE static inline __attribute__((always_inline))
@@ -64,19 +60,21 @@ NK_INLINE float nk_hsum(__m256 v)
     return _mm_cvtss_f32(s);
 }
 
-/* The call's mode (see the header). rows*dim*4 saturates instead of overflowing; an
- * nt_min_bytes of SIZE_MAX never streams. */
+/* The call's mode (see nk_mode). */
 NK_INLINE nk_mode nk_mode_of(const normkit_kparams *kp, size_t rows, size_t dim)
 {
-    const size_t bytes =
-        rows > SIZE_MAX / sizeof(float) / dim ? SIZE_MAX : rows * dim * sizeof(float);
-    if (kp && kp->nt_min_bytes != SIZE_MAX && bytes >= kp->nt_min_bytes)
+    /* rows*dim*4 cannot overflow: the kernel contract (normkit_kernels.h) bounds every matrix. */
+    const size_t bytes = rows * dim * sizeof(float);
+    if (kp && bytes >= kp->nt_min_bytes)
         return NK_STREAM;
     return kp && bytes >= kp->dram_min_bytes ? NK_DRAM : NK_CACHED;
 }
 
-/* Pass 1; with pf_y, it also prefetches the row y into L2 (see NK_DRAM). Named accumulators,
- * not an array: GCC kept an array in memory around the tail. */
+/* Pass 1; with pf_y, it also prefetches the row y into L2 (see NK_DRAM). 8 independent
+ * accumulators: FMA has 4 cycles of latency on two ports, so 8 chains keep both busy (4 would
+ * halve the L1-resident rate of pass 1). They are combined pairwise in a fixed order, then the
+ * 8 lanes (nk_hsum), so the result depends only on the data and dim. Named accumulators, not
+ * an array: GCC kept an array in memory around the tail. */
 NK_INLINE float nk_sumsq(const float *x, size_t dim, const float *y, const int pf_y)
 {
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
@@ -192,6 +190,7 @@ NK_INLINE void nk_rows(size_t rows, size_t dim, const float *x, size_t ldx, cons
             normkit_rmsnorm_row_f64(dim, x, gamma, eps, y);
             continue;
         }
+        /* Rounded exactly as in the scalar variant (no rsqrt estimate). */
         const __m256 scale = _mm256_set1_ps(1.0f / sqrtf(ss / (float)dim + eps));
         const float *next = row + 1 < rows ? x + ldx : x;
         if (dim <= NK_PF_L1_MAX)

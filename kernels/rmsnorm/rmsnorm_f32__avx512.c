@@ -1,34 +1,19 @@
 /*
- * normkit_rmsnorm_f32__avx512 — RMSNorm, f32, AVX-512.
+ * normkit_rmsnorm_f32__avx512 — RMSNorm, f32, AVX-512F (built with F+BW+VL+DQ, AVX2, FMA; the
+ * dispatcher checks OS ZMM/opmask state).
  *
  *   y = x / sqrt(mean(x^2) + eps) * gamma
  *
- * ISA: AVX-512F (built with F+BW+VL+DQ, AVX2, FMA; the dispatcher checks OS ZMM/opmask state).
- * Passes: 2 per row (sum of squares, then scale). Pass 2 re-reads the row from L1/L2, so
- *   memory sees x once and y once. Short rows are software-pipelined (see nk_rmsnorm).
- * Tails: opmask loads/stores (vmovups {k}); masked-off lanes never fault, so no access leaves
- *   the row and dims below 16 need no scalar loop. Loads are zero-masked, which adds exact
- *   zeros to the sums.
+ * Passes: 2 per row (sum of squares, then scale); pass 2 re-reads the row from L1/L2, so memory
+ *   sees x once and y once. Short rows are software-pipelined (see nk_rmsnorm).
+ * Tails: opmask loads/stores (vmovups {k}); masked-off lanes never fault and load as exact zeros,
+ *   so no access leaves the row and dims below 16 need no scalar loop.
  * Aliasing: y may equal x (each vector of x is read before the same lanes of y are written).
- * Memory-sized calls (three modes, chosen once per call):
- *   - streaming, when kp && rows*dim*4 >= kp->nt_min_bytes: y is written with vmovntps on
- *     64-byte aligned addresses (masked head and tail), then sfence; the scale pass prefetches
- *     the next row of x into L2, so DRAM keeps reading while the core works from cache;
- *   - otherwise, when kp && rows*dim*4 >= kp->dram_min_bytes: pass 1 also prefetches the
- *     row of
- *     y it will write. The line arrives in L1 (Exclusive when no other core holds it), so the
- *     read-for-ownership of y overlaps pass 1 instead of stalling every store of pass 2;
- *   - otherwise (cache-resident calls) no prefetching, which would only cost load slots.
- * Numerics: 8 zmm accumulators (16 lanes each) of fma(x, x, acc): FMA has 4 cycles of latency
- *   on two ports and two loads per cycle feed it, so 8 chains keep pass 1 at 2 vectors per
- *   cycle from L1. They are combined in a fixed tree, then the 16 lanes by a fixed shuffle
- *   tree: the result depends only on the data and dim, never on alignment or mode. A lane
- *   sums at most n/128 + 3 squares and the trees add 7 levels, so the relative error is at
- *   most (n/128 + 9)u, inside the n*u the scalar bound assumes (any order of the n-term sum
- *   is): |y - y_exact| <= (n/2 + 6) u |y_exact| holds unchanged. The scale is
- *   1/sqrtf(ss/n + eps) rounded as in the scalar variant (no rsqrt estimate), and
- *   y = (x * scale) * gamma. Rows that overflow, underflow or hold NaN/Inf go to
+ * kp: selects a memory mode per call (see nk_mode).
+ * Bound: |y - y_exact| <= (n/2 + 6) u |y_exact|, as the scalar variant (sum depth
+ *   floor(n/128) + 10). Rows that overflow, underflow or hold NaN/Inf go to
  *   normkit_rmsnorm_row_f64.
+ * Numerics: docs/numerics.md#rmsnorm, #summation-depth, #rare-path. Contract: normkit_kernels.h.
  */
 #include <immintrin.h>
 #include <stdint.h>
@@ -46,6 +31,16 @@ enum {
     NK_PIPELINE_MAX_DIM = 2048,
 };
 
+/* Memory modes, chosen once per call from the bytes of y (always NK_CACHED when kp is NULL):
+ *  - NK_STREAM, when rows*dim*4 >= kp->nt_min_bytes: y's full vectors are written with
+ *    vmovntps from its first 64-byte boundary on (the masked head and tail are ordinary
+ *    stores), then sfence; the scale pass prefetches (prefetcht1, into L2) the next row of x
+ *    that pass 1 has not read yet, so DRAM keeps reading while the core works from cache;
+ *  - NK_PREFETCH, otherwise when rows*dim*4 >= kp->dram_min_bytes: pass 1 also read-prefetches
+ *    (prefetcht0) the row of y that pass 2 will write. The lines arrive in L1 (Exclusive when
+ *    no other core holds them), so fetching them (the read-for-ownership pass 2's stores would
+ *    otherwise wait for) overlaps pass 1 instead of stalling every store of pass 2;
+ *  - NK_CACHED otherwise: no prefetching, which would only cost load slots. */
 typedef enum { NK_CACHED, NK_PREFETCH, NK_STREAM } nk_mode;
 
 #define NK_INLINE static inline __attribute__((always_inline))
@@ -57,7 +52,11 @@ NK_INLINE __mmask16 nk_mask(size_t n)
     return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
 }
 
-/* sum(x^2); in NK_PREFETCH mode it also prefetches y's row (see the header).
+/* sum(x^2); in NK_PREFETCH mode it also prefetches y's row (see nk_mode).
+ * 8 accumulators of fma(x, x, acc): FMA has 4 cycles of latency on two ports and two loads per
+ * cycle feed it, so 8 chains keep pass 1 at 2 vectors per cycle from L1. They are combined in a
+ * fixed tree, then the 16 lanes by a fixed shuffle tree: the result depends only on the data
+ * and dim, never on alignment or mode.
  * Eight named accumulators rather than an array: GCC kept an array in memory as soon as the
  * remainder code below updated it conditionally. */
 NK_INLINE float nk_sumsq(size_t dim, const float *x, const float *y, nk_mode mode)
@@ -174,6 +173,7 @@ static __attribute__((noinline, cold)) void nk_rare_row(size_t dim, const float 
 NK_INLINE void nk_finish_row(size_t dim, const float *x, const float *gamma, float eps, float *y,
                              float ss, const float *pf, int has_gamma, nk_mode mode)
 {
+    /* The scale is rounded as in the scalar variant (no rsqrt estimate). */
     if (normkit_rms_fast_ok(ss, eps))
         nk_scale_row(dim, x, gamma, 1.0f / sqrtf(ss / (float)dim + eps), y, pf, has_gamma, mode);
     else
@@ -209,7 +209,7 @@ void normkit_rmsnorm_f32__avx512(size_t rows, size_t dim, const float *x, size_t
                                  const float *gamma, float eps, float *y, size_t ldy,
                                  const normkit_kparams *kp)
 {
-    /* rows*dim*4 cannot overflow: the entry points keep every matrix below PTRDIFF_MAX bytes. */
+    /* rows*dim*4 cannot overflow: the kernel contract (normkit_kernels.h) bounds every matrix. */
     const size_t bytes = rows * dim * sizeof(float);
     const nk_mode mode = kp && bytes >= kp->nt_min_bytes ? NK_STREAM
                          : kp && bytes >= kp->dram_min_bytes ? NK_PREFETCH

@@ -5,18 +5,14 @@
  *
  * ISA: AdvSIMD, part of the AArch64 baseline (HWCAP_ASIMD); no extra compiler flags.
  * Passes: 2 (sum of squares, then scale), 16 floats per iteration as four 4-lane vectors.
- * Tails: the rest of a row goes 4 floats at a time, then one at a time in scalar code:
- *   NEON has no masked loads, and no access may leave the row (rows can end at an unmapped
- *   page). y may equal x: each element is read before the same element is written.
- * kp: ignored. There is no streaming-store path (ACLE has no intrinsic for STNP, which is
- *   only a hint anyway); the registry's default for this variant is "never stream".
- * Numerics: float accumulation in four independent vector accumulators — they hide the FMA
- *   latency, and split the sum into 16 shorter ones, which can only shrink its rounding
- *   error — combined in a fixed order ((a0 + a1) + (a2 + a3), then across lanes, then the
- *   scalar tail), so results do not depend on alignment. The bound is the scalar one,
- *   |y - y_exact| <= (n/2 + 6) u |y_exact|. scale = 1/sqrtf(...) is computed exactly as in
- *   scalar (no vrsqrte estimate). Rows that overflow, underflow or hold NaN/Inf go to
- *   normkit_rmsnorm_row_f64.
+ * Tails: 4 floats at a time, then one at a time in scalar code: NEON has no masked loads, and
+ *   no access may leave the row (rows can end at an unmapped page). Aliasing: y may equal x
+ *   (each element is read before the same element is written).
+ * kp: ignored. No streaming-store path (ACLE has no intrinsic for STNP, which is only a hint
+ *   anyway); the registry's default for this variant is "never stream".
+ * Bound: the scalar one, |y - y_exact| <= (n/2 + 6) u |y_exact| (sum depth floor(n/16) + 10).
+ *   Rows that overflow, underflow or hold NaN/Inf go to normkit_rmsnorm_row_f64.
+ * Numerics: docs/numerics.md#rmsnorm, #summation-depth, #rare-path. Contract: normkit_kernels.h.
  */
 #include <arm_neon.h>
 
@@ -30,6 +26,9 @@ void normkit_rmsnorm_f32__neon(size_t rows, size_t dim, const float *x, size_t l
 {
     (void)kp;
     for (size_t row = 0; row < rows; row++, x += ldx, y += ldy) {
+        /* Four independent accumulators hide the FMA latency. They are combined in a fixed
+         * order ((a0 + a1) + (a2 + a3), across lanes, then the scalar tail), so results do not
+         * depend on alignment. */
         float32x4_t a0 = vdupq_n_f32(0.0f), a1 = a0, a2 = a0, a3 = a0;
         size_t i = 0;
         for (; i + 16 <= dim; i += 16) {
@@ -51,6 +50,7 @@ void normkit_rmsnorm_f32__neon(size_t rows, size_t dim, const float *x, size_t l
             normkit_rmsnorm_row_f64(dim, x, gamma, eps, y);
             continue;
         }
+        /* Computed exactly as in the scalar variant (no vrsqrte estimate). */
         const float scale = 1.0f / sqrtf(ss / (float)dim + eps);
         const float32x4_t vs = vdupq_n_f32(scale);
         /* (x * scale) * gamma, in scalar's order, so both variants round alike. */

@@ -4,12 +4,13 @@
  *   y = x / sqrt(mean(x^2) + eps) * gamma
  *
  * ISA: none. Built with auto-vectorization off, so it measures what one scalar lane does;
- * benchmarks compare every SIMD variant against it.
- * Passes: 2 (sum of squares, then scale). Tails: none needed. y may equal x.
- * Numerics: one float accumulator, in element order. The sum of n squares then has a
- * relative error <= n*u (u = 2^-24); sqrt halves it, and the divide and two multiplies add
- * 4u, so |y - y_exact| <= (n/2 + 6) u |y_exact|: the bound the tests assert. Rows that
- * overflow, underflow or hold NaN/Inf go to normkit_rmsnorm_row_f64.
+ *   benchmarks compare every SIMD variant against it.
+ * Passes: 2 (sum of squares in one float accumulator, in element order; then scale).
+ * Tails: none needed. Aliasing: y may equal x.
+ * Bound: |y - y_exact| <= (n/2 + 6) u |y_exact| (u = 2^-24, n = dim; sum depth n), the bound
+ *   the tests assert. Rows that overflow, underflow or hold NaN/Inf go to
+ *   normkit_rmsnorm_row_f64.
+ * Numerics: docs/numerics.md#rmsnorm, #rare-path. Contract: normkit_kernels.h.
  */
 #include "normkit_kernel.h"
 
