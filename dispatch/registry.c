@@ -21,7 +21,7 @@ enum {
 
 /* ---- operators ---- */
 
-#define NORMKIT_OP(NAME, NORM, RES, BETA, LIN, MR, MW, VECS, ARGS, KARGS)                         \
+#define NORMKIT_OP(NAME, NORM, RES, BETA, LIN, MR, MW, VECS, ...)                                 \
     {#NAME, NORMKIT_NORM_##NORM, RES, BETA, LIN, MR, MW, VECS},
 static const normkit_op_info ops[NORMKIT_OP_COUNT] = {
 #include "normkit_ops.inc"
@@ -48,9 +48,8 @@ int normkit_op_from_name(const char *name)
 
 /* ---- the generic call: one adapter per operator, from its args column ---- */
 
-#define NORMKIT_UNPAREN(...) __VA_ARGS__
-#define NORMKIT_JOIN(ARGS, KARGS) (NORMKIT_UNPAREN ARGS, NORMKIT_UNPAREN KARGS)
-#define NORMKIT_OP(NAME, NORM, RES, BETA, LIN, MR, MW, VECS, ARGS, KARGS)                         \
+/* NORMKIT_JOIN (normkit_kernel.h) appends the kernel-only arguments to the entry point's */
+#define NORMKIT_OP(NAME, NORM, RES, BETA, LIN, MR, MW, VECS, PARAMS, KPARAMS, ARGS, KARGS)       \
     static void call_##NAME(const normkit_kernel *k, const normkit_args *A)                        \
     {                                                                                              \
         k->fn.NAME##_f32 NORMKIT_JOIN(ARGS, KARGS);                                                \

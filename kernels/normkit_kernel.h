@@ -59,22 +59,20 @@ typedef struct normkit_kparams {
     unsigned pack_nr, pack_vl;
 } normkit_kparams;
 
-/* The uniform signature of each operator's variants (function types: a kernel file declares
- * itself with one, e.g. `normkit_rmsnorm_f32_ukernel normkit_rmsnorm_f32__avx2;`, so the
- * compiler checks it against the registry's expectation). */
-typedef void normkit_rmsnorm_f32_ukernel(size_t rows, size_t dim, const float *x, size_t ldx,
-                                         const float *gamma, float eps, float *y, size_t ldy,
-                                         const normkit_kparams *kp);
-typedef void normkit_layernorm_f32_ukernel(size_t rows, size_t dim, const float *x, size_t ldx,
-                                           const float *gamma, const float *beta, float eps,
-                                           float *y, size_t ldy, const normkit_kparams *kp);
-typedef void normkit_add_rmsnorm_f32_ukernel(size_t rows, size_t dim, const float *x, size_t ldx,
-                                             float *r, size_t ldr, const float *gamma, float eps,
-                                             float *y, size_t ldy, const normkit_kparams *kp);
-typedef void normkit_add_layernorm_f32_ukernel(size_t rows, size_t dim, const float *x,
-                                               size_t ldx, float *r, size_t ldr,
-                                               const float *gamma, const float *beta, float eps,
-                                               float *y, size_t ldy, const normkit_kparams *kp);
+/* The uniform signature of each operator's variants, generated from normkit_ops.inc: function
+ * types (a kernel file declares itself with one, e.g. `normkit_rmsnorm_f32_ukernel
+ * normkit_rmsnorm_f32__avx2;`, so the compiler checks it against the registry's expectation).
+ * normkit_rmsnorm_f32_ukernel is
+ *   void (size_t rows, size_t dim, const float *x, size_t ldx, const float *gamma, float eps,
+ *         float *y, size_t ldy, const normkit_kparams *kp)
+ * and every other one likewise: the entry point's parameters, then the knobs (and, for the
+ * linear operators, the workspace). */
+#define NORMKIT_UNPAREN(...) __VA_ARGS__
+#define NORMKIT_JOIN(A, B) (NORMKIT_UNPAREN A, NORMKIT_UNPAREN B)
+#define NORMKIT_OP(NAME, NORM, RES, BETA, LIN, MR, MW, VECS, PARAMS, KPARAMS, ...)               \
+    typedef void normkit_##NAME##_f32_ukernel NORMKIT_JOIN(PARAMS, KPARAMS);
+#include "normkit_ops.inc"
+#undef NORMKIT_OP
 
 /*
  * The linear operators: y[rows x n] = A[rows x dim] . W^T + bias, A = x (linear) or Norm(x).
@@ -87,22 +85,6 @@ typedef void normkit_add_layernorm_f32_ukernel(size_t rows, size_t dim, const fl
  * resolves them (normkit_linear_resolve_knobs) or sets them. The fused operators also take a
  * workspace ws of at least min(rows, lin_mc) * round_up(dim, 16) floats, 64-byte aligned.
  */
-typedef void normkit_linear_f32_ukernel(size_t rows, size_t dim, size_t n, const float *x,
-                                        size_t ldx, const float *w, size_t ldw,
-                                        const float *bias, float *y, size_t ldy,
-                                        const normkit_kparams *kp, float *ws);
-typedef void normkit_rmsnorm_linear_f32_ukernel(size_t rows, size_t dim, size_t n, const float *x,
-                                                size_t ldx, const float *gamma, float eps,
-                                                const float *w, size_t ldw, const float *bias,
-                                                float *y, size_t ldy, const normkit_kparams *kp,
-                                                float *ws);
-typedef void normkit_layernorm_linear_f32_ukernel(size_t rows, size_t dim, size_t n,
-                                                  const float *x, size_t ldx, const float *gamma,
-                                                  const float *beta, float eps, const float *w,
-                                                  size_t ldw, const float *bias, float *y,
-                                                  size_t ldy, const normkit_kparams *kp,
-                                                  float *ws);
-
 /* The workspace's row stride for `dim`: a multiple of 16 floats (64 bytes). */
 static inline size_t normkit_ws_ld(size_t dim)
 {

@@ -79,7 +79,7 @@ void nk_call_kernel_kp(const normkit_kernel *k, const nk_args *a, const normkit_
 }
 
 /* One caller per operator: its typed entry point with the args column of its table line. */
-#define NORMKIT_OP(NAME, NORM, RES, BETA, LIN, MR, MW, VECS, ARGS, KARGS)                                \
+#define NORMKIT_OP(NAME, NORM, RES, BETA, LIN, MR, MW, VECS, PARAMS, KPARAMS, ARGS, KARGS)                                \
     static normkit_status api_##NAME(const nk_args *A) { return normkit_##NAME##_f32 ARGS; }
 #include "normkit_ops.inc"
 #undef NORMKIT_OP
