@@ -172,12 +172,15 @@ int nkb_init(const nkb_options *o, char *err, size_t errlen)
     nk_topo topo;
     char topo_err[160] = "";
     const int have_topo = nk_topo_read(&topo, topo_err, sizeof topo_err) == 0;
-    if (have_topo) {
-        m.cap[NKB_L1] = topo.l1d, m.cap[NKB_L2] = topo.l2, m.cap[NKB_L3] = topo.l3;
-    } else {
-        fprintf(stderr, "normkit-bench: warning: no topology (%s): every case is labelled DRAM\n",
-                topo_err);
-    }
+    /* Filled either way: a level hwloc does not size comes from normkit_cpu_caches (sysconf,
+     * CPUID, else a typical size), and cache_source says which. */
+    m.cap[NKB_L1] = topo.l1d, m.cap[NKB_L2] = topo.l2, m.cap[NKB_L3] = topo.l3;
+    char cache_source[96];
+    snprintf(cache_source, sizeof cache_source, "L1d=%s L2=%s L3=%s", topo.l1d_source,
+             topo.l2_source, topo.l3_source);
+    if (!have_topo)
+        fprintf(stderr, "normkit-bench: warning: no hwloc topology (%s): cache levels from %s\n",
+                topo_err, cache_source);
 
     /* Pin first: everything after (allocation, first touch, the peers) happens on that core. */
     char pinning[200];
@@ -254,14 +257,16 @@ int nkb_init(const nkb_options *o, char *err, size_t errlen)
         ctx_addf("topo_cores", "%d", topo.cores);
         ctx_addf("topo_pus", "%d", topo.pus);
         ctx_addf("topo_packages", "%d", topo.packages);
-        ctx_addf("cache_l1d_bytes", "%zu", topo.l1d);
-        ctx_addf("cache_l2_bytes", "%zu", topo.l2);
-        ctx_addf("cache_l3_bytes", "%zu", topo.l3);
-        ctx_addf("cache_l3_count", "%d", topo.l3_count);
     } else {
         ctx_addf("topo_error", "%s", topo_err);
     }
-    ctx_add("level_rule", "label = the first of L1, L2, L3 (cache_*_bytes, from hwloc) whose "
+    ctx_addf("cache_l1d_bytes", "%zu", topo.l1d);
+    ctx_addf("cache_l2_bytes", "%zu", topo.l2);
+    ctx_addf("cache_l3_bytes", "%zu", topo.l3);
+    ctx_addf("cache_l3_count", "%d", topo.l3_count);
+    ctx_add("cache_source", cache_source);
+    ctx_add("level_rule", "label = the first of L1, L2, L3 (cache_*_bytes: from hwloc, else "
+                          "sysconf, CPUID or a typical size, as cache_source says) whose "
                           "capacity holds the case's working set (working_set_bytes); DRAM "
                           "beyond; REG: registers only");
     ctx_add("pinning", pinning);

@@ -9,7 +9,11 @@ usage: test_bench.py NORMKIT_BENCH NORMKIT_INFO [WRAPPER...]   (WRAPPER: e.g. qe
   ceilings are there, each operator has a shape in every cache level of the machine;
 - a real run of one shape per operator plus the smallest ceiling of each kind and ISA, written
   as JSON with --benchmark_out: every case has a positive rate and a level label, and the
-  context has the machine fields.
+  context has the machine fields;
+- again with HWLOC_SYNTHETIC="pack:1 core:2 pu:1" (a topology without caches, as hwloc sees a
+  container, some VMs or qemu-user): the cache sizes come from the fallback (sysconf, CPUID or
+  assumed, never "hwloc"), the quick profile still has one shape per operator in L1, L2, L3 and
+  DRAM, the ceilings exist at every level, and a tiny run has L1 ceilings and a cache_source.
 """
 import json
 import os
@@ -34,11 +38,30 @@ def check(cond, what):
     return cond
 
 
-def run(args, timeout=600):
+def environment(extra=None):
     env = dict(os.environ)
     env.pop("NORMKIT_ISA", None)
-    return subprocess.run(wrapper + [bench] + args, capture_output=True, text=True, env=env,
-                          timeout=timeout)
+    env.pop("HWLOC_SYNTHETIC", None)
+    env.update(extra or {})
+    return env
+
+
+def run(args, timeout=600, env=None):
+    return subprocess.run(wrapper + [bench] + args, capture_output=True, text=True,
+                          env=environment(env), timeout=timeout)
+
+
+def info_json(env=None):
+    return json.loads(subprocess.run(wrapper + [info, "--json"], capture_output=True, text=True,
+                                     check=True, env=environment(env)).stdout)
+
+
+def parse_list(stdout):
+    out = []
+    for line in stdout.splitlines():
+        name, label, ws, nbytes = line.split("\t")
+        out.append((name, label, float(ws), float(nbytes)))
+    return out
 
 
 # --- own flags -----------------------------------------------------------------------------
@@ -58,8 +81,7 @@ for bad in ("--frobnicate", "--benchmark_frobnicate=1", "stray"):
     check("unknown option" in p.stderr and bad.split("=")[0] in p.stderr, f"{bad} is named on stderr")
 
 # --- the truth: normkit-info ---------------------------------------------------------------
-doc = json.loads(subprocess.run(wrapper + [info, "--json"], capture_output=True, text=True, check=True,
-                                env={k: v for k, v in os.environ.items() if k != "NORMKIT_ISA"}).stdout)
+doc = info_json()
 supported = set(doc["isa"]["supported"])
 expected = {(k["op"], k["isa"]) for k in doc["kernels"] if k["supported"]}
 ops = sorted({k["op"] for k in doc["kernels"]})
@@ -70,10 +92,8 @@ check(expected, "normkit-info lists supported kernels")
 # --- --list: names and levels of the whole quick profile -----------------------------------
 p = run(["--profile=quick", "--list"])
 check(p.returncode == 0, f"--list exits 0 (got {p.returncode}): {p.stderr}")
-cases = []
-for line in p.stdout.splitlines():
-    name, label, ws, nbytes = line.split("\t")
-    cases.append((name, label, float(ws), float(nbytes)))
+cases = parse_list(p.stdout)
+for name, label, _, _ in cases:
     check(KERNEL.match(name) or BANDWIDTH.match(name) or FMA.match(name), f"name parses: {name}")
     check(label in LEVELS + ("REG",), f"{name}: label {label!r} is a level")
 names = [c[0] for c in cases]
@@ -118,8 +138,14 @@ ctx = res["context"]
 for key in ("normkit_version", "normkit_git", "profile", "cpu_model", "isa_active", "isa_cpu",
             "topo_cores", "cache_l1d_bytes", "cache_l2_bytes", "cache_l3_bytes", "pinning",
             "compiler_c", "compiler_cpp", "build_options", "flags_autovec", "lib_hwloc",
-            "lib_benchmark", "lib_eigen", "lib_onednn", "lib_sleef", "ceiling_isa_map"):
+            "lib_benchmark", "lib_eigen", "lib_onednn", "lib_sleef", "ceiling_isa_map",
+            "cache_source"):
     check(key in ctx and ctx[key] != "", f"context has {key}")
+src = topo.get("cache_source", {})
+check(ctx.get("cache_source") == f"L1d={src.get('l1d')} L2={src.get('l2')} L3={src.get('l3')}",
+      f"context's cache_source ({ctx.get('cache_source')!r}) agrees with normkit-info ({src})")
+check([ctx.get(f"cache_{k}_bytes") for k in ("l1d", "l2", "l3")] == [str(c) for c in caps],
+      "context's cache sizes agree with normkit-info")
 check(ctx.get("profile") == "quick", "context records the profile")
 check(ctx.get("isa_active") == doc["isa"]["active"], "context's isa_active agrees with normkit-info")
 check(ctx.get("pinning", "").startswith("thread bound to core"), f"pinned by default ({ctx.get('pinning')})")
@@ -161,6 +187,85 @@ with tempfile.TemporaryDirectory() as tmp:
         with open(out) as f:
             check(json.load(f)["context"].get("pinning") == "off (--no-pin)", "--no-pin is recorded")
 
-print(f"ran {len(ran)} cases ({len(seen)} operator x isa pairs) of {len(cases)} listed")
+# --- no caches from hwloc ------------------------------------------------------------------
+# hwloc's synthetic topology has no caches, as on a host without /sys/devices/system/cpu/cpuN/
+# cache (containers, some VMs, qemu-user): the sizes come from the fallback, and the levels
+# and ceilings are there as on any machine.
+SYNTH = {"HWLOC_SYNTHETIC": "pack:1 core:2 pu:1"}
+SOURCES = ("sysconf", "cpuid", "assumed")
+sdoc = info_json(SYNTH)
+stopo = sdoc["topology"]
+scaps = [stopo.get("l1d_bytes", 0), stopo.get("l2_bytes", 0), stopo.get("l3_bytes", 0)]
+ssrc = stopo.get("cache_source", {})
+check(stopo.get("cores") == 2 and stopo.get("l3_count") == 0,
+      f"normkit-info sees the synthetic topology ({stopo})")
+check(all(c > 0 for c in scaps), f"synthetic topology: every cache level has a size ({scaps})")
+check(all(ssrc.get(k) in SOURCES for k in ("l1d", "l2", "l3")),
+      f"synthetic topology: every size comes from sysconf, cpuid or assumed, not hwloc ({ssrc})")
+
+
+def level_of(ws, caps):
+    for i, c in enumerate(caps):
+        if ws <= c:
+            return LEVELS[i]
+    return "DRAM"
+
+
+p = run(["--profile=quick", "--list"], env=SYNTH)
+check(p.returncode == 0, f"synthetic topology: --list exits 0 (got {p.returncode}): {p.stderr}")
+check("labelled DRAM" not in p.stderr and "warning: no" not in p.stderr,
+      f"synthetic topology: no warning about missing caches ({p.stderr.strip()!r})")
+scases = parse_list(p.stdout)
+for name, label, ws, _ in scases:
+    if KERNEL.match(name) or BANDWIDTH.match(name):
+        check(label == level_of(ws, scaps), f"synthetic topology: {name} labelled {label} "
+                                            f"by the fallback sizes ({level_of(ws, scaps)})")
+skernels = [(KERNEL.match(c[0]), c[1]) for c in scases if KERNEL.match(c[0])]
+for op, isa in sorted({(m["op"], m["isa"]) for m, _ in skernels}):
+    per_level = {lvl: sum(1 for m, l in skernels if m["op"] == op and m["isa"] == isa and l == lvl)
+                 for lvl in LEVELS}
+    check(all(n == 1 for n in per_level.values()),
+          f"synthetic topology: {op} x {isa} has one case per level ({per_level})")
+check({(m["op"], m["isa"]) for m, _ in skernels} == listed,
+      "synthetic topology: the same operator x variant pairs as with hwloc's caches")
+for isa in supported:
+    for kind in ("read", "copy", "triad"):
+        lvls = [c[1] for c in scases if (m := BANDWIDTH.match(c[0])) and m["kind"] == kind and m["isa"] == isa]
+        check(sorted(lvls) == sorted(LEVELS), f"synthetic topology: ceiling_{kind} for {isa} once at every level ({sorted(lvls)})")
+
+# a tiny run: the scalar variant of each operator at its L1 shape, the L1 bandwidth ceilings
+spick = {c[0] for c in scases if c[1] == "L1" and (BANDWIDTH.match(c[0]) or
+                                                   ((m := KERNEL.match(c[0])) and m["isa"] == "scalar"))}
+sops = sorted({m["op"] for m, _ in skernels})
+check(sops and sorted(KERNEL.match(n)["op"] for n in spick if KERNEL.match(n)) == sops,
+      f"synthetic topology: an L1 scalar case per operator ({sops})")
+with tempfile.TemporaryDirectory() as tmp:
+    out = os.path.join(tmp, "synthetic.json")
+    p = run(["--profile=quick", "--benchmark_filter=^(" + "|".join(sorted(spick)) + ")$",
+             "--benchmark_min_time=0.01", "--benchmark_out=" + out, "--benchmark_out_format=json"],
+            env=SYNTH)
+    check(p.returncode == 0, f"synthetic topology: the run exits 0 (got {p.returncode}): {p.stderr[-2000:]}")
+    sres = {"context": {}, "benchmarks": []}
+    if p.returncode == 0 and check(os.path.exists(out) and os.path.getsize(out) > 0,
+                                   "synthetic topology: the run wrote its JSON"):
+        with open(out) as f:
+            sres = json.load(f)
+sctx = sres["context"]
+sran = {b["name"]: b for b in sres["benchmarks"]}
+check(set(sran) == spick, f"synthetic topology: the filter ran the picked cases (missing {sorted(spick - set(sran))})")
+check(any(BANDWIDTH.match(n) and b.get("label") == "L1" and b.get("bytes_per_second", 0) > 0
+          for n, b in sran.items()), "synthetic topology: L1 ceilings ran")
+for name, b in sran.items():
+    check(not b.get("error_occurred") and b.get("label") == "L1", f"synthetic topology: {name} ran in L1")
+cs = re.fullmatch(r"L1d=(\w+) L2=(\w+) L3=(\w+)", sctx.get("cache_source", ""))
+check(cs and all(g in SOURCES for g in cs.groups()),
+      f"synthetic topology: cache_source names a fallback per level, not hwloc ({sctx.get('cache_source')!r})")
+check(cs and list(cs.groups()) == [ssrc.get(k) for k in ("l1d", "l2", "l3")],
+      "synthetic topology: cache_source agrees with normkit-info")
+check([sctx.get(f"cache_{k}_bytes") for k in ("l1d", "l2", "l3")] == [str(c) for c in scaps],
+      "synthetic topology: the context's cache sizes are the fallback sizes")
+
+print(f"ran {len(ran)} cases ({len(seen)} operator x isa pairs) of {len(cases)} listed; "
+      f"synthetic topology: {len(sran)} of {len(scases)}")
 print(f"{'FAIL' if failures else 'PASS'}: {len(failures)} failure(s)")
 sys.exit(1 if failures else 0)

@@ -2,6 +2,7 @@
  * CPU detection. x86: CPUID for what the core implements, XGETBV for what the OS saves on
  * a context switch; an ISA counts only when both agree (a kernel using ZMM registers the
  * OS does not save would corrupt other threads' state, or fault). AArch64: getauxval.
+ * Cache sizes: sysconf, then CPUID on x86, else typical sizes.
  */
 #define _GNU_SOURCE
 #include "cpu.h"
@@ -9,6 +10,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
@@ -111,7 +113,11 @@ static void detect_x86(normkit_cpu *c)
     }
     if (l1c & (1u << 27))
         xcr0 = read_xcr0();
+#ifdef __x86_64__
     c->arch = "x86_64";
+#else
+    c->arch = "x86"; /* a 32-bit build, whatever the CPU could run in 64-bit mode */
+#endif
     c->features = normkit_cpu_x86_features(l1c, l1d, l7b, l7c, l71a, xcr0);
 
     unsigned brand[12];
@@ -182,4 +188,113 @@ const normkit_cpu *normkit_cpu_get(void)
 {
     pthread_once(&detect_once, detect);
     return &detected;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Cache sizes. */
+
+/* Typical sizes for a level no source reports: L1d 32 KiB (most x86 and Arm cores of the last
+ * decade), L2 1 MiB (recent x86 server cores, Arm Neoverse N1/N2/V1), L3 8 MiB (a desktop
+ * part, or a few cores' share of a server part). */
+static const size_t assumed_cache_bytes[3] = {(size_t)32 << 10, (size_t)1 << 20, (size_t)8 << 20};
+
+static normkit_cache_info caches;
+static pthread_once_t caches_once = PTHREAD_ONCE_INIT;
+
+/* glibc's sysconf: 0 or -1 means it does not know (other C libraries lack the names). */
+static size_t sysconf_cache_bytes(int level)
+{
+#if defined(_SC_LEVEL1_DCACHE_SIZE) && defined(_SC_LEVEL2_CACHE_SIZE) && \
+    defined(_SC_LEVEL3_CACHE_SIZE)
+    static const int names[3] = {_SC_LEVEL1_DCACHE_SIZE, _SC_LEVEL2_CACHE_SIZE,
+                                 _SC_LEVEL3_CACHE_SIZE};
+    const long v = sysconf(names[level]);
+    return v > 0 ? (size_t)v : 0;
+#else
+    (void)level;
+    return 0;
+#endif
+}
+
+#ifdef NORMKIT_X86
+static void set_cache_bytes(size_t *dst, uint64_t bytes)
+{
+    if (!*dst && bytes > 0 && bytes <= SIZE_MAX)
+        *dst = (size_t)bytes;
+}
+
+/* Deterministic cache parameters (Intel leaf 4; AMD leaf 0x8000001D, the same layout): the first
+ * data or unified cache of levels 1-3, size = ways * partitions * line size * sets. */
+static void cpuid_cache_leaf(unsigned leaf, size_t bytes[3])
+{
+    for (unsigned i = 0; i < 64; i++) {
+        unsigned a, b, c, d;
+        if (!__get_cpuid_count(leaf, i, &a, &b, &c, &d))
+            return;
+        const unsigned type = a & 0x1f, level = (a >> 5) & 0x7;
+        if (type == 0) /* no more caches */
+            return;
+        if (type == 2 || level < 1 || level > 3) /* instruction cache, or a level we skip */
+            continue;
+        const uint64_t ways = ((b >> 22) & 0x3ff) + 1, parts = ((b >> 12) & 0x3ff) + 1,
+                       line = (b & 0xfff) + 1, sets = (uint64_t)c + 1;
+        const uint64_t per_set = ways * parts * line; /* < 2^33 */
+        if (sets <= UINT64_MAX / per_set)
+            set_cache_bytes(&bytes[level - 1], per_set * sets);
+    }
+}
+
+static void cpuid_caches(size_t bytes[3])
+{
+    const char *vendor = normkit_cpu_get()->vendor;
+    unsigned a, b, c, d;
+    if (strcmp(vendor, "AuthenticAMD") == 0 || strcmp(vendor, "HygonGenuine") == 0) {
+        /* leaf 0x8000001D only with topology extensions (CPUID 0x80000001 ECX bit 22) */
+        if (__get_cpuid(0x80000001u, &a, &b, &c, &d) && (c & (1u << 22)))
+            cpuid_cache_leaf(0x8000001Du, bytes);
+        /* older parts: L1d in KiB (0x80000005 ECX[31:24]), L2 in KiB (0x80000006 ECX[31:16]),
+         * L3 in 512 KiB units (0x80000006 EDX[31:18]) */
+        if (__get_cpuid(0x80000005u, &a, &b, &c, &d))
+            set_cache_bytes(&bytes[0], (uint64_t)(c >> 24) << 10);
+        if (__get_cpuid(0x80000006u, &a, &b, &c, &d)) {
+            set_cache_bytes(&bytes[1], (uint64_t)(c >> 16) << 10);
+            set_cache_bytes(&bytes[2], (uint64_t)(d >> 18) << 19);
+        }
+    } else {
+        cpuid_cache_leaf(4, bytes); /* Intel, and the vendors that follow it */
+    }
+}
+#endif
+
+static void detect_caches(void)
+{
+    size_t other[3] = {0, 0, 0};
+    int missing = 0;
+    for (int l = 0; l < 3; l++) {
+        caches.bytes[l] = sysconf_cache_bytes(l);
+        caches.source[l] = "sysconf";
+        missing |= !caches.bytes[l];
+    }
+#ifdef NORMKIT_X86
+    if (missing)
+        cpuid_caches(other);
+#endif
+    (void)missing;
+    for (int l = 0; l < 3; l++) {
+        if (caches.bytes[l])
+            continue;
+        if (other[l]) {
+            caches.bytes[l] = other[l];
+            caches.source[l] = "cpuid";
+        } else {
+            caches.bytes[l] = assumed_cache_bytes[l];
+            caches.source[l] = "assumed";
+        }
+    }
+}
+
+void normkit_cpu_caches(normkit_cache_info *out)
+{
+    pthread_once(&caches_once, detect_caches);
+    *out = caches;
 }

@@ -2,6 +2,7 @@
 #ifndef NORMKIT_CPU_H
 #define NORMKIT_CPU_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "normkit.h"
@@ -27,7 +28,7 @@ enum {
 };
 
 typedef struct normkit_cpu {
-    const char *arch;  /* "x86_64", "aarch64" or "other" */
+    const char *arch;  /* "x86_64", "x86" (32-bit), "aarch64" or "other" */
     char model[96];    /* brand string, or "unknown" */
     char vendor[16];   /* x86 vendor id ("GenuineIntel", "AuthenticAMD"), or "" */
     unsigned family, model_id; /* x86 display family and model; 0 elsewhere */
@@ -45,5 +46,16 @@ uint32_t normkit_cpu_isa_mask(uint32_t features);
 /* x86 only: feature bits from raw CPUID leaves 1 (ecx), 7.0 (ebx, ecx), 7.1 (eax) and XCR0. */
 uint32_t normkit_cpu_x86_features(uint32_t l1_ecx, uint32_t l1_edx, uint32_t l7_ebx,
                                   uint32_t l7_ecx, uint32_t l7s1_eax, uint64_t xcr0);
+
+/* Data cache sizes, for blocking and for the tools' cache levels. */
+typedef struct {
+    size_t bytes[3];        /* L1d, L2, L3: bytes of one cache of that level; never 0 */
+    const char *source[3];  /* where each came from: "sysconf", "cpuid" or "assumed" */
+} normkit_cache_info;
+
+/* Per level, the first source that knows: sysconf (glibc's _SC_LEVEL*_CACHE_SIZE), then CPUID
+ * on x86 (deterministic cache parameters), else a typical size (see cpu.c). Detected once,
+ * thread-safely; later calls only copy the result. Never fails. */
+void normkit_cpu_caches(normkit_cache_info *out);
 
 #endif

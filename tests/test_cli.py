@@ -6,6 +6,7 @@ usage: test_cli.py NORMKIT_INFO [WRAPPER...]   (WRAPPER: e.g. qemu-aarch64 in cr
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 
@@ -13,11 +14,13 @@ info = sys.argv[1:]
 failures = []
 
 
-def run(args, env_isa=None):
+def run(args, env_isa=None, env_extra=None):
     env = dict(os.environ)
     env.pop("NORMKIT_ISA", None)
+    env.pop("HWLOC_SYNTHETIC", None)
     if env_isa is not None:
         env["NORMKIT_ISA"] = env_isa
+    env.update(env_extra or {})
     wrapper, exe = info[1:], info[0]
     return subprocess.run(wrapper + [exe] + args, capture_output=True, text=True, env=env, timeout=60)
 
@@ -62,6 +65,50 @@ for k in doc["kernels"]:
 topo = doc["topology"]
 check("error" not in topo and topo["cores"] >= 1 and topo["pus"] >= topo["cores"],
       "hwloc reports at least one core")
+
+# Cache sizes: every level has one and says where it came from, hwloc's when it has one, else
+# sysconf, CPUID or an assumed typical size (normkit_cpu_caches).
+LEVELS = ("l1d", "l2", "l3")
+SOURCES = ("hwloc", "sysconf", "cpuid", "assumed")
+
+
+def caches_ok(topo, text, where, allowed):
+    src = topo.get("cache_source", {})
+    sizes = [topo.get(f"{l}_bytes", 0) for l in LEVELS]
+    check(isinstance(src, dict) and set(src) == set(LEVELS) and all(src[l] in allowed for l in LEVELS),
+          f"{where}: --json has a cache_source per level from {allowed} ({src})")
+    check(all(isinstance(b, int) and b > 0 for b in sizes), f"{where}: every cache level has a size ({sizes})")
+    line = next((l for l in text.splitlines() if l.startswith("topology:")), "")
+    for l, name in zip(LEVELS, ("L1d", "L2", "L3")):
+        check(re.search(rf"\b{name} \d+ [KM]iB( x \d+)? \({src.get(l)}\)", line),
+              f"{where}: the text names {name}'s size and source ({line!r})")
+    return src, sizes, line
+
+
+real_src, real_sizes, _ = caches_ok(topo, run([]).stdout, "this machine", SOURCES)
+if topo.get("l3_count", 0) > 0:  # hwloc has L3 objects: their size is hwloc's
+    check(real_src.get("l3") == "hwloc", f"hwloc's L3 is reported as hwloc's ({real_src})")
+
+# hwloc's synthetic topology has no caches (as in a container, some VMs, qemu-user): the
+# sizes come from the fallback, never claimed as hwloc's.
+SYNTH = {"HWLOC_SYNTHETIC": "pack:1 core:2 pu:1"}
+p = run(["--json"], env_extra=SYNTH)
+check(p.returncode == 0, f"synthetic topology: --json exits 0 (got {p.returncode})")
+stopo = json.loads(p.stdout)["topology"]
+check(stopo.get("cores") == 2 and stopo.get("l3_count") == 0, f"the synthetic topology is used ({stopo})")
+p = run([], env_extra=SYNTH)
+check(p.returncode == 0, f"synthetic topology: text output exits 0 (got {p.returncode})")
+syn_src, syn_sizes, line = caches_ok(stopo, p.stdout, "synthetic topology", SOURCES[1:])
+check(" x 0" not in line, f"synthetic topology: no L3 count of 0 in the text ({line!r})")
+
+# hwloc failing to load altogether (hwloc 2: an empty component list): still the sizes.
+p = run(["--json"], env_extra={"HWLOC_COMPONENTS": "stop"})
+check(p.returncode == 0, f"HWLOC_COMPONENTS=stop: --json exits 0 (got {p.returncode})")
+ftopo = json.loads(p.stdout)["topology"]
+if "error" in ftopo:
+    caches_ok(ftopo, run([], env_extra={"HWLOC_COMPONENTS": "stop"}).stdout, "no hwloc topology", SOURCES[1:])
+    check([ftopo.get(f"{l}_bytes") for l in LEVELS] == syn_sizes,
+          "no hwloc topology: the same fallback sizes as under the synthetic topology")
 
 # The features normkit reports are the ones the kernel reports (x86 Linux, native runs).
 if doc["cpu"]["arch"] == "x86_64" and len(info) == 1 and os.path.exists("/proc/cpuinfo"):

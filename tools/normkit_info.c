@@ -18,7 +18,8 @@ static void usage(FILE *f)
             "Prints the CPU model and features, the ISAs normkit can use here, the kernel\n"
             "variant the dispatcher picks for each operator (NORMKIT_ISA=scalar|avx2|avx512|\n"
             "neon|sve|auto changes it), every variant in this build, and the hwloc topology\n"
-            "(cores, L1d/L2/L3 sizes).\n"
+            "(cores, L1d/L2/L3 sizes, each with where it came from: hwloc, else sysconf,\n"
+            "CPUID or an assumed typical size).\n"
             "  --json   the same as one JSON object\n"
             "  --help   this text\n");
 }
@@ -129,17 +130,27 @@ int main(int argc, char **argv)
                    normkit_isa_name(ks[i].isa), normkit_isa_supported(ks[i].isa) ? "true" : "false",
                    knob_json(a, sizeof a, ks[i].params.nt_min_bytes),
                    knob_json(b, sizeof b, ks[i].params.dram_min_bytes));
-        printf("\n  ],\n  \"topology\": ");
+        printf("\n  ],\n  \"topology\": {");
         if (have_topo)
-            printf("{\"cores\": %d, \"pus\": %d, \"packages\": %d, \"l1d_bytes\": %zu, "
-                   "\"l2_bytes\": %zu, \"l3_bytes\": %zu, \"l3_count\": %d, \"hwloc\": \"%s\"}\n",
-                   topo.cores, topo.pus, topo.packages, topo.l1d, topo.l2, topo.l3, topo.l3_count,
-                   topo.hwloc_version);
+            printf("\"cores\": %d, \"pus\": %d, \"packages\": %d, ", topo.cores, topo.pus,
+                   topo.packages);
         else {
-            printf("{\"error\": ");
+            printf("\"error\": ");
             json_str(topo_err);
-            printf("}\n");
+            printf(", ");
         }
+        /* the sizes are there either way: what hwloc lacks comes from normkit_cpu_caches */
+        printf("\"l1d_bytes\": %zu, \"l2_bytes\": %zu, \"l3_bytes\": %zu, \"l3_count\": %d, "
+               "\"cache_source\": {\"l1d\": ",
+               topo.l1d, topo.l2, topo.l3, topo.l3_count);
+        json_str(topo.l1d_source);
+        printf(", \"l2\": ");
+        json_str(topo.l2_source);
+        printf(", \"l3\": ");
+        json_str(topo.l3_source);
+        printf("}, \"hwloc\": ");
+        json_str(topo.hwloc_version);
+        printf("}\n");
         printf("}\n");
         return 0;
     }
@@ -172,15 +183,18 @@ int main(int argc, char **argv)
                ks[i].name, knob_text(a, sizeof a, ks[i].params.nt_min_bytes),
                knob_text(b, sizeof b, ks[i].params.dram_min_bytes));
     }
-    if (have_topo) {
-        char l1[32], l2[32], l3[32];
-        size_text(l1, sizeof l1, topo.l1d);
-        size_text(l2, sizeof l2, topo.l2);
-        size_text(l3, sizeof l3, topo.l3);
-        printf("topology:  %d cores, %d PUs, %d package(s); L1d %s, L2 %s, L3 %s x %d (hwloc %s)\n",
-               topo.cores, topo.pus, topo.packages, l1, l2, l3, topo.l3_count, topo.hwloc_version);
-    } else {
-        printf("topology:  unavailable: %s\n", topo_err);
-    }
+    /* one line; the cache sizes either way, each with its source */
+    if (have_topo)
+        printf("topology:  %d cores, %d PUs, %d package(s); ", topo.cores, topo.pus, topo.packages);
+    else
+        printf("topology:  unavailable: %s; ", topo_err);
+    char l1[32], l2[32], l3[32], n3[32] = "";
+    size_text(l1, sizeof l1, topo.l1d);
+    size_text(l2, sizeof l2, topo.l2);
+    size_text(l3, sizeof l3, topo.l3);
+    if (topo.l3_count > 0)
+        snprintf(n3, sizeof n3, " x %d", topo.l3_count);
+    printf("L1d %s (%s), L2 %s (%s), L3 %s%s (%s); hwloc %s\n", l1, topo.l1d_source, l2,
+           topo.l2_source, l3, n3, topo.l3_source, topo.hwloc_version);
     return 0;
 }

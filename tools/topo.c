@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cpu.h"
+
 static int load(hwloc_topology_t *topo, char *err, size_t errlen)
 {
     if (hwloc_topology_init(topo) != 0) {
@@ -32,9 +34,27 @@ static size_t cache_size(hwloc_topology_t topo, hwloc_obj_type_t type, int *coun
     return 0;
 }
 
+/* The levels hwloc did not size (0), from normkit_cpu_caches; hwloc's otherwise. */
+static void fill_caches(nk_topo *t)
+{
+    normkit_cache_info ci;
+    normkit_cpu_caches(&ci);
+    size_t *const bytes[3] = {&t->l1d, &t->l2, &t->l3};
+    const char **const source[3] = {&t->l1d_source, &t->l2_source, &t->l3_source};
+    for (int l = 0; l < 3; l++) {
+        if (*bytes[l]) {
+            *source[l] = "hwloc";
+        } else {
+            *bytes[l] = ci.bytes[l];
+            *source[l] = ci.source[l];
+        }
+    }
+}
+
 int nk_topo_read(nk_topo *t, char *err, size_t errlen)
 {
     memset(t, 0, sizeof *t);
+    fill_caches(t); /* what a failure below leaves */
 #ifdef HWLOC_VERSION
     snprintf(t->hwloc_version, sizeof t->hwloc_version, "%s", HWLOC_VERSION);
 #else
@@ -51,6 +71,7 @@ int nk_topo_read(nk_topo *t, char *err, size_t errlen)
     t->l2 = cache_size(topo, HWLOC_OBJ_L2CACHE, NULL);
     t->l3 = cache_size(topo, HWLOC_OBJ_L3CACHE, &t->l3_count);
     hwloc_topology_destroy(topo);
+    fill_caches(t);
     return 0;
 }
 
