@@ -26,6 +26,7 @@ bench, info, wrapper = sys.argv[1], sys.argv[2], sys.argv[3:]
 failures = []
 
 KERNEL = re.compile(r"^(?P<op>[a-z0-9_]+)/(?P<dtype>f32)/(?P<isa>[a-z0-9_]+)/dim:(?P<dim>\d+)/rows:(?P<rows>\d+)$")
+LINEAR = re.compile(r"^(?P<op>[a-z0-9_]+)/(?P<dtype>f32)/(?P<isa>[a-z0-9_]+)/dim:(?P<dim>\d+)/n:(?P<n>\d+)/rows:(?P<rows>\d+)$")
 BANDWIDTH = re.compile(r"^ceiling_(?P<kind>read|copy|copy_nt|triad)/f32/(?P<isa>[a-z0-9_]+)/bytes:(?P<bytes>\d+)$")
 FMA = re.compile(r"^ceiling_fma/f32/(?P<isa>[a-z0-9_]+)/acc:(?P<acc>\d+)$")
 LEVELS = ("L1", "L2", "L3", "DRAM")
@@ -84,7 +85,8 @@ for bad in ("--frobnicate", "--benchmark_frobnicate=1", "stray"):
 doc = info_json()
 supported = set(doc["isa"]["supported"])
 expected = {(k["op"], k["isa"]) for k in doc["kernels"] if k["supported"]}
-ops = sorted({k["op"] for k in doc["kernels"]})
+linear_ops = sorted(op for op, t in doc["ops"].items() if t["linear"])
+ops = sorted({k["op"] for k in doc["kernels"]} - set(linear_ops))  # the norm operators
 topo = doc["topology"]
 caps = [topo.get("l1d_bytes", 0), topo.get("l2_bytes", 0), topo.get("l3_bytes", 0)]
 check(expected, "normkit-info lists supported kernels")
@@ -94,13 +96,29 @@ p = run(["--profile=quick", "--list"])
 check(p.returncode == 0, f"--list exits 0 (got {p.returncode}): {p.stderr}")
 cases = parse_list(p.stdout)
 for name, label, _, _ in cases:
-    check(KERNEL.match(name) or BANDWIDTH.match(name) or FMA.match(name), f"name parses: {name}")
+    check(KERNEL.match(name) or LINEAR.match(name) or BANDWIDTH.match(name) or FMA.match(name),
+          f"name parses: {name}")
     check(label in LEVELS + ("REG",), f"{name}: label {label!r} is a level")
 names = [c[0] for c in cases]
 check(len(names) == len(set(names)), "names are unique")
 listed = {(m["op"], m["isa"]) for m in map(KERNEL.match, names) if m}
+# the quick profile's linear cases: rmsnorm_linear (the full profile has all three)
+lin_listed = {(m["op"], m["isa"]) for m in map(LINEAR.match, names) if m}
+check(not ({op for op, _ in listed} & set(linear_ops)), "no linear operator under the norm grammar")
 for op, isa in sorted(expected):
+    if op in linear_ops:
+        if op == "rmsnorm_linear":
+            for v in ("", "_packed", "_unfused") if isa != "scalar" else ("", "_unfused"):
+                check((op, isa + v) in lin_listed, f"{op} x {isa}{v} is benchmarked")
+        continue
     check((op, isa) in listed, f"{op} x {isa} is benchmarked")
+p_full = run(["--profile=full", "--list"])
+full_lin = {(m["op"], m["isa"]) for c in parse_list(p_full.stdout) if (m := LINEAR.match(c[0]))}
+for op in linear_ops:
+    check((op, "autovec_fastmath") in full_lin, f"{op} x autovec_fastmath in the full profile")
+    for isa in supported - {"scalar"}:
+        check((op, isa) in full_lin and (op, isa + "_packed") in full_lin,
+              f"{op} x {isa} (row-major and packed) in the full profile")
 for op in ops:
     for isa in ("autovec", "autovec_fastmath"):
         check((op, isa) in listed, f"{op} x {isa} is benchmarked")
@@ -115,8 +133,10 @@ for isa in supported:
         lvls = {c[1] for c in cases if (m := BANDWIDTH.match(c[0])) and m["kind"] == kind and m["isa"] == isa}
         check(set(want) <= lvls, f"ceiling_{kind} for {isa} at every level ({sorted(lvls)})")
 
-# --- a real run: one shape per operator (the smallest), the smallest ceilings --------------
-pick = set()
+# --- a real run: one shape per operator (the smallest), the smallest ceilings, and the
+# decode-sized (rows 1) rmsnorm_linear cases --------------------------------------------------
+pick = {c[0] for c in cases if (m := LINEAR.match(c[0])) and m["rows"] == "1"}
+lin_picked = {(m["op"], m["isa"]) for n in pick if (m := LINEAR.match(n))}
 for op in ops:
     ks = [c for c in cases if (m := KERNEL.match(c[0])) and m["op"] == op]
     smallest = min(c[2] for c in ks)
@@ -162,12 +182,21 @@ for name, b in ran.items():
     check(b.get("bytes_per_second", 0) > 0, f"{name}: positive bytes_per_second")
     check(b.get("working_set_bytes", 0) > 0, f"{name}: positive working_set_bytes")
     check(b.get("label") in LEVELS, f"{name}: cache-level label ({b.get('label')!r})")
-    m = KERNEL.match(name)
+    m = KERNEL.match(name) or LINEAR.match(name)
     if m:
         seen.add((m["op"], m["isa"]))
         check(b.get("rows_per_second", 0) > 0, f"{name}: positive rows_per_second")
+    if LINEAR.match(name):
+        check(b.get("flops_per_second", 0) > 0, f"{name}: positive flops_per_second")
 for op, isa in sorted(expected):
-    check((op, isa) in seen, f"{op} x {isa} ran")
+    if op not in linear_ops:
+        check((op, isa) in seen, f"{op} x {isa} ran")
+check(lin_picked and lin_picked <= seen, f"the rows-1 linear cases ran ({sorted(lin_picked - seen)})")
+for peer in ("onednn", "openblas", "xnnpack"):
+    built = peer + ":" in ctx.get("linear_peers", "")
+    usable = built and (peer + ": disabled") not in ctx.get("linear_peers", "")
+    check(usable == (("rmsnorm_linear", peer) in seen),
+          f"the {peer} linear peer ran exactly when linear_peers says it is usable")
 for op in ops:
     for isa in ("autovec", "autovec_fastmath"):
         check((op, isa) in seen, f"{op} x {isa} ran")

@@ -57,11 +57,17 @@ for op, d in doc["dispatch"].items():
 for k in doc["kernels"]:
     check(k["supported"] == (k["isa"] in supported), f"{k['name']}: 'supported' agrees with the ISA list")
     knobs = k.get("knobs", {})
-    check(set(knobs) == {"nt_min_bytes", "dram_min_bytes"}
+    mem = {"nt_min_bytes", "dram_min_bytes"}
+    lin = {"lin_kc", "lin_mc", "lin_prefetch", "pack_nr", "pack_vl"}
+    linear = doc.get("ops", {}).get(k["op"], {}).get("linear")
+    check(set(knobs) == (mem | lin if linear else mem)
           and all(v is None or (isinstance(v, int) and v >= 0) for v in knobs.values()),
           f"{k['name']}: its default knobs are listed (bytes, or null for never)")
-    if k["isa"] == "scalar":
-        check(all(v is None for v in knobs.values()), f"{k['name']}: scalar has no memory modes")
+    if linear:
+        check(knobs.get("pack_nr", 0) >= 1 and knobs.get("pack_vl", 0) >= 1,
+              f"{k['name']}: its packed layout is listed")
+    if k["isa"] == "scalar" or linear:
+        check(all(knobs.get(v) is None for v in mem), f"{k['name']}: no memory modes")
 topo = doc["topology"]
 check("error" not in topo and topo["cores"] >= 1 and topo["pus"] >= topo["cores"],
       "hwloc reports at least one core")

@@ -115,6 +115,15 @@ int main(int argc, char **argv)
             json_str(env);
         else
             printf("null");
+        printf("},\n  \"ops\": {");
+        for (int op = 0; op < NORMKIT_OP_COUNT; op++) {
+            const normkit_op_info *oi = normkit_op_get((normkit_op)op);
+            printf("%s\"%s\": {\"norm\": \"%s\", \"residual\": %s, \"beta\": %s, \"linear\": %s}",
+                   op ? ", " : "", oi->name,
+                   oi->norm == NORMKIT_NORM_RMS ? "rms" : oi->norm == NORMKIT_NORM_LN ? "ln" : "none",
+                   oi->residual ? "true" : "false", oi->beta ? "true" : "false",
+                   oi->linear ? "true" : "false");
+        }
         printf("},\n  \"dispatch\": {");
         for (int op = 0; op < NORMKIT_OP_COUNT; op++) {
             const normkit_kernel *k = normkit_kernel_active((normkit_op)op);
@@ -123,13 +132,20 @@ int main(int argc, char **argv)
         }
         printf("},\n  \"kernels\": [");
         char a[32], b[32];
-        for (size_t i = 0; i < nk; i++)
+        for (size_t i = 0; i < nk; i++) {
             printf("%s\n    {\"name\": \"%s\", \"op\": \"%s\", \"dtype\": \"%s\", \"isa\": \"%s\", "
-                   "\"supported\": %s, \"knobs\": {\"nt_min_bytes\": %s, \"dram_min_bytes\": %s}}",
+                   "\"supported\": %s, \"knobs\": {\"nt_min_bytes\": %s, \"dram_min_bytes\": %s",
                    i ? "," : "", ks[i].name, normkit_op_name(ks[i].op), ks[i].dtype,
                    normkit_isa_name(ks[i].isa), normkit_isa_supported(ks[i].isa) ? "true" : "false",
                    knob_json(a, sizeof a, ks[i].params.nt_min_bytes),
                    knob_json(b, sizeof b, ks[i].params.dram_min_bytes));
+            if (normkit_op_get(ks[i].op)->linear) /* 0: sized from the caches at call time */
+                printf(", \"lin_kc\": %zu, \"lin_mc\": %zu, \"lin_prefetch\": %zu, "
+                       "\"pack_nr\": %u, \"pack_vl\": %u",
+                       ks[i].params.lin_kc, ks[i].params.lin_mc, ks[i].params.lin_prefetch,
+                       ks[i].params.pack_nr, ks[i].params.pack_vl);
+            printf("}}");
+        }
         printf("\n  ],\n  \"topology\": {");
         if (have_topo)
             printf("\"cores\": %d, \"pus\": %d, \"packages\": %d, ", topo.cores, topo.pus,
@@ -172,7 +188,7 @@ int main(int argc, char **argv)
     printf("dispatch:  %s (NORMKIT_ISA %s%s)\n", normkit_isa_name(active), env ? "=" : "unset",
            env ? env : "");
     for (int op = 0; op < NORMKIT_OP_COUNT; op++)
-        printf("  %-14s %s\n", normkit_op_name((normkit_op)op),
+        printf("  %-16s %s\n", normkit_op_name((normkit_op)op),
                normkit_kernel_active((normkit_op)op)->name);
     printf("variants in this build (* active, - CPU cannot run; knobs: streaming stores and\n"
            "memory mode from this many bytes of y per call):\n");
