@@ -1065,9 +1065,9 @@ static int setup_linear(const nkb_entry *e, char *err, size_t errlen)
         }
         normkit_linear_pack_panels(&e->kp, N, D, pool.a[NKB_LW], D, NULL, pool.a[NKB_LP]);
     }
-    if (v->k && normkit_op_get(v->k->op)->norm != NORMKIT_NORM_NONE) {
-        const size_t mrows = R < e->kp.lin_mc ? R : e->kp.lin_mc;
-        if (!pool_alloc(NKB_LWS, mrows * normkit_ws_ld(D))) {
+    if (v->k) {
+        const int fused = normkit_op_get(v->k->op)->norm != NORMKIT_NORM_NONE;
+        if (!pool_alloc(NKB_LWS, normkit_linear_ws_floats(&e->kp, R, D, fused))) {
             snprintf(err, errlen, "out of memory allocating the workspace");
             return -1;
         }

@@ -99,13 +99,10 @@ normkit_status normkit_linear_run(const normkit_kernel *k, const normkit_args *a
     normkit_linear_resolve_knobs(a->kp ? a->kp : &k->params, a->dim, &kp);
     normkit_args call = *a;
     call.kp = &kp;
-    call.ws = NULL;
-    if (normkit_op_get(k->op)->norm != NORMKIT_NORM_NONE) {
-        const size_t mrows = a->rows < kp.lin_mc ? a->rows : kp.lin_mc;
-        call.ws = ws_get(mrows * normkit_ws_ld(a->dim));
-        if (!call.ws)
-            return NORMKIT_ERR_NOMEM;
-    }
+    const int fused = normkit_op_get(k->op)->norm != NORMKIT_NORM_NONE;
+    call.ws = ws_get(normkit_linear_ws_floats(&kp, a->rows, a->dim, fused));
+    if (!call.ws)
+        return NORMKIT_ERR_NOMEM;
     normkit_kernel_call(k, &call);
     return NORMKIT_OK;
 }

@@ -81,14 +81,32 @@ typedef struct normkit_kparams {
  * k in vectors of kp->pack_vl floats):
  *   W(j, k) = w[(j / nr) * nr * kp + ((k / vl) * nr + j % nr) * vl + k % vl],  kp = dim rounded
  *   up to a multiple of vl; lanes past dim and rows past n are zero.
- * bias (n floats) may be NULL. kp must have lin_kc (and, fused, lin_mc) set: a direct caller
- * resolves them (normkit_linear_resolve_knobs) or sets them. The fused operators also take a
- * workspace ws of at least min(rows, lin_mc) * round_up(dim, 16) floats, 64-byte aligned.
+ * bias (n floats) may be NULL. kp must have lin_kc (a multiple of 64) and lin_mc set: a
+ * direct caller resolves them (normkit_linear_resolve_knobs) or sets them. ws is a 64-byte
+ * aligned workspace of normkit_linear_ws_floats(kp, rows, dim, fused) floats: the fused
+ * operators' normalized rows, then the linear kernel's accumulators between k blocks. The
+ * plain linear kernel also accepts ws == NULL (it then reduces every k block into y).
  */
 /* The workspace's row stride for `dim`: a multiple of 16 floats (64 bytes). */
 static inline size_t normkit_ws_ld(size_t dim)
 {
     return (dim + 15) / 16 * 16;
+}
+
+/* The linear kernels' accumulator space: up to min(rows, lin_mc) + 7 rows of pack_nr vectors
+ * of pack_vl floats (tiles of up to 8 rows). */
+static inline size_t normkit_linear_spill_floats(const normkit_kparams *kp, size_t rows)
+{
+    const size_t mc = kp->lin_mc && kp->lin_mc < rows ? kp->lin_mc : rows;
+    return (mc + 7) * (kp->pack_nr ? kp->pack_nr : 1) * (kp->pack_vl ? kp->pack_vl : 1);
+}
+
+/* The workspace a linear kernel takes: the normalized row block (fused) plus the spill. */
+static inline size_t normkit_linear_ws_floats(const normkit_kparams *kp, size_t rows, size_t dim,
+                                              int fused)
+{
+    const size_t mc = kp->lin_mc && kp->lin_mc < rows ? kp->lin_mc : rows;
+    return (fused ? mc * normkit_ws_ld(dim) : 0) + normkit_linear_spill_floats(kp, rows);
 }
 
 /*
@@ -110,7 +128,7 @@ static inline size_t normkit_ws_ld(size_t dim)
             const size_t mb = rows - i < mc ? rows - i : mc;                                      \
             normkit_rmsnorm_f32__##ISA(mb, dim, x + i * ldx, ldx, gamma, eps, ws, ld, NULL);      \
             normkit_linear_f32__##ISA(mb, dim, n, ws, ld, w, ldw, bias, y + i * ldy, ldy, kp,     \
-                                      NULL);                                                      \
+                                      ws + (rows < mc ? rows : mc) * ld);                         \
         }                                                                                         \
     }
 #define NORMKIT_NORM_LINEAR_layernorm(ISA)                                                       \
@@ -126,7 +144,7 @@ static inline size_t normkit_ws_ld(size_t dim)
             normkit_layernorm_f32__##ISA(mb, dim, x + i * ldx, ldx, gamma, beta, eps, ws, ld,     \
                                          NULL);                                                   \
             normkit_linear_f32__##ISA(mb, dim, n, ws, ld, w, ldw, bias, y + i * ldy, ldy, kp,     \
-                                      NULL);                                                      \
+                                      ws + (rows < mc ? rows : mc) * ld);                         \
         }                                                                                         \
     }
 #define NORMKIT_NORM_LINEAR(NORM, ISA)                                                           \

@@ -193,8 +193,10 @@ static void call_variant(const normkit_kernel *k, const lin_case *c, int packed,
         normkit_linear_pack_panels(&kp, c->n, c->dim, c->w, c->ldw, NULL, panels);
         w = panels, ldw = 0;
     }
-    const size_t mrows = c->rows < kp.lin_mc ? c->rows : kp.lin_mc;
-    ws = xmalloc(mrows * normkit_ws_ld(c->dim) * 4);
+    const int fused = normkit_op_get(k->op)->norm != NORMKIT_NORM_NONE;
+    /* the plain linear kernel also runs without a workspace (mc odd: every ws-less path) */
+    if (fused || mc != 5)
+        ws = xmalloc(normkit_linear_ws_floats(&kp, c->rows, c->dim, fused) * 4);
     const normkit_args a = {.rows = c->rows, .dim = c->dim, .n = c->n, .x = c->x, .ldx = c->ldx,
                             .gamma = c->gamma, .beta = c->beta, .eps = 1e-5f, .w = w,
                             .ldw = ldw, .bias = c->bias, .y = y, .ldy = ldy, .kp = &kp,
@@ -246,6 +248,7 @@ static void test_shapes(void **state)
             for (int packed = 0; packed < 2; packed++) {
                 expect(k, &c, packed, 0, 0, "default blocking");
                 expect(k, &c, packed, 64, 4, "k blocks of 64, row blocks of 4");
+                expect(k, &c, packed, 64, 5, "k blocks of 64, row blocks of 5 (linear: no ws)");
             }
             free_case(&c);
         }

@@ -9,11 +9,14 @@
  * Blocking: rows in blocks of kp->lin_mc (the activation block stays in L2), k in blocks of
  *   kp->lin_kc (the W micro-panel, NR x kc, and the activation micro-panel, MR x kc, stay in
  *   L1 while the tile loop walks the rows); calls with rows <= MR take k whole (nothing to
- *   reuse, fewer reductions). Each k block's sums are reduced (a fixed tree) and added to y.
+ *   reuse). Between k blocks each tile's accumulators wait in the workspace (ws, 64-byte
+ *   aligned, MR * NR * 16 floats per tile), so every output is reduced once, by a fixed tree,
+ *   after its last block; with ws == NULL each block's sums are reduced and added to y.
  * Tails: k by opmask loads (masked lanes never fault), rows and columns by smaller tiles.
  * Numerics: each output is a sum of dim products in float; with lane-wise sums, the fixed
  *   reduction tree and k blocks, |y - exact| <= (dim + 4) u sum_k |x_k W_jk| + u |y|, u = 2^-24
- *   (docs/numerics.md, "Linear"). The result depends only on the data, dim and kp->lin_kc.
+ *   (docs/numerics.md, "Linear"). With a workspace the result depends only on the data and
+ *   dim; without, on kp->lin_kc too.
  */
 #include <immintrin.h>
 #include <stddef.h>
@@ -54,12 +57,15 @@ typedef struct {
 
 NK_INLINE void tile(const int M, const int N, size_t kb, const float *a, size_t lda,
                     const float *w, size_t wrow, size_t wkvec, size_t pf, float *y, size_t ldy,
-                    const float *bias, int first, const nk_next *nx)
+                    const float *bias, int first, int last, float *spill, const nk_next *nx)
 {
+    /* spill: the tile's accumulators between k blocks (MR x NR vectors), so each output is
+     * reduced once, after its last block; NULL: reduce every block into y instead */
     __m512 acc[MR][NR];
     for (int i = 0; i < M; i++)
         for (int j = 0; j < N; j++)
-            acc[i][j] = _mm512_setzero_ps();
+            acc[i][j] = spill && !first ? _mm512_load_ps(spill + (i * NR + j) * VL)
+                                        : _mm512_setzero_ps();
     const size_t full = kb / VL, pfv = pf / VL * wkvec;
     /* spread the next block's lines evenly over this tile's k steps */
     size_t left = nx ? nx->count : 0, per = full ? (left + full - 1) / full : 0;
@@ -98,6 +104,14 @@ NK_INLINE void tile(const int M, const int N, size_t kb, const float *a, size_t 
                 acc[i][j] = _mm512_fmadd_ps(av[i], wv, acc[i][j]);
         }
     }
+    if (spill && !last) {
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++)
+                _mm512_store_ps(spill + (i * NR + j) * VL, acc[i][j]);
+        return;
+    }
+    if (spill)
+        first = 1; /* y is written once, from every block's sums */
     const __mmask8 mn = (__mmask8)((1u << N) - 1);
     const __m256 b = !first ? _mm256_setzero_ps()
                      : bias ? _mm256_maskz_loadu_ps(mn, bias)
@@ -114,7 +128,7 @@ NK_INLINE void tile(const int M, const int N, size_t kb, const float *a, size_t 
 }
 
 #define NK_TILE_N(M, N)                                                                            \
-    case N: tile(M, N, kb, a, lda, w, wrow, wkvec, pf, y, ldy, bias, first, nx); break;
+    case N: tile(M, N, kb, a, lda, w, wrow, wkvec, pf, y, ldy, bias, first, last, spill, nx); break;
 #define NK_TILE_M(M)                                                                               \
     case M:                                                                                        \
         switch (n) {                                                                               \
@@ -126,7 +140,7 @@ NK_INLINE void tile(const int M, const int N, size_t kb, const float *a, size_t 
 /* A tile of m x n (1 <= m <= MR, 1 <= n <= NR), each shape its own unrolled instance. */
 static void tile_any(size_t m, size_t n, size_t kb, const float *a, size_t lda, const float *w,
                      size_t wrow, size_t wkvec, size_t pf, float *y, size_t ldy,
-                     const float *bias, int first, const nk_next *nx)
+                     const float *bias, int first, int last, float *spill, const nk_next *nx)
 {
     switch (m) {
         NK_TILE_M(1) NK_TILE_M(2) NK_TILE_M(3) NK_TILE_M(4)
@@ -137,7 +151,6 @@ void normkit_linear_f32__avx512(size_t rows, size_t dim, size_t n, const float *
                                 const float *w, size_t ldw, const float *bias, float *y,
                                 size_t ldy, const normkit_kparams *kp, float *ws)
 {
-    (void)ws;
     const int packed = ldw == 0;
     const size_t kpad = (dim + VL - 1) / VL * VL;
     /* W row j, k: unpacked w + j*ldw + k; packed: panel j/NR, row j%NR at *VL, k/VL at *NR*VL */
@@ -187,7 +200,9 @@ void normkit_linear_f32__avx512(size_t rows, size_t dim, size_t n, const float *
                         nx.count = lines * t / (tiles - 1) - nx.from;
                     }
                     tile_any(m, nb, kb, x + i * ldx + k0, ldx, wj, wrow, wkvec, pf,
-                             y + i * ldy + j0, ldy, bj, k0 == 0, lines && t > 0 ? &nx : NULL);
+                             y + i * ldy + j0, ldy, bj, k0 == 0, k0 + kb == dim,
+                             ws ? ws + t * (size_t)(MR * NR * VL) : NULL,
+                             lines && t > 0 ? &nx : NULL);
                 }
             }
         }
