@@ -930,7 +930,7 @@ static int build_linear_cases(const nkb_options *o, const nkb_machine *m)
                          normkit_op_name(v->op), v->isa, dim, n, rows);
                 if (v->k) {
                     normkit_kparams kp = v->k->params;
-                    normkit_linear_resolve_knobs(&kp, dim, &e.kp);
+                    normkit_linear_resolve_knobs(&kp, rows, dim, &e.kp);
                 }
                 if (add_entry(&e) != 0)
                     return -1;

@@ -14,7 +14,8 @@
 
 /* ---- blocking ---- */
 
-void normkit_linear_resolve_knobs(const normkit_kparams *in, size_t dim, normkit_kparams *out)
+void normkit_linear_resolve_knobs(const normkit_kparams *in, size_t rows, size_t dim,
+                                  normkit_kparams *out)
 {
     *out = *in;
     out->lin_kc = (out->lin_kc + 63) / 64 * 64; /* the contract: a multiple of 64 */
@@ -23,10 +24,10 @@ void normkit_linear_resolve_knobs(const normkit_kparams *in, size_t dim, normkit
     normkit_cache_info c;
     normkit_cpu_caches(&c);
     if (!out->lin_kc) {
-        /* The W micro-panel (nr rows) and the activation micro-panel (up to 4 rows, every
-         * variant's MR) share three quarters of L1; k blocks of equal size, multiples of 64
+        /* The dot-product form's W micro-panel (up to 6 rows) and activation micro-panel (up
+         * to 4 rows) share three quarters of L1; k blocks of equal size, multiples of 64
          * floats (every vector length divides 64), so no block is a sliver. */
-        const size_t per_k = ((size_t)(out->pack_nr ? out->pack_nr : 1) + 4) * sizeof(float);
+        const size_t per_k = (6 + 4) * sizeof(float);
         size_t kmax = c.bytes[0] * 3 / 4 / per_k / 64 * 64;
         if (kmax < 128)
             kmax = 128;
@@ -34,10 +35,20 @@ void normkit_linear_resolve_knobs(const normkit_kparams *in, size_t dim, normkit
         out->lin_kc = ((dim + blocks - 1) / blocks + 63) / 64 * 64;
     }
     if (!out->lin_mc) {
-        /* Half of L2 for the block of normalized rows (the fused operators' workspace, and
-         * the rows one pass over W serves), in multiples of 4 rows, 4 to 512. */
-        size_t mc = c.bytes[1] / 2 / (normkit_ws_ld(dim) * sizeof(float)) / 4 * 4;
-        out->lin_mc = mc < 4 ? 4 : mc > 512 ? 512 : mc;
+        size_t mc;
+        if (out->lin_pack_rows && rows >= out->lin_pack_rows) {
+            /* The panel (broadcast) form reads the activations in blocks of rows x 256 k: half
+             * of L2 for them, in multiples of 6 rows (its tile); the fused operators'
+             * normalized rows (mc x dim) then wait in L3. */
+            mc = c.bytes[1] / 2 / (256 * sizeof(float)) / 6 * 6;
+            mc = mc < 6 ? 6 : mc > 1020 ? 1020 : mc;
+        } else {
+            /* Half of L2 for the block of normalized rows (the fused operators' workspace,
+             * and the rows one pass over W serves), in multiples of 4 rows, 4 to 512. */
+            mc = c.bytes[1] / 2 / (normkit_ws_ld(dim) * sizeof(float)) / 4 * 4;
+            mc = mc < 4 ? 4 : mc > 512 ? 512 : mc;
+        }
+        out->lin_mc = mc;
     }
 }
 
@@ -96,7 +107,7 @@ static float *ws_get(size_t floats)
 normkit_status normkit_linear_run(const normkit_kernel *k, const normkit_args *a)
 {
     normkit_kparams kp;
-    normkit_linear_resolve_knobs(a->kp ? a->kp : &k->params, a->dim, &kp);
+    normkit_linear_resolve_knobs(a->kp ? a->kp : &k->params, a->rows, a->dim, &kp);
     normkit_args call = *a;
     call.kp = &kp;
     const int fused = normkit_op_get(k->op)->norm != NORMKIT_NORM_NONE;

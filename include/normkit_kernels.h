@@ -119,8 +119,8 @@ NORMKIT_API normkit_status normkit_args_check(normkit_op op, const normkit_args 
 NORMKIT_API normkit_status normkit_op_run(normkit_op op, const normkit_args *a);
 
 /* Linear operators: `in` with lin_kc and lin_mc filled where they are 0, from the cache sizes
- * the library reads (what the entry points pass their variant), for a direct call with `dim`. */
-NORMKIT_API void normkit_linear_resolve_knobs(const normkit_kparams *in, size_t dim,
+ * the library reads (what the entry points pass their variant), for a call of `rows` x `dim`. */
+NORMKIT_API void normkit_linear_resolve_knobs(const normkit_kparams *in, size_t rows, size_t dim,
                                               normkit_kparams *out);
 /* Floats of the packed panels of an n x dim W in the layout kp->pack_nr / pack_vl describe
  * (0 when n or dim is 0 or the size overflows). */

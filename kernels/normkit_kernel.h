@@ -54,6 +54,9 @@ typedef struct normkit_kparams {
     size_t lin_mc;
     /* Software prefetch distance for W, in floats ahead of the loads (0: none). */
     size_t lin_prefetch;
+    /* Calls with at least this many rows on row-major W pack it, a panel at a time, into the
+     * workspace for a faster microkernel (variants that have one; 0: never). */
+    size_t lin_pack_rows;
     /* The packed-weights layout this variant's microkernel reads (facts, not knobs): panels
      * of pack_nr rows of W, k in vectors of pack_vl floats; see normkit_linear_pack. */
     unsigned pack_nr, pack_vl;
@@ -93,12 +96,13 @@ static inline size_t normkit_ws_ld(size_t dim)
     return (dim + 15) / 16 * 16;
 }
 
-/* The linear kernels' accumulator space: up to min(rows, lin_mc) + 7 rows of pack_nr vectors
- * of pack_vl floats (tiles of up to 8 rows). */
+/* The linear kernels' own space: accumulators for up to min(rows, lin_mc) + 7 rows of 96
+ * floats (tiles of up to 8 rows, up to 96 accumulator lanes per row), then one panel of up to
+ * 64 x 256 floats packed on the fly; 64-byte aligned pieces. */
 static inline size_t normkit_linear_spill_floats(const normkit_kparams *kp, size_t rows)
 {
     const size_t mc = kp->lin_mc && kp->lin_mc < rows ? kp->lin_mc : rows;
-    return (mc + 7) * (kp->pack_nr ? kp->pack_nr : 1) * (kp->pack_vl ? kp->pack_vl : 1);
+    return (mc + 7) * 96 + 64 * 256;
 }
 
 /* The workspace a linear kernel takes: the normalized row block (fused) plus the spill. */

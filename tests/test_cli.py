@@ -58,7 +58,7 @@ for k in doc["kernels"]:
     check(k["supported"] == (k["isa"] in supported), f"{k['name']}: 'supported' agrees with the ISA list")
     knobs = k.get("knobs", {})
     mem = {"nt_min_bytes", "dram_min_bytes"}
-    lin = {"lin_kc", "lin_mc", "lin_prefetch", "pack_nr", "pack_vl"}
+    lin = {"lin_kc", "lin_mc", "lin_prefetch", "lin_pack_rows", "pack_nr", "pack_vl"}
     linear = doc.get("ops", {}).get(k["op"], {}).get("linear")
     check(set(knobs) == (mem | lin if linear else mem)
           and all(v is None or (isinstance(v, int) and v >= 0) for v in knobs.values()),

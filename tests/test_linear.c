@@ -184,7 +184,9 @@ static void call_variant(const normkit_kernel *k, const lin_case *c, int packed,
         kp.lin_kc = kc;
     if (mc)
         kp.lin_mc = mc;
-    normkit_linear_resolve_knobs(&kp, c->dim, &kp);
+    if (mc == 4)
+        kp.lin_pack_rows = 1; /* row-major W packed on the fly, where a variant can */
+    normkit_linear_resolve_knobs(&kp, c->rows, c->dim, &kp);
     float *panels = NULL, *ws = NULL;
     const float *w = c->w;
     size_t ldw = c->ldw;
@@ -247,7 +249,7 @@ static void test_shapes(void **state)
             make_case(&c, rows, dim, n, i % 3, i % 2, (i / 2) % 2, (i / 3) % 2 == 0, 0, &rng);
             for (int packed = 0; packed < 2; packed++) {
                 expect(k, &c, packed, 0, 0, "default blocking");
-                expect(k, &c, packed, 64, 4, "k blocks of 64, row blocks of 4");
+                expect(k, &c, packed, 64, 4, "k blocks of 64, row blocks of 4, W packed on the fly");
                 expect(k, &c, packed, 64, 5, "k blocks of 64, row blocks of 5 (linear: no ws)");
             }
             free_case(&c);

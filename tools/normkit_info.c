@@ -141,9 +141,9 @@ int main(int argc, char **argv)
                    knob_json(b, sizeof b, ks[i].params.dram_min_bytes));
             if (normkit_op_get(ks[i].op)->linear) /* 0: sized from the caches at call time */
                 printf(", \"lin_kc\": %zu, \"lin_mc\": %zu, \"lin_prefetch\": %zu, "
-                       "\"pack_nr\": %u, \"pack_vl\": %u",
+                       "\"lin_pack_rows\": %zu, \"pack_nr\": %u, \"pack_vl\": %u",
                        ks[i].params.lin_kc, ks[i].params.lin_mc, ks[i].params.lin_prefetch,
-                       ks[i].params.pack_nr, ks[i].params.pack_vl);
+                       ks[i].params.lin_pack_rows, ks[i].params.pack_nr, ks[i].params.pack_vl);
             printf("}}");
         }
         printf("\n  ],\n  \"topology\": {");

@@ -147,11 +147,12 @@ static void tile_any(size_t m, size_t n, size_t kb, const float *a, size_t lda, 
     }
 }
 
-void normkit_linear_f32__avx512(size_t rows, size_t dim, size_t n, const float *x, size_t ldx,
-                                const float *w, size_t ldw, const float *bias, float *y,
-                                size_t ldy, const normkit_kparams *kp, float *ws)
+/* The dot-product form on row-major W (ldw >= dim): decode-sized and small row counts. */
+static void dot_form(size_t rows, size_t dim, size_t n, const float *x, size_t ldx,
+                     const float *w, size_t ldw, const float *bias, float *y, size_t ldy,
+                     const normkit_kparams *kp, float *ws)
 {
-    const int packed = ldw == 0;
+    const int packed = 0;
     const size_t kpad = (dim + VL - 1) / VL * VL;
     /* W row j, k: unpacked w + j*ldw + k; packed: panel j/NR, row j%NR at *VL, k/VL at *NR*VL */
     const size_t wrow = packed ? VL : ldw, wkvec = packed ? (size_t)NR * VL : VL;
@@ -206,5 +207,159 @@ void normkit_linear_f32__avx512(size_t rows, size_t dim, size_t n, const float *
                 }
             }
         }
+    }
+}
+
+/* ---- the broadcast form: W in panels of BN columns, k-major (packed, or packed on the fly) ---- */
+
+enum { BR = 6, BNV = 4, BN = BNV * VL, BK = 256 };
+
+/*
+ * One M x (NV vectors) tile over kb values of k: per k, NV loads of the panel and M broadcasts
+ * of x feed M * NV FMAs (6 x 4: 10 loads, 24 FMAs, no reduction). y holds the running sums
+ * between k blocks; the first block starts from bias. lastmask: the columns of the last vector.
+ */
+NK_INLINE void btile(const int M, const int NV, __mmask16 lastmask, size_t kb, const float *a,
+                     size_t lda, const float *p, float *y, size_t ldy, const float *bias,
+                     int first)
+{
+    __m512 acc[BR][BNV];
+    for (int v = 0; v < NV; v++) {
+        const __mmask16 mk = v == NV - 1 ? lastmask : (__mmask16)0xffff;
+        const __m512 b0 = bias ? _mm512_maskz_loadu_ps(mk, bias + v * VL) : _mm512_setzero_ps();
+        for (int i = 0; i < M; i++)
+            acc[i][v] = first ? b0 : _mm512_maskz_loadu_ps(mk, y + i * ldy + v * VL);
+    }
+    for (size_t k = 0; k < kb; k++) {
+        __m512 wv[BNV];
+        for (int v = 0; v < NV; v++)
+            wv[v] = _mm512_load_ps(p + k * BN + v * VL);
+        for (int i = 0; i < M; i++) {
+            __m512 ab = _mm512_set1_ps(a[i * lda + k]);
+            /* one broadcast feeds NV FMAs: keep it out of each of them */
+            __asm__("" : "+v"(ab));
+            for (int v = 0; v < NV; v++)
+                acc[i][v] = _mm512_fmadd_ps(ab, wv[v], acc[i][v]);
+        }
+    }
+    for (int v = 0; v < NV; v++) {
+        const __mmask16 mk = v == NV - 1 ? lastmask : (__mmask16)0xffff;
+        for (int i = 0; i < M; i++)
+            _mm512_mask_storeu_ps(y + i * ldy + v * VL, mk, acc[i][v]);
+    }
+}
+
+#define NK_BTILE_V(M, NV)                                                                          \
+    case NV: btile(M, NV, lastmask, kb, a, lda, p, y, ldy, bias, first); break;
+#define NK_BTILE_M(M)                                                                              \
+    case M:                                                                                        \
+        switch (nv) { NK_BTILE_V(M, 1) NK_BTILE_V(M, 2) NK_BTILE_V(M, 3) NK_BTILE_V(M, 4) }      \
+        break;
+
+static void btile_any(size_t m, size_t nv, __mmask16 lastmask, size_t kb, const float *a,
+                      size_t lda, const float *p, float *y, size_t ldy, const float *bias,
+                      int first)
+{
+    switch (m) { NK_BTILE_M(1) NK_BTILE_M(2) NK_BTILE_M(3) NK_BTILE_M(4) NK_BTILE_M(5) NK_BTILE_M(6) }
+}
+
+/* 16 x 16 transpose in registers (rows in, columns out). */
+NK_INLINE void transpose16(__m512 r[16])
+{
+    __m512 t[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+        r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
+        r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    for (int i = 0; i < 4; i++) {
+        t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
+        t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xDD);
+        t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
+        t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xDD);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+        r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xDD);
+        r[i + 4] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0x88);
+        r[i + 12] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0xDD);
+    }
+}
+
+/* Rows j0..j0+nb-1 of row-major W, k0..k0+kb-1, into a panel p[k * BN + c] (zeros past nb):
+ * 16 x 16 blocks transposed in registers; masked loads at the k tail never leave a row. */
+static void pack_panel(const float *w, size_t ldw, size_t nb, size_t kb, float *p)
+{
+    for (size_t c0 = 0; c0 < BN; c0 += 16)
+        for (size_t k = 0; k < kb; k += 16) {
+            const size_t kn = kb - k < 16 ? kb - k : 16;
+            const __mmask16 mk = (__mmask16)((1u << kn) - 1);
+            __m512 r[16];
+            for (size_t c = 0; c < 16; c++)
+                r[c] = c0 + c < nb ? _mm512_maskz_loadu_ps(mk, w + (c0 + c) * ldw + k)
+                                   : _mm512_setzero_ps();
+            transpose16(r);
+            for (size_t kk = 0; kk < kn; kk++)
+                _mm512_store_ps(p + (k + kk) * BN + c0, r[kk]);
+        }
+}
+
+/* Panels: packed (ldw == 0: the handle's, BN columns, k-major, zero past n), or row-major W
+ * packed here, one BN x BK block at a time, into the workspace (where it stays in L2). */
+static void bcast_form(size_t rows, size_t dim, size_t n, const float *x, size_t ldx,
+                       const float *w, size_t ldw, const float *bias, float *y, size_t ldy,
+                       const normkit_kparams *kp, float *panel_ws)
+{
+    const int packed = ldw == 0;
+    const size_t mc = kp->lin_mc ? kp->lin_mc : rows;
+    for (size_t i0 = 0; i0 < rows; i0 += mc) {
+        const size_t mb = rows - i0 < mc ? rows - i0 : mc;
+        /* k outside j: the activation block (mb x BK) stays in L2 across every panel */
+        for (size_t k0 = 0; k0 < dim; k0 += BK) {
+            const size_t kb = dim - k0 < BK ? dim - k0 : BK;
+            for (size_t j0 = 0; j0 < n; j0 += BN) {
+                const size_t nb = n - j0 < BN ? n - j0 : BN;
+                const size_t nv = (nb + VL - 1) / VL;
+                const __mmask16 lastmask =
+                    (__mmask16)(nb % VL ? (1u << (nb % VL)) - 1 : 0xffffu);
+                const float *p;
+                if (packed) {
+                    p = w + j0 * dim + k0 * BN; /* panel j0 / BN: BN * dim floats */
+                } else {
+                    pack_panel(w + j0 * ldw + k0, ldw, nb, kb, panel_ws);
+                    p = panel_ws;
+                }
+                const float *bj = bias ? bias + j0 : NULL;
+                for (size_t i = i0; i < i0 + mb; i += BR) {
+                    const size_t m = i0 + mb - i < BR ? i0 + mb - i : BR;
+                    btile_any(m, nv, lastmask, kb, x + i * ldx + k0, ldx, p, y + i * ldy + j0,
+                              ldy, bj, k0 == 0);
+                }
+            }
+        }
+    }
+}
+
+/*
+ * Packed W (ldw == 0) always takes the broadcast form (the handle's layout: pack_nr = BN
+ * columns, pack_vl = 1, i.e. W^T in panels of 64 columns); row-major W takes it from
+ * kp->lin_pack_rows rows up (then packing each panel block costs less than it saves), the
+ * dot-product form below that.
+ */
+void normkit_linear_f32__avx512(size_t rows, size_t dim, size_t n, const float *x, size_t ldx,
+                                const float *w, size_t ldw, const float *bias, float *y,
+                                size_t ldy, const normkit_kparams *kp, float *ws)
+{
+    if (ldw == 0 || (ws && kp->lin_pack_rows && rows >= kp->lin_pack_rows)) {
+        /* the panel goes after the dot form's accumulator space */
+        float *panel = ws ? ws + normkit_linear_spill_floats(kp, rows) - (size_t)BN * BK : NULL;
+        bcast_form(rows, dim, n, x, ldx, w, ldw, bias, y, ldy, kp, panel);
+    } else {
+        dot_form(rows, dim, n, x, ldx, w, ldw, bias, y, ldy, kp, ws);
     }
 }
