@@ -412,6 +412,29 @@ static size_t shapes_for(normkit_op op, const nkb_options *o, const nkb_machine 
     return n;
 }
 
+/* One bandwidth ceiling of `kind` for ISA table entry ci, over about `target` bytes. */
+static int add_bw_ceiling(const nkb_machine *m, const nkb_ceiling_isa *ci, int kind, double target)
+{
+    const unsigned arrays = bw_kinds[kind].arrays;
+    const double unit = (double)arrays * NKB_CEIL_BLOCK * sizeof(float);
+    double blocks = floor(target / unit);
+    nkb_entry e = {0};
+    e.n = (size_t)(blocks < 1 ? 1 : blocks) * NKB_CEIL_BLOCK;
+    e.c.kind = NKB_CASE_BANDWIDTH;
+    e.c.ws_bytes = (double)arrays * (double)e.n * sizeof(float);
+    e.reps = e.c.ws_bytes >= NKB_CEIL_MIN_CALL ? 1 : (size_t)(NKB_CEIL_MIN_CALL / e.c.ws_bytes);
+    e.c.bytes = e.c.ws_bytes * (double)e.reps;
+    e.c.label = level_names[level_of(m, e.c.ws_bytes)];
+    e.stream = ci->stream;
+    e.bw_kind = kind;
+    snprintf(e.c.name, sizeof e.c.name, "ceiling_%s/f32/%s/bytes:%.0f", bw_kinds[kind].name,
+             ci->isa, e.c.ws_bytes);
+    for (size_t i = 0; i < nentries; i++) /* one per name */
+        if (strcmp(entries[i].c.name, e.c.name) == 0)
+            return 0;
+    return add_entry(&e);
+}
+
 static int build_ceilings(const nkb_machine *m)
 {
     for (int l = NKB_L1; l < NKB_LEVELS; l++) {
@@ -428,23 +451,7 @@ static int build_ceilings(const nkb_machine *m)
                 /* a streaming store bypasses the caches: only DRAM has a copy_nt ceiling */
                 if (kind == NKB_COPY_NT && l != NKB_DRAM)
                     continue;
-                const unsigned arrays = bw_kinds[kind].arrays;
-                const double unit = (double)arrays * NKB_CEIL_BLOCK * sizeof(float);
-                double blocks = floor(target / unit);
-                nkb_entry e = {0};
-                e.n = (size_t)(blocks < 1 ? 1 : blocks) * NKB_CEIL_BLOCK;
-                e.c.kind = NKB_CASE_BANDWIDTH;
-                e.c.ws_bytes = (double)arrays * (double)e.n * sizeof(float);
-                e.reps = e.c.ws_bytes >= NKB_CEIL_MIN_CALL
-                             ? 1
-                             : (size_t)(NKB_CEIL_MIN_CALL / e.c.ws_bytes);
-                e.c.bytes = e.c.ws_bytes * (double)e.reps;
-                e.c.label = level_names[level_of(m, e.c.ws_bytes)];
-                e.stream = ci->stream;
-                e.bw_kind = kind;
-                snprintf(e.c.name, sizeof e.c.name, "ceiling_%s/f32/%s/bytes:%.0f",
-                         bw_kinds[kind].name, ci->isa, e.c.ws_bytes);
-                if (add_entry(&e) != 0)
+                if (add_bw_ceiling(m, ci, kind, target) != 0)
                     return -1;
             }
     }
@@ -912,6 +919,14 @@ static int build_linear_cases(const nkb_options *o, const nkb_machine *m)
              * rows */
             const int quick = s == 0 && (rows == 1 || rows == 32 || rows == 128);
             const double flops = 2.0 * (double)rows * (double)n * (double)dim;
+            /* the read ceiling of W's own size, per ISA: what decode-sized calls stream */
+            for (size_t t = 0; rows == 1 && (o->profile == NKB_PROFILE_FULL || quick) &&
+                               t < sizeof ceiling_tables / sizeof ceiling_tables[0]; t++) {
+                const nkb_ceiling_isa *ci = &ceiling_tables[t];
+                if (ci->stream && ci->stream->read && (m->cpu_isas >> ci->isa_enum & 1u) &&
+                    add_bw_ceiling(m, ci, NKB_READ, 4.0 * (double)n * (double)dim) != 0)
+                    return -1;
+            }
             for (size_t i = 0; i < nlvariants; i++) {
                 const nkb_lvariant *v = &lvariants[i];
                 if ((v->max_flops && flops > v->max_flops) ||
