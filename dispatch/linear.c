@@ -38,10 +38,10 @@ void normkit_linear_resolve_knobs(const normkit_kparams *in, size_t rows, size_t
         size_t mc;
         if (out->lin_pack_rows && rows >= out->lin_pack_rows) {
             /* The panel (broadcast) form reads the activations in blocks of rows x 256 k: half
-             * of L2 for them, in multiples of 6 rows (its tile); the fused operators'
+             * of L2 for them, in multiples of 8 rows (its tile); the fused operators'
              * normalized rows (mc x dim) then wait in L3. */
-            mc = c.bytes[1] / 2 / (256 * sizeof(float)) / 6 * 6;
-            mc = mc < 6 ? 6 : mc > 1020 ? 1020 : mc;
+            mc = c.bytes[1] / 2 / (256 * sizeof(float)) / 8 * 8;
+            mc = mc < 8 ? 8 : mc > 1024 ? 1024 : mc;
         } else {
             /* Half of L2 for the block of normalized rows (the fused operators' workspace,
              * and the rows one pass over W serves), in multiples of 4 rows, 4 to 512. */

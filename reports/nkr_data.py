@@ -11,11 +11,19 @@ from dataclasses import dataclass, field
 
 TIME_UNITS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
 LEVELS = ("L1", "L2", "L3", "DRAM")
-# op/dtype/isa/key:value/key:value..., e.g. rmsnorm/f32/avx512/dim:4096/rows:64
+# op/dtype/isa/key:value/key:value..., e.g. rmsnorm/f32/avx512/dim:4096/rows:64, and the linear
+# operators' rmsnorm_linear/f32/avx512_packed/dim:4096/n:11008/rows:8 (n: columns of y); a case timed
+# in wall time ends in Google Benchmark's /real_time (e.g. .../rows:8/real_time for the _2t cases).
 NAME_RE = re.compile(r"^(?P<op>[a-z][a-z0-9_]*)/(?P<dtype>[a-z][a-z0-9]*)/(?P<isa>[a-z][a-z0-9_]*)"
                      r"(?P<params>(/[a-z_]+:[0-9]+(\.[0-9]+)?)+)?(/[a-z_]+)*$")
 LEVEL_RE = re.compile(r"\b(L1|L2|L3|DRAM)\b")
 CEILING_PREFIX = "ceiling_"
+REAL_TIME_SUFFIX = "/real_time"  # Google Benchmark's mark of a case whose rates use wall time
+
+
+def is_linear_op(op):
+    """linear, rmsnorm_linear, layernorm_linear (and any later <norm>_linear): y = Norm(x) W^T."""
+    return op == "linear" or op.endswith("_linear")
 
 
 class ReportError(Exception):
@@ -28,8 +36,8 @@ class Case:
     op: str
     dtype: str
     isa: str
-    params: dict              # dim, rows, bytes, ... (ints or floats)
-    time_ns: float            # median CPU time per iteration
+    params: dict              # dim, rows, n, bytes, ... (ints or floats)
+    time_ns: float            # median time per iteration: CPU time, wall time for real-time cases
     bytes_per_second: float   # 0 when the case reports none
     flops_per_second: float   # 0 when the case reports none
     level: str                # L1/L2/L3/DRAM or "" when unlabelled
@@ -39,6 +47,18 @@ class Case:
     time_min_ns: float = None  # fastest and slowest repetition; None without per-repetition
     time_max_ns: float = None  # entries (one repetition, or --benchmark_report_aggregates_only)
     cv: float = None          # coefficient of variation (stddev / mean, a fraction); None if 1 run
+    real_time: bool = False   # timed in wall time (name ends in /real_time): its rates use it
+
+    @property
+    def is_linear(self):
+        """A linear-operator case (op/f32/variant/dim:D/n:N/rows:R), not a norm."""
+        return not self.is_ceiling and is_linear_op(self.op)
+
+    @property
+    def gflops(self):
+        """GFLOP/s: the case's flops_per_second counter (for the linear cases 2 rows n dim per
+        call, over the time its rates use); 0 when it reports none."""
+        return self.flops_per_second / 1e9
 
     @property
     def has_range(self):
@@ -106,7 +126,16 @@ class Run:
                 "with --benchmark_repetitions=5 for one).")
 
     def kernels(self):
+        """Every case that is not a ceiling: norms and linear operators (compare mode)."""
         return [c for c in self.cases.values() if not c.is_ceiling]
+
+    def norms(self):
+        """The norm cases (the per-shape norm tables, the roofline, the speedups)."""
+        return [c for c in self.cases.values() if not c.is_ceiling and not c.is_linear]
+
+    def linears(self):
+        """The linear-operator cases (the norm + linear section)."""
+        return [c for c in self.cases.values() if c.is_linear]
 
     def ceilings(self):
         return [c for c in self.cases.values() if c.is_ceiling]
@@ -196,21 +225,28 @@ def load_run(path):
         op, dtype, isa, params = parsed
         label = str(b0.get("label", ""))
         m = LEVEL_RE.search(label)
-        # CPU time, as normkit-bench's rates use it (real time when a case has none).
-        time_ns = statistics.median(float(e[1].get("cpu_time", e[1]["real_time"]))
-                                    * TIME_UNITS[e[1]["time_unit"]] for e in chosen)
+        # The time normkit-bench's rates use: CPU time (real time when a case has none), and
+        # wall time for a case timed in it (/real_time: it runs threads of its own, whose CPU
+        # time the main thread's would not count).
+        # normkit-bench marks such cases with the counter wall_time_rates = 1 (their names stay
+        # as they are); a name ending in Google Benchmark's /real_time means the same.
+        real = run_name.endswith(REAL_TIME_SUFFIX) or float(b0.get("wall_time_rates", 0)) == 1.0
+
+        def time_of(b):  # ns
+            t = b["real_time"] if real else b.get("cpu_time", b["real_time"])
+            return float(t) * TIME_UNITS[b["time_unit"]]
+        time_ns = statistics.median(time_of(e[1]) for e in chosen)
         flops = med("flops") or med("FLOP/s") or med("flops_per_second")
         # The spread: min and max over the repetitions' own entries; the CV from Google
         # Benchmark's cv aggregate (a fraction), else from the repetitions.
-        times = [float(e[1].get("cpu_time", e[1]["real_time"])) * TIME_UNITS[e[1]["time_unit"]]
-                 for e in reps]
+        times = [time_of(e[1]) for e in reps]
         # How many repetitions: their entries, or (aggregates only) what the aggregates declare.
         declared = [e[1].get("repetitions") for e in entries]
         declared = max([d for d in declared if isinstance(d, int) and not isinstance(d, bool)] or [1])
         n = len(times) if times else declared
         cv = None
         if cvs:
-            cv = float(cvs[0][1].get("cpu_time", cvs[0][1]["real_time"]))
+            cv = float(cvs[0][1]["real_time"] if real else cvs[0][1].get("cpu_time", cvs[0][1]["real_time"]))
         elif len(times) >= 2 and statistics.fmean(times) > 0:
             cv = statistics.stdev(times) / statistics.fmean(times)
         run.cases[run_name] = Case(name=run_name, op=op, dtype=dtype, isa=isa, params=params,
@@ -219,7 +255,7 @@ def load_run(path):
                                    label=label, repetitions=n,
                                    time_min_ns=min(times) if len(times) >= 2 else None,
                                    time_max_ns=max(times) if len(times) >= 2 else None,
-                                   cv=cv if n >= 2 else None)
+                                   cv=cv if n >= 2 else None, real_time=real)
     _require(run.cases, path, "holds no normkit cases (names like rmsnorm/f32/avx512/dim:4096/rows:64)")
     for c in run.kernels():
         _require(c.time_ns > 0 and math.isfinite(c.time_ns), path, f"{c.name}: time is not positive")

@@ -13,7 +13,6 @@
  * the timed calls only set the data pointers (when they changed) and execute.
  */
 #define _GNU_SOURCE /* RTLD_DEFAULT */
-#include <dlfcn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,19 +130,6 @@ const char *nkb_onednn_error(void)
     return S.err[0] ? S.err : NULL;
 }
 
-static int thread_count(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    int n = -1;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "Threads: %d", &n) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return n;
-}
-
 int nkb_onednn_init(char *info, size_t infolen)
 {
     const dnnl_version_t *v = dnnl_version();
@@ -151,15 +137,7 @@ int nkb_onednn_init(char *info, size_t infolen)
     snprintf(ver, sizeof ver, "%d.%d.%d (cpu runtime %s, isa %s)", v->major, v->minor, v->patch,
              dnnl_runtime2str(v->cpu_runtime), dnnl_cpu_isa2str(dnnl_get_effective_cpu_isa()));
 
-    /* POSIX allows converting dlsym's object pointer to a function pointer. */
-    void (*set_threads)(int) = NULL;
-    int (*max_threads)(void) = NULL;
-    void *sym = dlsym(RTLD_DEFAULT, "omp_set_num_threads");
-    memcpy(&set_threads, &sym, sizeof sym);
-    sym = dlsym(RTLD_DEFAULT, "omp_get_max_threads");
-    memcpy(&max_threads, &sym, sizeof sym);
-    if (set_threads)
-        set_threads(1);
+    nkb_omp_max_threads_fn *max_threads = nkb_omp_limit_to_one();
 
     dnnl_status_t st = dnnl_engine_create(&S.engine, dnnl_cpu, 0);
     if (st == dnnl_success)
@@ -175,10 +153,10 @@ int nkb_onednn_init(char *info, size_t infolen)
     const size_t rows = 64, dim = 4096;
     float *x = calloc(rows * dim, sizeof *x), *y = calloc(rows * dim, sizeof *y);
     float *g = calloc(dim, sizeof *g), *b = calloc(dim, sizeof *b);
-    const int before = thread_count();
+    const int before = nkb_thread_count();
     const char *e = x && y && g && b ? layernorm(rows, dim, x, dim, g, b, 1e-5f, y, dim)
                                      : "out of memory";
-    const int after = thread_count();
+    const int after = nkb_thread_count();
     free(x), free(y), free(g), free(b);
     const int omp = max_threads ? max_threads() : -1;
     const int single = after == before && (omp == 1 || omp == -1);

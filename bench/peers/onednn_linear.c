@@ -14,7 +14,6 @@
  * not grow. It has its own engine and stream (onednn.c keeps its state private).
  */
 #define _GNU_SOURCE /* RTLD_DEFAULT */
-#include <dlfcn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -313,19 +312,6 @@ static void fini(void)
     memset(&S, 0, sizeof S);
 }
 
-static int thread_count(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    int n = -1;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "Threads: %d", &n) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return n;
-}
-
 int nkb_onednn_linear_init(nkb_linear_peer *peer, char *info, size_t infolen)
 {
     fini();
@@ -335,15 +321,7 @@ int nkb_onednn_linear_init(nkb_linear_peer *peer, char *info, size_t infolen)
              v->patch, dnnl_runtime2str(v->cpu_runtime),
              dnnl_cpu_isa2str(dnnl_get_effective_cpu_isa()));
 
-    /* POSIX allows converting dlsym's object pointer to a function pointer. */
-    void (*set_threads)(int) = NULL;
-    int (*max_threads)(void) = NULL;
-    void *sym = dlsym(RTLD_DEFAULT, "omp_set_num_threads");
-    memcpy(&set_threads, &sym, sizeof sym);
-    sym = dlsym(RTLD_DEFAULT, "omp_get_max_threads");
-    memcpy(&max_threads, &sym, sizeof sym);
-    if (set_threads)
-        set_threads(1);
+    nkb_omp_max_threads_fn *max_threads = nkb_omp_limit_to_one();
 
     dnnl_status_t st = dnnl_engine_create(&S.engine, dnnl_cpu, 0);
     if (st == dnnl_success)
@@ -359,14 +337,14 @@ int nkb_onednn_linear_init(nkb_linear_peer *peer, char *info, size_t infolen)
     const size_t rows = 32, dim = 4096, n = 256;
     float *a = calloc(rows * dim + 16, sizeof *a), *y = calloc(rows * n, sizeof *y);
     float *w = calloc(n * dim, sizeof *w), *b = calloc(n, sizeof *b);
-    const int before = thread_count();
+    const int before = nkb_thread_count();
     const char *e = "out of memory";
     if (a && y && w && b) {
         e = prepare(rows, dim, n, w, dim, b);
         if (!e)
             e = run(rows, dim, n, a, dim, y, n);
     }
-    const int after = thread_count();
+    const int after = nkb_thread_count();
     char why[sizeof S.err];
     snprintf(why, sizeof why, "%s", e ? e : "");
     free(a), free(y), free(w), free(b);

@@ -16,6 +16,13 @@
 extern "C" {
 #endif
 
+/* Shared by the peers (bench/peers/common.c): the process's thread count (-1 if unknown), and
+ * omp_set_num_threads(1) when an OpenMP runtime is loaded (returning its omp_get_max_threads,
+ * or NULL when there is none). */
+int nkb_thread_count(void);
+typedef int nkb_omp_max_threads_fn(void);
+nkb_omp_max_threads_fn *nkb_omp_limit_to_one(void);
+
 /* Eigen 3 expressions, row by row (bench/peers/eigen.cc, built with -O3 -march=native). */
 normkit_rmsnorm_f32_ukernel nkb_eigen_rmsnorm_f32;
 normkit_layernorm_f32_ukernel nkb_eigen_layernorm_f32;

@@ -163,19 +163,6 @@ static void fini(void)
     memset(&S, 0, sizeof S);
 }
 
-static int thread_count(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    int n = -1;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "Threads: %d", &n) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return n;
-}
-
 int nkb_xnnpack_linear_init(nkb_linear_peer *peer, char *info, size_t infolen)
 {
     fini();
@@ -193,14 +180,14 @@ int nkb_xnnpack_linear_init(nkb_linear_peer *peer, char *info, size_t infolen)
     float *a = calloc(rows * dim + XNN_EXTRA_BYTES / sizeof(float), sizeof *a);
     float *y = calloc(rows * n, sizeof *y);
     float *w = calloc(n * dim, sizeof *w), *b = calloc(n, sizeof *b);
-    const int before = thread_count();
+    const int before = nkb_thread_count();
     const char *e = "out of memory";
     if (a && y && w && b) {
         e = prepare(rows, dim, n, w, dim, b);
         if (!e)
             e = run(rows, dim, n, a, dim, y, n);
     }
-    const int after = thread_count();
+    const int after = nkb_thread_count();
     char why[sizeof S.err];
     snprintf(why, sizeof why, "%s", e ? e : "");
     free(a), free(y), free(w), free(b);

@@ -212,11 +212,12 @@ static void dot_form(size_t rows, size_t dim, size_t n, const float *x, size_t l
 
 /* ---- the broadcast form: W in panels of BN columns, k-major (packed, or packed on the fly) ---- */
 
-enum { BR = 6, BNV = 4, BN = BNV * VL, BK = 256 };
+enum { BR = 8, BNV = 3, BN = BNV * VL, BK = 256 };
 
 /*
  * One M x (NV vectors) tile over kb values of k: per k, NV loads of the panel and M broadcasts
- * of x feed M * NV FMAs (6 x 4: 10 loads, 24 FMAs, no reduction). y holds the running sums
+ * of x feed M * NV FMAs (8 x 3: 11 loads, 24 FMAs, no reduction; 8 rows, so a decode batch of
+ * 8 streams W once). y holds the running sums
  * between k blocks; the first block starts from bias. lastmask: the columns of the last vector.
  */
 NK_INLINE void btile(const int M, const int NV, __mmask16 lastmask, size_t kb, const float *a,
@@ -253,14 +254,17 @@ NK_INLINE void btile(const int M, const int NV, __mmask16 lastmask, size_t kb, c
     case NV: btile(M, NV, lastmask, kb, a, lda, p, y, ldy, bias, first); break;
 #define NK_BTILE_M(M)                                                                              \
     case M:                                                                                        \
-        switch (nv) { NK_BTILE_V(M, 1) NK_BTILE_V(M, 2) NK_BTILE_V(M, 3) NK_BTILE_V(M, 4) }      \
+        switch (nv) { NK_BTILE_V(M, 1) NK_BTILE_V(M, 2) NK_BTILE_V(M, 3) }                        \
         break;
 
 static void btile_any(size_t m, size_t nv, __mmask16 lastmask, size_t kb, const float *a,
                       size_t lda, const float *p, float *y, size_t ldy, const float *bias,
                       int first)
 {
-    switch (m) { NK_BTILE_M(1) NK_BTILE_M(2) NK_BTILE_M(3) NK_BTILE_M(4) NK_BTILE_M(5) NK_BTILE_M(6) }
+    switch (m) {
+        NK_BTILE_M(1) NK_BTILE_M(2) NK_BTILE_M(3) NK_BTILE_M(4)
+        NK_BTILE_M(5) NK_BTILE_M(6) NK_BTILE_M(7) NK_BTILE_M(8)
+    }
 }
 
 /* 16 x 16 transpose in registers (rows in, columns out). */
@@ -347,7 +351,7 @@ static void bcast_form(size_t rows, size_t dim, size_t n, const float *x, size_t
 
 /*
  * Packed W (ldw == 0) always takes the broadcast form (the handle's layout: pack_nr = BN
- * columns, pack_vl = 1, i.e. W^T in panels of 64 columns); row-major W takes it from
+ * columns, pack_vl = 1, i.e. W^T in panels of 48 columns); row-major W takes it from
  * kp->lin_pack_rows rows up (then packing each panel block costs less than it saves), the
  * dot-product form below that.
  */

@@ -1,0 +1,37 @@
+/* What the peers share: counting the process's threads (each peer checks that it stays
+ * single-threaded) and holding an OpenMP runtime, if one is loaded, to one thread. */
+#define _GNU_SOURCE /* RTLD_DEFAULT */
+#include <dlfcn.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "peers.h"
+
+int nkb_thread_count(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    int n = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "Threads: %d", &n) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return n;
+}
+
+nkb_omp_max_threads_fn *nkb_omp_limit_to_one(void)
+{
+    /* Looked up at run time, so nothing links an OpenMP runtime of its own or assumes which
+     * one a peer brought; POSIX allows converting dlsym's object pointer to a function
+     * pointer. */
+    void (*set_threads)(int) = NULL;
+    nkb_omp_max_threads_fn *max_threads = NULL;
+    void *sym = dlsym(RTLD_DEFAULT, "omp_set_num_threads");
+    memcpy(&set_threads, &sym, sizeof sym);
+    sym = dlsym(RTLD_DEFAULT, "omp_get_max_threads");
+    memcpy(&max_threads, &sym, sizeof sym);
+    if (set_threads)
+        set_threads(1);
+    return max_threads;
+}
