@@ -222,7 +222,7 @@ enum { BR = 8, BNV = 3, BN = BNV * VL, BK = 256 };
  */
 NK_INLINE void btile(const int M, const int NV, __mmask16 lastmask, size_t kb, const float *a,
                      size_t lda, const float *p, float *y, size_t ldy, const float *bias,
-                     int first)
+                     int first, size_t pf)
 {
     __m512 acc[BR][BNV];
     for (int v = 0; v < NV; v++) {
@@ -233,6 +233,12 @@ NK_INLINE void btile(const int M, const int NV, __mmask16 lastmask, size_t kb, c
     }
     for (size_t k = 0; k < kb; k++) {
         __m512 wv[BNV];
+        /* packed W is one stream per panel: a software prefetch pf rows of k ahead keeps more
+         * lines in flight than the hardware prefetcher alone (interleaved A/B on the Turin-like
+         * guest, 4096 x 4096: +20-35% at 1-8 rows, +4-10% at 32-128 with pf = 16) */
+        if (pf)
+            for (int v = 0; v < NV; v++)
+                _mm_prefetch((const char *)(p + (k + pf) * BN + v * VL), _MM_HINT_T0);
         for (int v = 0; v < NV; v++)
             wv[v] = _mm512_load_ps(p + k * BN + v * VL);
         for (int i = 0; i < M; i++) {
@@ -251,7 +257,7 @@ NK_INLINE void btile(const int M, const int NV, __mmask16 lastmask, size_t kb, c
 }
 
 #define NK_BTILE_V(M, NV)                                                                          \
-    case NV: btile(M, NV, lastmask, kb, a, lda, p, y, ldy, bias, first); break;
+    case NV: btile(M, NV, lastmask, kb, a, lda, p, y, ldy, bias, first, pf); break;
 #define NK_BTILE_M(M)                                                                              \
     case M:                                                                                        \
         switch (nv) { NK_BTILE_V(M, 1) NK_BTILE_V(M, 2) NK_BTILE_V(M, 3) }                        \
@@ -259,7 +265,7 @@ NK_INLINE void btile(const int M, const int NV, __mmask16 lastmask, size_t kb, c
 
 static void btile_any(size_t m, size_t nv, __mmask16 lastmask, size_t kb, const float *a,
                       size_t lda, const float *p, float *y, size_t ldy, const float *bias,
-                      int first)
+                      int first, size_t pf)
 {
     switch (m) {
         NK_BTILE_M(1) NK_BTILE_M(2) NK_BTILE_M(3) NK_BTILE_M(4)
@@ -342,7 +348,7 @@ static void bcast_form(size_t rows, size_t dim, size_t n, const float *x, size_t
                 for (size_t i = i0; i < i0 + mb; i += BR) {
                     const size_t m = i0 + mb - i < BR ? i0 + mb - i : BR;
                     btile_any(m, nv, lastmask, kb, x + i * ldx + k0, ldx, p, y + i * ldy + j0,
-                              ldy, bj, k0 == 0);
+                              ldy, bj, k0 == 0, packed ? kp->lin_prefetch : 0);
                 }
             }
         }
