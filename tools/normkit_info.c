@@ -190,14 +190,25 @@ int main(int argc, char **argv)
     for (int op = 0; op < NORMKIT_OP_COUNT; op++)
         printf("  %-16s %s\n", normkit_op_name((normkit_op)op),
                normkit_kernel_active((normkit_op)op)->name);
-    printf("variants in this build (* active, - CPU cannot run; knobs: streaming stores and\n"
-           "memory mode from this many bytes of y per call):\n");
+    printf("variants in this build (* active, - CPU cannot run; knobs: norms: streaming stores\n"
+           "and memory mode from this many bytes of y per call; linear: k block, row block (auto:\n"
+           "from the caches), W prefetch distance in k, packed panel rows x vector length):\n");
     for (size_t i = 0; i < nk; i++) {
-        const int on = normkit_kernel_active(ks[i].op) == &ks[i];
+        const normkit_kparams *p = &ks[i].params;
+        const char mark = normkit_kernel_active(ks[i].op) == &ks[i] ? '*'
+                          : normkit_isa_supported(ks[i].isa)        ? ' '
+                                                                    : '-';
         char a[32], b[32];
-        printf("  %c %-36s nt %-8s memory %s\n", on ? '*' : normkit_isa_supported(ks[i].isa) ? ' ' : '-',
-               ks[i].name, knob_text(a, sizeof a, ks[i].params.nt_min_bytes),
-               knob_text(b, sizeof b, ks[i].params.dram_min_bytes));
+        if (normkit_op_get(ks[i].op)->linear) {
+            snprintf(a, sizeof a, "%zu", p->lin_kc);
+            snprintf(b, sizeof b, "%zu", p->lin_mc);
+            printf("  %c %-40s kc %s mc %s prefetch %zu pack %ux%u\n", mark, ks[i].name,
+                   p->lin_kc ? a : "auto", p->lin_mc ? b : "auto", p->lin_prefetch, p->pack_nr,
+                   p->pack_vl);
+        } else {
+            printf("  %c %-40s nt %-8s memory %s\n", mark, ks[i].name,
+                   knob_text(a, sizeof a, p->nt_min_bytes), knob_text(b, sizeof b, p->dram_min_bytes));
+        }
     }
     /* one line; the cache sizes either way, each with its source */
     if (have_topo)
