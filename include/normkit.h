@@ -141,10 +141,10 @@ NORMKIT_API normkit_status normkit_add_layernorm_f32(size_t rows, size_t dim, co
  *  - rows == 0 is a no-op (NORMKIT_OK, nothing else looked at). x, w, y NULL:
  *    NORMKIT_ERR_NULL. dim == 0, n == 0, a stride too small, a size that overflows, or y
  *    overlapping x or w: NORMKIT_ERR_SHAPE. eps as for the norms. Out of memory (every
- *    linear operator uses a per-thread workspace, kept for the thread's life: up to about 170 KiB
- *    for the matmul, plus, for the fused ones, a block of normalized rows of up to half the
- *    L2 size or, from 64 rows on with AVX-512, up to 1024 x dim floats): NORMKIT_ERR_NOMEM.
- *    A rejected call writes nothing.
+ *    linear operator uses a per-thread workspace, kept for the thread's life: up to about
+ *    170 KiB for the matmul, plus, for the fused ones, a block of normalized rows of up to
+ *    half the L2 size or, from 64 rows on with AVX-512, up to 1024 x dim floats):
+ *    NORMKIT_ERR_NOMEM. A rejected call writes nothing.
  *  - Output columns are independent: a caller may split n across its own threads, each
  *    calling with w + j0 * ldw, bias + j0, y + j0 and its share of n; the results are the
  *    same, bit for bit, as one whole call (tested).
