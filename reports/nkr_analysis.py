@@ -1,5 +1,7 @@
-"""Figures derived from runs: ceilings per cache level, per-shape tables, comparisons."""
+"""Figures derived from runs: ceilings per cache level, per-shape tables, the norm + linear
+tables, comparisons."""
 import math
+import re
 from collections import defaultdict
 
 NORMKIT_ISAS = ("scalar", "avx2", "avx512", "neon", "sve")  # the registry's variants
@@ -61,10 +63,10 @@ def shape_text(params):
 
 
 def kernel_table(run):
-    """Rows per shape: {shape_key: [row...]}, each row a dict with the figures of one variant,
+    """The norm cases (not the linear operators: see linear_tables). Rows per shape: {shape_key: [row...]}, each row a dict with the figures of one variant,
     best first. A row: case, us, gbps, pct (of its level's ceiling), x_scalar, x_autovec, best."""
     groups = defaultdict(list)
-    for c in run.kernels():
+    for c in run.norms():
         groups[shape_key(c)].append(c)
     table = {}
     for key, cases in groups.items():
@@ -186,4 +188,162 @@ def at_a_glance(run):
             "x_plain": bp["case"].time_ns / best["case"].time_ns if bp else None, "plain": bp,
             "x_peer": bq["case"].time_ns / best["case"].time_ns if bq else None, "peer": bq,
         })
+    return out
+
+
+# ---- the linear operators: y = Norm(x) W^T (+ bias), op/f32/<variant>/dim:D/n:N/rows:R ----
+
+LINEAR_KINDS = ("fused", "packed", "unfused", "2t")  # <isa>, <isa>_packed, <isa>_unfused, <isa>_2t
+ISA_ORDER = ("avx512", "sve", "avx2", "neon", "scalar")  # widest first, for the table's columns
+PEER_NAMES = {"onednn": "oneDNN", "openblas": "OpenBLAS", "xnnpack": "XNNPACK", "eigen": "Eigen"}
+W_STREAM_ROWS = 8  # up to this many rows a call's bytes are mostly W: its streaming bandwidth
+
+
+def peer_name(peer):
+    return PEER_NAMES.get(peer, peer)
+
+
+def linear_variant(case):
+    """(kind, isa) of a linear case's variant field: see variant_kind."""
+    return variant_kind(case.isa)
+
+
+def variant_kind(v):
+    """(kind, isa) of a linear variant name: kind one of fused (<isa>, row-major W), packed,
+    unfused, 2t (normkit's registry ISAs), plain (autovec, autovec_fastmath: isa None) or peer
+    (onednn, openblas, xnnpack, ...: isa None)."""
+    for kind in LINEAR_KINDS[1:]:
+        if v.endswith("_" + kind) and v[:-len(kind) - 1] in NORMKIT_ISAS:
+            return kind, v[:-len(kind) - 1]
+    if v in NORMKIT_ISAS:
+        return "fused", v
+    if v in PLAIN_C:
+        return "plain", None
+    return "peer", None
+
+
+def fma_peak_for(run, case, peaks=None):
+    """(GFLOP/s, isa, threads) of the in-run FMA peak a linear case is held against: the
+    ceiling_fma of its own ISA for normkit's variants (two cores' worth for the _2t ones); the
+    best ISA's for the plain C and the peers. None without that ceiling in the run."""
+    peaks = ceilings(run)[1] if peaks is None else peaks
+    if not peaks:
+        return None
+    kind, isa = linear_variant(case)
+    if isa is None:
+        isa = max(peaks, key=peaks.get)
+    if isa not in peaks:
+        return None
+    threads = 2 if kind == "2t" else 1
+    return (peaks[isa] * threads, isa, threads)
+
+
+def read_ceiling_for(run, case):
+    """(GB/s, isa, level) of the in-run read ceiling at the cache level of the case's working set
+    (its label): measured with the case's own ISA where the run has it, else the best over ISAs."""
+    reads = [c for c in run.ceilings() if c.ceiling_kind == "read" and c.level and c.level == case.level
+             and c.bytes_per_second > 0]
+    if not reads:
+        return None
+    _, isa = linear_variant(case)
+    pool = [c for c in reads if c.isa == isa] or reads
+    best = max(pool, key=lambda c: c.bytes_per_second)
+    return (best.gbps, best.isa, best.level)
+
+
+def _variant_order(variant):
+    """Columns: normkit's ISAs widest first (fused, packed, unfused, 2t), the plain C, the peers."""
+    kind, isa = variant_kind(variant)
+    if isa is not None:
+        return (0, ISA_ORDER.index(isa) if isa in ISA_ORDER else len(ISA_ORDER), isa,
+                LINEAR_KINDS.index(kind))
+    return (1 if kind == "plain" else 2, 0, variant, 0)
+
+
+def linear_peers(run):
+    """The peers among a run's linear cases, in name order."""
+    return sorted({c.isa for c in run.linears() if linear_variant(c)[0] == "peer"})
+
+
+def linear_tables(run):
+    """{(op, dtype, dim, n): table} for the linear cases, ordered by op then size. A table:
+    variants (its column order), best_isa (the ISA whose fused or packed variant is normkit's best
+    in most rows: the plot's lines), and rows, one per row count, ascending, each a dict:
+      rows, cases {variant: Case}, winner (the variant with the most GFLOP/s on one core: every
+      variant but the _2t ones), best (normkit's best on one core: the fastest <isa> or
+      <isa>_packed case), x_peer {peer: best GFLOP/s / peer GFLOP/s}, unfused (the <isa>_unfused
+      case of best's ISA) and x_unfused, fma (fma_peak_for best) and pct_fma, and for rows up to
+      W_STREAM_ROWS w_gbps (best's bytes/s: W, x and y once per call, mostly W) with read
+      (read_ceiling_for best) and pct_read."""
+    peaks = ceilings(run)[1]
+    groups = defaultdict(lambda: defaultdict(dict))
+    for c in run.linears():
+        key = (c.op, c.dtype, c.params.get("dim", 0), c.params.get("n", 0))
+        groups[key][c.params.get("rows", 0)][c.isa] = c
+    out = {}
+    for key in sorted(groups, key=lambda k: (k[0], k[1], k[2] * k[3], k[2], k[3])):
+        variants = sorted({v for cases in groups[key].values() for v in cases}, key=_variant_order)
+        rows = []
+        for nrows in sorted(groups[key]):
+            cases = groups[key][nrows]
+            one_core = [c for c in cases.values() if linear_variant(c)[0] != "2t" and c.gflops > 0]
+            ours = [c for c in one_core if linear_variant(c)[0] in ("fused", "packed")]
+            winner = max(one_core, key=lambda c: c.gflops) if one_core else None
+            best = max(ours, key=lambda c: c.gflops) if ours else None
+            r = {"rows": nrows, "cases": cases, "winner": winner.isa if winner else None, "best": best,
+                 "x_peer": {}, "unfused": None, "x_unfused": None, "fma": None, "pct_fma": None,
+                 "w_gbps": None, "read": None, "pct_read": None}
+            if best:
+                isa = linear_variant(best)[1]
+                for v, c in cases.items():
+                    if linear_variant(c)[0] == "peer" and c.gflops > 0:
+                        r["x_peer"][v] = best.gflops / c.gflops
+                unf = cases.get(f"{isa}_unfused")
+                if unf is not None and unf.gflops > 0:
+                    r["unfused"], r["x_unfused"] = unf, best.gflops / unf.gflops
+                r["fma"] = fma_peak_for(run, best, peaks)
+                if r["fma"]:
+                    r["pct_fma"] = 100.0 * best.gflops / r["fma"][0]
+                if nrows <= W_STREAM_ROWS and best.bytes_per_second > 0:
+                    r["w_gbps"] = best.gbps
+                    r["read"] = read_ceiling_for(run, best)
+                    if r["read"]:
+                        r["pct_read"] = 100.0 * best.gbps / r["read"][0]
+            rows.append(r)
+        wins = defaultdict(int)
+        for r in rows:
+            if r["best"]:
+                wins[linear_variant(r["best"])[1]] += 1
+        best_isa = None
+        if wins:
+            def top_gflops(isa):  # tie-break: the more GFLOP/s at the largest row count it has
+                for r in reversed(rows):
+                    got = [r["cases"][v].gflops for v in (isa, f"{isa}_packed") if v in r["cases"]]
+                    if got:
+                        return max(got)
+                return 0.0
+            best_isa = max(wins, key=lambda i: (wins[i], top_gflops(i)))
+        out[key] = {"variants": variants, "rows": rows, "best_isa": best_isa}
+    return out
+
+
+def openblas_core(run):
+    """(core, forced) from the context's linear_peers: the OpenBLAS kernels the run used, and
+    whether OPENBLAS_CORETYPE held them there (rather than OpenBLAS choosing for the CPU); None
+    when the run says nothing of it."""
+    text = dict(linear_peer_info(run)).get("openblas", "")
+    m = re.search(r"\bcore ([A-Za-z0-9_]+)( \(forced by OPENBLAS_CORETYPE\))?", text)
+    return (m.group(1), bool(m.group(2))) if m else None
+
+
+def linear_peer_info(run):
+    """[(peer, what the run says of it)] from the context's linear_peers ("onednn: oneDNN 2.6.3
+    (...); openblas: ...; xnnpack: ...")."""
+    text = str(run.context.get("linear_peers", ""))
+    names = sorted(set(PEER_NAMES) | set(linear_peers(run)), key=len, reverse=True)
+    # "name: " starting the text or following a ";" (a peer's own text has "; environment: ...")
+    parts = re.split(r"(?:^|;+)\s*\b(" + "|".join(map(re.escape, names)) + r"): ", text)
+    out = []
+    for i in range(1, len(parts) - 1, 2):
+        out.append((parts[i], parts[i + 1].strip().rstrip(";").strip()))
     return out

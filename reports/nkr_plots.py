@@ -1,5 +1,5 @@
-"""Plots (matplotlib, Agg backend, PNG): roofline-style bandwidth chart, speedup bars, and the
-comparison chart. Every axis carries its unit."""
+"""Plots (matplotlib, Agg backend, PNG): roofline-style bandwidth chart, speedup bars, the norm +
+linear GFLOP/s-against-rows lines, and the comparison chart. Every axis carries its unit."""
 import math
 from collections import defaultdict
 
@@ -8,12 +8,13 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from nkr_analysis import ceilings, speedups_by_isa  # noqa: E402
+from nkr_analysis import ceilings, peer_name, speedups_by_isa, variant_kind  # noqa: E402
 
 ISA_STYLE = {  # stable colours and markers, so plots read the same from run to run
     "scalar": ("#7f7f7f", "o"), "autovec": ("#bcbd22", "v"), "autovec_fastmath": ("#8c564b", "^"),
     "avx2": ("#1f77b4", "s"), "avx512": ("#d62728", "D"), "neon": ("#2ca02c", "P"),
     "sve": ("#17becf", "X"), "eigen": ("#9467bd", "<"), "onednn": ("#e377c2", ">"),
+    "openblas": ("#ff7f0e", "*"), "xnnpack": ("#2f4f4f", "h"),
 }
 LEVEL_COLOURS = {"L1": "#2ca02c", "L2": "#1f77b4", "L3": "#9467bd", "DRAM": "#d62728"}
 
@@ -55,7 +56,7 @@ def roofline(run, path, title):
     """Achieved bandwidth against bytes moved per call, one panel per operator, with each
     cache level's measured copy ceiling (dashed; streaming-store copy dotted) drawn over the
     working-set sizes that level holds."""
-    kernels = run.kernels()
+    kernels = run.norms()  # the linear operators have their own plot (linear_rows)
     ops = sorted({c.op for c in kernels if c.gbps > 0})
     if not ops:
         return False
@@ -129,6 +130,59 @@ def speedup_bars(run, path, title):
     ax.legend(fontsize=7, ncol=min(4, len(isas)))
     ax.grid(True, axis="y", which="both", alpha=0.25)
     fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
+
+
+def linear_rows(run, op, tables, path, title):
+    """GFLOP/s against rows (log scale), one panel per shape (dim x n) of a linear operator, one
+    line per variant: normkit fused (row-major W), packed W and unfused at the shape's best ISA,
+    and each peer; the in-run FMA peak of that ISA dotted. tables: linear_tables(run) entries of
+    op, {(op, dtype, dim, n): table}. False when there is nothing to draw."""
+    keys = [k for k in tables if k[0] == op and tables[k]["best_isa"]]
+    if not keys:
+        return False
+    _, peaks = ceilings(run)
+    fig, axes = plt.subplots(1, len(keys), figsize=(4.6 * len(keys), 4.0), squeeze=False)
+    for ax, key in zip(axes.flat, keys):
+        t = tables[key]
+        isa = t["best_isa"]
+        colour = style(isa)[0]
+        lines = [(isa, f"{isa} fused", colour, "-", "o"), (f"{isa}_packed", f"{isa} fused, packed W", colour, "--", "s"),
+                 (f"{isa}_unfused", f"{isa} unfused (norm, then linear)", colour, ":", "^")]
+        how = "its matmul" if op == "linear" else "normkit norm, its matmul"  # linear: no norm
+        lines += [(v, f"{peer_name(v)} ({how})", style(v)[0], "-", style(v)[1])
+                  for v in t["variants"] if variant_kind(v)[0] == "peer"]
+        for variant, label, col, dash, marker in lines:
+            pts = [(r["rows"], r["cases"][variant].gflops) for r in t["rows"]
+                   if variant in r["cases"] and r["cases"][variant].gflops > 0]
+            if pts:
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], color=col, linestyle=dash, marker=marker,
+                        linewidth=1.2, markersize=4, label=label)
+        rows = [r["rows"] for r in t["rows"]]
+        if isa in peaks:
+            ax.axhline(peaks[isa], color="black", linestyle=":", linewidth=1)
+            ax.annotate(f"{isa} FMA peak {peaks[isa]:.0f} GFLOP/s (in-run, one core)", (rows[-1], peaks[isa]),
+                        textcoords="offset points", xytext=(0, 3), ha="right", fontsize=7)
+            top = max([peaks[isa]] + [y for line in ax.get_lines() for y in line.get_ydata()])
+            ax.set_ylim(top=top * 1.12)
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(rows)
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.set_ylim(bottom=0)
+        ax.set_title(f"{op}: dim {key[2]} × n {key[3]}", fontsize=9)
+        ax.set_xlabel("rows per call (log scale)")
+        ax.set_ylabel("GFLOP/s (2·rows·n·dim per call; one core)")
+        ax.grid(True, which="both", alpha=0.25)
+    legend = {}  # one legend under the panels: every label once
+    for ax in axes.flat:
+        for h, label in zip(*ax.get_legend_handles_labels()):
+            legend.setdefault(label, h)
+    fig.legend(list(legend.values()), list(legend), loc="lower center", ncol=min(3, len(legend)), fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, 0.06 * math.ceil(len(legend) / 3) + 0.02, 1, 1))
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return True

@@ -10,8 +10,11 @@
   normkit_report.py [-o DIR] --run-bench PATH/normkit-bench [-- extra normkit-bench flags]
 
 Inputs are Google Benchmark JSON files written by normkit-bench (--benchmark_format=json or
---benchmark_out). Times are CPU time per call, the median over the repetitions; rates (bytes/s,
-rows/s) are per-call figures over the same time, so they give the same ratios. With
+--benchmark_out). Times are CPU time per call (wall time for the cases normkit-bench times in
+it, named .../real_time: the two-thread _2t linear cases), the median over the repetitions; rates
+(bytes/s, rows/s, FLOP/s) are per-call figures over the same time, so they give the same ratios.
+The linear operators (linear, rmsnorm_linear, layernorm_linear: .../dim:D/n:N/rows:R) get their
+own section, "Norm + linear (pre-norm)", with GFLOP/s against rows plots. With
 --benchmark_repetitions=N (N >= 3 recommended; 5 on a noisy machine) the tables also show the
 spread: the coefficient of variation (CV, as ±x%) and the fastest–slowest repetition (min–max).
 Compare mode prints its table on standard output as well. The output folder is written whole or
@@ -31,8 +34,10 @@ import textwrap
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from nkr_analysis import (GATE_RULE, at_a_glance, best_per_shape, ceilings, compare,  # noqa: E402
-                          judge, kernel_table, missing_in, shape_text)
+from nkr_analysis import (GATE_RULE, W_STREAM_ROWS, at_a_glance, best_per_shape,  # noqa: E402
+                          ceilings, compare, fma_peak_for, judge, kernel_table, linear_peer_info,
+                          linear_peers, linear_tables, linear_variant, missing_in, openblas_core,
+                          peer_name, read_ceiling_for, shape_text)
 from nkr_data import LEVELS, ReportError, filtered, isa_view, load_run  # noqa: E402
 
 # Context fields shown first, in this order; every other key follows in name order, as a plain
@@ -182,6 +187,140 @@ def ceiling_section(doc, run):
           "only a plain copy was measured.")
 
 
+CSV_HEADER = ["op", "dtype", "isa", "dim", "rows", "level", "time_ns", "gbps", "pct_of_ceiling",
+              "speedup_vs_scalar", "speedup_vs_autovec", "best", "repetitions", "time_min_ns",
+              "time_max_ns", "cv_pct",
+              # the linear operators (empty for norms; variant = isa for them): columns of y,
+              # GFLOP/s, percent of the in-run FMA peak (own ISA; best ISA's for the plain C and
+              # peers; two cores' for _2t), and for rows <= 8 percent of the in-run read ceiling
+              # at the working set's level
+              "n", "variant", "gflops", "pct_fma_peak", "pct_read_ceiling"]
+
+
+def spread_cells(c):
+    return [c.repetitions, f"{c.time_min_ns:.1f}" if c.has_range else "",
+            f"{c.time_max_ns:.1f}" if c.has_range else "", f"{c.cv * 100:.2f}" if c.cv is not None else ""]
+
+
+def linear_section(doc, run, folder, title):
+    """The norm + linear section: per operator and shape, GFLOP/s per variant and row count, and
+    normkit's best against the peers, the unfused pair and the in-run ceilings; one plot per
+    operator. Returns the summary.csv rows of the linear cases."""
+    import nkr_plots
+    tables = linear_tables(run)
+    if not tables:
+        return []
+    peers = linear_peers(run)
+    doc.h(2, "Norm + linear (pre-norm)")
+    doc.p("y = Norm(x)·Wᵀ (+ bias), W of n × dim as torch.nn.Linear.weight: `rmsnorm_linear` and "
+          "`layernorm_linear` normalize each row of x and multiply it by Wᵀ in one pass; `linear` "
+          "is the matmul alone. GFLOP/s counts 2·rows·n·dim per call (not the norm's few flops) "
+          "over the case's time: CPU time, wall time for the `_2t` cases. Variants: `<isa>` fused, "
+          "row-major W; `<isa>_packed` fused on W packed once (untimed) in the kernel's layout; "
+          "`<isa>_unfused` normkit's norm writes Norm(x), then normkit's linear reads it; "
+          "`<isa>_2t` the fused kernel on two threads, each bound to its own core and computing "
+          "half of the n columns (two cores, wall time: shown, but not ranked against the one-core "
+          "variants); `autovec`, `autovec_fastmath` the plain C compiled for this machine (small "
+          "shapes only); " + (", ".join(f"`{p}`" for p in peers) or "the peers")
+          + ": normkit's best norm, then the peer's matmul (for `linear` the matmul alone; "
+          "weights reordered or packed once, untimed, where the peer can). ★ marks the fastest one-core variant per row count.")
+    doc.p(f"**normkit's best** per row count is the fastest one-core `<isa>` or `<isa>_packed` "
+          "case. Against it: × peer and × unfused are GFLOP/s ratios (above 1: normkit's best is "
+          "faster), × unfused against the unfused pair of the same ISA; % of FMA peak is its "
+          "GFLOP/s over the in-run `ceiling_fma` of its ISA (in summary.csv the plain C and the "
+          "peers are held against the best ISA's, the `_2t` cases against two cores' worth). Up "
+          f"to {W_STREAM_ROWS} rows a call's bytes (W, x and y once) are almost all W: **W GB/s** is "
+          "then W's streaming bandwidth, and its percent is of the in-run `ceiling_read` at the "
+          "cache level the working set's label names, measured with the same ISA. Above 100% "
+          "means that level's one read measurement (at its own size, on this run's machine "
+          "load) does not represent the case: a working set well inside the level, or a ceiling "
+          "run that lost time to other load.")
+    info = linear_peer_info(run)
+    if info:
+        doc.table(["peer", "as run (context `linear_peers`)"], [[peer_name(p), t] for p, t in info])
+    core = openblas_core(run)
+    if core:
+        name, forced = core
+        if forced:
+            kernels = f"its {name} kernels" + (" (AVX2 + FMA)" if name.lower() == "haswell" else "")
+            doc.p(f"**OpenBLAS core: {name}** — held to {name} by OPENBLAS_CORETYPE: the `openblas` "
+                  f"figures are those of {kernels}, not of the kernels OpenBLAS would pick for this CPU.")
+        else:
+            doc.p(f"**OpenBLAS core: {name}** (OpenBLAS's own choice for this CPU).")
+    elif "openblas" in peers:
+        doc.p("OpenBLAS core: the run's context does not say which kernels OpenBLAS used.")
+    two_t = run.context.get("linear_2t")
+    if two_t is not None and any(linear_variant(c)[0] == "2t" for c in run.linears()):
+        doc.p(f"`_2t` cases (context `linear_2t`): {context_value(two_t)}"
+              + (" — written into the context before the cases ran, so it does not report "
+                 "how the `_2t` cases' second thread was bound." if "not started" in str(two_t) else "."))
+
+    csv_rows = []
+    peaks = ceilings(run)[1]
+    ops = sorted({k[0] for k in tables}, key=lambda op: (op == "linear", op))
+    for op in ops:
+        doc.h(3, op)
+        png = f"linear-{op}.png"
+        if nkr_plots.linear_rows(run, op, tables, os.path.join(folder, png), f"{op}: GFLOP/s against rows"):
+            doc.img(png, f"{op}: GFLOP/s against rows per variant and shape")
+        for key in [k for k in tables if k[0] == op]:
+            t = tables[key]
+            _, dtype, dim, n = key
+            doc.h(4, f"{op} {dtype}: dim {dim} × n {n}")
+            out = []
+            for r in t["rows"]:
+                level = next(iter(r["cases"].values())).level or "–"
+                cells = [str(r["rows"]), level]
+                for v in t["variants"]:
+                    c = r["cases"].get(v)
+                    if c is None or c.gflops <= 0:
+                        cells.append("–")
+                    elif v == r["winner"]:
+                        cells.append(f"**{c.gflops:.3g}** ★")
+                    else:
+                        cells.append(f"{c.gflops:.3g}")
+                out.append(cells)
+            doc.table(["rows", "level"] + [f"`{v}`" for v in t["variants"]], out)
+            shape_peers = [p for p in peers if any(p in r["cases"] for r in t["rows"])]
+            has_unfused = any(r["x_unfused"] is not None for r in t["rows"])
+            has_w = any(r["w_gbps"] is not None for r in t["rows"])
+            out = []
+            for r in t["rows"]:
+                b = r["best"]
+                if b is None:
+                    continue
+                cells = [str(r["rows"]), f"`{b.isa}`", f"{b.gflops:.3g}"]
+                cells += [f"{r['x_peer'][p]:.2f}" if p in r["x_peer"] else "–" for p in shape_peers]
+                if has_unfused:
+                    cells.append(f"{r['x_unfused']:.2f}" if r["x_unfused"] is not None else "–")
+                cells.append(f"{r['pct_fma']:.0f}% ({r['fma'][1]})" if r["pct_fma"] is not None else "–")
+                if has_w:
+                    cells.append(f"{r['w_gbps']:.1f}" if r["w_gbps"] is not None else "–")
+                    cells.append(f"{r['pct_read']:.0f}% of {r['read'][2]} read ({r['read'][1]})"
+                                 if r["pct_read"] is not None else "–")
+                out.append(cells)
+            if out:
+                doc.table(["rows", "normkit's best", "GFLOP/s"] + [f"× {peer_name(p)}" for p in shape_peers]
+                          + (["× unfused"] if has_unfused else []) + ["% of FMA peak"]
+                          + ([f"W GB/s (rows ≤ {W_STREAM_ROWS})", "% of read ceiling"] if has_w else []), out)
+            for r in t["rows"]:
+                for v in t["variants"]:
+                    c = r["cases"].get(v)
+                    if c is None:
+                        continue
+                    fma = fma_peak_for(run, c, peaks)
+                    pct_fma = 100.0 * c.gflops / fma[0] if fma and c.gflops > 0 else None
+                    read = read_ceiling_for(run, c) if r["rows"] <= W_STREAM_ROWS else None
+                    pct_read = 100.0 * c.gbps / read[0] if read and c.gbps > 0 else None
+                    csv_rows.append([c.op, c.dtype, c.isa, c.params.get("dim", ""), c.params.get("rows", ""),
+                                     c.level, f"{c.time_ns:.1f}", f"{c.gbps:.3f}", "", "", "",
+                                     int(v == r["winner"])] + spread_cells(c)
+                                    + [c.params.get("n", ""), c.isa, f"{c.gflops:.3f}",
+                                       "" if pct_fma is None else f"{pct_fma:.1f}",
+                                       "" if pct_read is None else f"{pct_read:.1f}"])
+    return csv_rows
+
+
 def single_report(run, folder):
     import nkr_plots
     title = f"normkit benchmark report: {run.label}"
@@ -192,8 +331,9 @@ def single_report(run, folder):
           + (f"; {run.skipped} entries left out: not normkit cases, or failed"
              + (f" ({', '.join(sorted(run.errored))})" if run.errored else "") if run.skipped else "")
           + "). "
-          "Times are CPU time per call (what normkit-bench's rates use), the median over the "
-          "repetitions; bandwidth counts bytes read + written.")
+          "Times are CPU time per call (what normkit-bench's rates use; wall time for the cases "
+          "it times in wall time, `.../real_time`), the median over the repetitions; bandwidth "
+          "counts bytes read + written.")
     has_cv = any(c.cv is not None for c in run.kernels())
     doc.p("**Spread:** " + run.spread_note()
           + (" In the tables, `±x%` after a time is the coefficient of variation (standard "
@@ -225,11 +365,12 @@ def single_report(run, folder):
     if nkr_plots.roofline(run, os.path.join(folder, "roofline.png"), title):
         doc.img("roofline.png", "achieved bandwidth against bytes per call, with measured ceilings")
     else:
-        doc.p("No roofline: the run has no kernel case with a bandwidth.")
+        doc.p("No roofline: the run has no norm case with a bandwidth"
+              + (" (the norm + linear cases have their own plots below)." if run.linears() else "."))
     if nkr_plots.speedup_bars(run, os.path.join(folder, "speedup.png"), title):
         doc.img("speedup.png", "speedup over scalar per ISA")
     else:
-        doc.p("No speedup chart: the run has no scalar cases to measure against.")
+        doc.p("No speedup chart: the run has no scalar norm cases to measure against.")
 
     table = kernel_table(run)
     csv_rows = []
@@ -252,20 +393,19 @@ def single_report(run, folder):
                                  "" if r["pct"] is None else f"{r['pct']:.1f}",
                                  "" if r["x_scalar"] is None else f"{r['x_scalar']:.3f}",
                                  "" if r["x_autovec"] is None else f"{r['x_autovec']:.3f}",
-                                 int(r["best"]), c.repetitions,
-                                 f"{c.time_min_ns:.1f}" if c.has_range else "",
-                                 f"{c.time_max_ns:.1f}" if c.has_range else "",
-                                 f"{c.cv * 100:.2f}" if c.cv is not None else ""])
+                                 int(r["best"])] + spread_cells(c) + ["", c.isa, "", "", ""])
             doc.table(["variant", "µs/call ±CV" if has_cv else "µs/call", "GB/s", "% of ceiling",
                        "× scalar", "× autovec"], out)
+    csv_rows += linear_section(doc, run, folder, title)
     doc.h(2, "Not in this run")
-    doc.p("Fused norm+linear (against OpenBLAS), pre-norm vs post-norm blocks and the depth sweep "
-          "get their sections when normkit-bench runs them; this run has no such cases.")
+    doc.p(("Pre-norm vs post-norm blocks and the depth sweep get their sections"
+           if run.linears() else
+           "Fused norm+linear (against oneDNN, OpenBLAS and XNNPACK), pre-norm vs post-norm blocks "
+           "and the depth sweep get their sections")
+          + " when normkit-bench runs them; this run has no such cases.")
     with open(os.path.join(folder, "summary.csv"), "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["op", "dtype", "isa", "dim", "rows", "level", "time_ns", "gbps",
-                    "pct_of_ceiling", "speedup_vs_scalar", "speedup_vs_autovec", "best",
-                    "repetitions", "time_min_ns", "time_max_ns", "cv_pct"])
+        w.writerow(CSV_HEADER)
         w.writerows(csv_rows)
     return doc, title
 
@@ -304,8 +444,8 @@ def compare_report(runs, folder, fail_above, by_isa=None):
     title = "normkit comparison: " + " vs ".join(labels)
     doc = Doc()
     doc.h(1, title)
-    doc.p(f"Generated {datetime.datetime.now():%Y-%m-%d %H:%M}. Times are CPU time per call, the "
-          f"median over the repetitions. Ratios are time of `{labels[0]}` over time of the other "
+    doc.p(f"Generated {datetime.datetime.now():%Y-%m-%d %H:%M}. Times are CPU time per call (wall "
+          "time for the cases timed in it, `.../real_time`), the median over the repetitions. Ratios are time of `{labels[0]}` over time of the other "
           "run: above 1 the other run is faster. Change is the other run's time relative to "
           f"`{labels[0]}`.")
     notes = [r.spread_note() for r in runs]
@@ -387,7 +527,9 @@ def compare_report(runs, folder, fail_above, by_isa=None):
             row = [f"{op} {dtype} {shape_text(dict(params))}"]
             base = cases[0]
             for c in cases:
-                cell = f"{c.isa} {c.gbps:.1f} GB/s{cv_text(c)}" if c else "–"
+                rate = f"{c.gflops:.3g} GFLOP/s" if c and c.is_linear and c.gflops > 0 else \
+                    f"{c.gbps:.1f} GB/s" if c else ""
+                cell = f"{c.isa} {rate}{cv_text(c)}" if c else "–"
                 if c and base and c is not base:
                     cell += f" ({base.time_ns / c.time_ns:.2f}x)"
                 row.append(cell)

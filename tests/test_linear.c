@@ -530,7 +530,7 @@ static void test_api_packed(void **state)
     float y[4];
     assert_int_equal(normkit_linear_packed_f32(1, w, 2, NULL, y, 2), NORMKIT_ERR_NULL);
     normkit_linear_free(NULL);
-    /* a valid shape whose panels (2^44 x 16 floats: 4 PiB, past any address space) cannot be
+    /* a valid shape whose panels (2^44 x 16 floats: 1 PiB, past any address space) cannot be
      * allocated, whatever the overcommit policy: NOMEM, *out
      * NULL, nothing read from w (it is 4 floats), nothing leaked (LeakSanitizer in CI) */
     p = (normkit_linear *)0x1;

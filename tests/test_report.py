@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """The report generator on fixture runs (real normkit-bench output, trimmed, in tests/data).
 
-usage: test_report.py GENERATOR RUN_A.json RUN_B.json REPS_A.json REPS_B.json
+usage: test_report.py GENERATOR RUN_A.json RUN_B.json REPS_A.json REPS_B.json LINEAR.json
 RUN_A/RUN_B: one repetition per case; REPS_A/REPS_B: --benchmark_repetitions=3 (iterations
-and the mean/median/stddev/cv aggregates).
+and the mean/median/stddev/cv aggregates); LINEAR: norm + linear cases (fused, packed, unfused,
+_2t, two peers) with one ceiling_fma and one ceiling_read.
 Checks figures against the fixture entries they come from, that every image is a real PNG,
 that the HTML is self-contained, the spread (CV, min-max) in every output, compare mode's
 ratios, the --fail-above gate (ranges, median-only fallback labelled, missing/failed cases),
---isa and --filter, unknown context keys shown, and that each kind of bad input gives its
+--isa and --filter, unknown context keys shown, the norm + linear section (its ratios, the
+winner, the plot, the CSV rows, kept out of the norm tables, in compare mode), and that each kind of bad input gives its
 one-line message, a non-zero exit and no output folder.
 """
 import csv
@@ -20,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 
-gen, run_a, run_b, reps_a, reps_b = sys.argv[1:6]
+gen, run_a, run_b, reps_a, reps_b, linear = sys.argv[1:7]
 failures = []
 
 
@@ -155,6 +157,115 @@ for scalar_name, simd_name in pairs[:3]:
         check(abs(float(row[0]["gbps"]) - bps / 1e9) <= 1e-3 * bps / 1e9, f"{simd_name}: GB/s from the fixture")
         md = open(os.path.join(out, "report.md")).read()
         check(f"{want:.3g}" in md, f"report.md shows the speedup {want:.3g}")
+
+# ---- the norm + linear section ----
+out = os.path.join(tmp, "linear")
+p = generate("-o", out, linear)
+check(p.returncode == 0, f"a report from {os.path.basename(linear)} (stderr: {p.stderr.strip()[:300]})")
+md = open(os.path.join(out, "report.md")).read() if p.returncode == 0 else ""
+page = open(os.path.join(out, "index.html")).read() if p.returncode == 0 else ""
+check("## Norm + linear (pre-norm)" in md and "<h2>Norm + linear (pre-norm)</h2>" in page,
+      "report.md and index.html have the Norm + linear (pre-norm) section")
+check("## rmsnorm_linear" not in md.replace("### rmsnorm_linear", ""),
+      "the linear cases get no norm section of their own")
+ldoc = json.load(open(linear))
+lin = {}  # (variant, rows) -> entry; the rates as normkit-bench wrote them
+for b in ldoc["benchmarks"]:
+    m = re.match(r"rmsnorm_linear/f32/([a-z0-9_]+)/dim:4096/n:4096/rows:(\d+)(/real_time)?$", b["name"])
+    if m:
+        lin[(m.group(1), int(m.group(2)))] = b
+fma = [b["flops_per_second"] for b in ldoc["benchmarks"] if b["name"].startswith("ceiling_fma/f32/avx512/")]
+read = [b for b in ldoc["benchmarks"] if b["name"].startswith("ceiling_read/f32/avx512/")]
+peers = [v for v in ("onednn", "openblas", "xnnpack") if (v, 8) in lin]
+check(len(fma) == 1 and len(read) == 1 and read[0]["label"] == lin[("avx512", 8)]["label"] == "L3"
+      and len(peers) >= 2 and ("avx512_unfused", 8) in lin and ("avx512_packed", 8) in lin
+      and ("avx512_2t", 8) in lin,
+      "the linear fixture has fused, packed, unfused, _2t and two peers, one ceiling_fma and one L3 "
+      "ceiling_read")
+ncol = {"onednn": "oneDNN", "openblas": "OpenBLAS", "xnnpack": "XNNPACK"}
+check("| rows | normkit's best | GFLOP/s | " + " | ".join(f"× {ncol[v]}" for v in peers)
+      + " | × unfused | % of FMA peak | W GB/s (rows ≤ 8) | % of read ceiling |" in md,
+      "the best-variant table's header: the peers, unfused, FMA peak, W streaming and read ceiling")
+for rows in sorted({r for _, r in lin}):
+    g = {v: b["flops_per_second"] / 1e9 for (v, r), b in lin.items() if r == rows}
+    best = max((v for v in g if v in ("avx512", "avx512_packed")), key=g.get)
+    winner = max((v for v in g if not v.endswith("_2t")), key=g.get)
+    cells = [str(rows), f"`{best}`", f"{g[best]:.3g}"] + [f"{g[best] / g[v]:.2f}" for v in peers]
+    cells += [f"{g[best] / g['avx512_unfused']:.2f}", f"{100 * g[best] * 1e9 / fma[0]:.0f}% (avx512)"]
+    if rows <= 8:
+        w = lin[(best, rows)]["bytes_per_second"]
+        cells += [f"{w / 1e9:.1f}", f"{100 * w / read[0]['bytes_per_second']:.0f}% of L3 read (avx512)"]
+    else:
+        cells += ["–", "–"]
+    row = "| " + " | ".join(cells) + " |"
+    check(row in md and f"<td>{cells[-4] if rows <= 8 else cells[-3]}</td>" in page,
+          f"rows {rows}: normkit's best {best} against the peers, unfused and the ceilings: '{row}'")
+    line = [r for r in md.splitlines() if r.startswith(f"| {rows} | L3 | ")]
+    check(len(line) == 1 and f"**{g[winner]:.3g}** ★" in line[0] and line[0].count("★") == 1,
+          f"rows {rows}: the GFLOP/s table marks the one-core winner {winner} ({g[winner]:.3g})")
+check("**OpenBLAS core: Haswell** — held to Haswell by OPENBLAS_CORETYPE" in md,
+      "the section says OpenBLAS was held to its Haswell core by OPENBLAS_CORETYPE")
+images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
+check("linear-rmsnorm_linear.png" in images and is_png(os.path.join(out, "linear-rmsnorm_linear.png")),
+      "report.md shows the GFLOP/s-against-rows plot, a PNG file")
+check(page.count("data:image/png;base64,") == len(images), "index.html embeds the linear plot")
+lrows = [r for r in csv.DictReader(open(os.path.join(out, "summary.csv")))] if p.returncode == 0 else []
+check(len(lrows) == len(lin) and all(r["op"] == "rmsnorm_linear" and r["dim"] == "4096" and r.get("n") == "4096"
+                                       for r in lrows),
+      f"summary.csv has the {len(lin)} linear cases with op, dim and n")
+for (v, rows), b in sorted(lin.items()):
+    r = [r for r in lrows if r.get("variant") == v and r["rows"] == str(rows)]
+    peak = fma[0] * (2 if v.endswith("_2t") else 1)  # _2t: two cores' worth
+    ok = len(r) == 1 and r[0]["gflops"] == f"{b['flops_per_second'] / 1e9:.3f}" \
+        and r[0]["gbps"] == f"{b['bytes_per_second'] / 1e9:.3f}" \
+        and r[0]["pct_fma_peak"] == f"{100 * b['flops_per_second'] / peak:.1f}" \
+        and r[0]["pct_read_ceiling"] == (f"{100 * b['bytes_per_second'] / read[0]['bytes_per_second']:.1f}"
+                                         if rows <= 8 else "")
+    check(ok, f"summary.csv: {v} rows {rows}: gflops, gbps, pct_fma_peak, pct_read_ceiling from the fixture")
+# The _2t case is timed in wall time: its time is the real time, not the main thread's CPU time.
+b2 = lin[("avx512_2t", 8)]
+r = [r for r in lrows if r.get("variant") == "avx512_2t"]
+check(len(r) == 1 and abs(float(r[0]["time_ns"]) - b2["real_time"]) < 0.1 and b2["cpu_time"] < b2["real_time"],
+      "the _2t case's time is its wall time (what its rates use)")
+
+# Norms and linear cases in one run: the norm tables and the norm CSV rows are as without them.
+mixed = json.load(open(run_a))
+mixed["benchmarks"] += ldoc["benchmarks"]
+mixed["context"].update({k: v for k, v in ldoc["context"].items() if k.startswith("linear_")})
+p_plain = generate("-o", os.path.join(tmp, "norms-only"), run_a)
+p = generate("-o", os.path.join(tmp, "mixed"), write_json(mixed, "mixed.json"))
+mrows = list(csv.DictReader(open(os.path.join(tmp, "mixed", "summary.csv")))) if p.returncode == 0 else []
+nrows = list(csv.DictReader(open(os.path.join(tmp, "norms-only", "summary.csv")))) if p_plain.returncode == 0 else []
+strip = ("n", "variant", "gflops", "pct_fma_peak", "pct_read_ceiling")
+check(p.returncode == 0 and [{k: v for k, v in r.items() if k not in strip} for r in mrows if r.get("n", "") == ""]
+      == [{k: v for k, v in r.items() if k not in strip} for r in nrows]
+      and len([r for r in mrows if r.get("n")]) == len(lin),
+      f"a run with norms and linear cases: the norm rows of summary.csv are unchanged, the linear ones "
+      f"added (stderr: {p.stderr.strip()[:200]})")
+md = open(os.path.join(tmp, "mixed", "report.md")).read() if p.returncode == 0 else ""
+norm_part = md.split("## Norm + linear (pre-norm)")[0]
+check("## Norm + linear (pre-norm)" in md and "rmsnorm_linear" not in norm_part.split("## Machine")[0]
+      and "## rmsnorm_linear" not in norm_part and "n 4096" not in norm_part,
+      "a run with norms and linear cases: the at-a-glance and norm tables hold no linear case")
+
+# Compare mode: the linear cases are more cases, matched by name (the _2t one on wall time).
+slow = json.load(open(linear))
+for b in slow["benchmarks"]:
+    if b["name"].startswith("rmsnorm_linear/"):
+        f = 2.0 if "_2t" in b["name"] else 1.25
+        b["real_time"] *= f
+        if "_2t" not in b["name"]:
+            b["cpu_time"] *= f
+p = generate("-o", os.path.join(tmp, "linear-compare"), "--compare", linear, write_json(slow, "linear-slow.json"))
+crow = {r["case"]: r for r in csv.DictReader(open(os.path.join(tmp, "linear-compare", "summary.csv")))} \
+    if p.returncode == 0 else {}
+check(p.returncode == 0 and len(crow) == len(lin)
+      and all(r["speedup"] == ("0.5000" if "_2t" in n else "0.8000") for n, r in crow.items()),
+      f"compare mode lines up the linear cases (the _2t one on wall time) (stderr: {p.stderr.strip()[:300]})")
+p = generate("-o", os.path.join(tmp, "linear-gate"), "--compare", linear, os.path.join(tmp, "linear-slow.json"),
+             "--fail-above", "10")
+check(p.returncode == 1 and regression_names(p.stderr) == {n for n in crow},
+      "--fail-above 10: every slower linear case fails the gate (median only, one repetition)")
 
 # ---- compare ----
 out = os.path.join(tmp, "compare")
