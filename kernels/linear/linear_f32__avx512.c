@@ -222,8 +222,15 @@ enum { BR = 8, BNV = 3, BN = BNV * VL, BK = 256 };
  */
 NK_INLINE void btile(const int M, const int NV, __mmask16 lastmask, size_t kb, const float *a,
                      size_t lda, const float *p, float *y, size_t ldy, const float *bias,
-                     int first, size_t pf)
+                     int first, size_t pf, const float *ynext)
 {
+    /* the next tile's running sums, which live in L3 once y outgrows L2: their latency
+     * hides behind this tile's k loop (interleaved A/B, 512 rows of 768 x 3072: see the
+     * commit) */
+    if (ynext)
+        for (int i = 0; i < BR; i++)
+            for (int v = 0; v < NV; v++)
+                _mm_prefetch((const char *)(ynext + i * ldy + v * VL), _MM_HINT_T0);
     __m512 acc[BR][BNV];
     for (int v = 0; v < NV; v++) {
         const __mmask16 mk = v == NV - 1 ? lastmask : (__mmask16)0xffff;
@@ -257,7 +264,7 @@ NK_INLINE void btile(const int M, const int NV, __mmask16 lastmask, size_t kb, c
 }
 
 #define NK_BTILE_V(M, NV)                                                                          \
-    case NV: btile(M, NV, lastmask, kb, a, lda, p, y, ldy, bias, first, pf); break;
+    case NV: btile(M, NV, lastmask, kb, a, lda, p, y, ldy, bias, first, pf, ynext); break;
 #define NK_BTILE_M(M)                                                                              \
     case M:                                                                                        \
         switch (nv) { NK_BTILE_V(M, 1) NK_BTILE_V(M, 2) NK_BTILE_V(M, 3) }                        \
@@ -265,7 +272,7 @@ NK_INLINE void btile(const int M, const int NV, __mmask16 lastmask, size_t kb, c
 
 static void btile_any(size_t m, size_t nv, __mmask16 lastmask, size_t kb, const float *a,
                       size_t lda, const float *p, float *y, size_t ldy, const float *bias,
-                      int first, size_t pf)
+                      int first, size_t pf, const float *ynext)
 {
     switch (m) {
         NK_BTILE_M(1) NK_BTILE_M(2) NK_BTILE_M(3) NK_BTILE_M(4)
@@ -347,8 +354,11 @@ static void bcast_form(size_t rows, size_t dim, size_t n, const float *x, size_t
                 const float *bj = bias ? bias + j0 : NULL;
                 for (size_t i = i0; i < i0 + mb; i += BR) {
                     const size_t m = i0 + mb - i < BR ? i0 + mb - i : BR;
+                    /* the next tile's running sums, which it reads unless this is the first k
+                     * block (prefetching past the last row cannot fault) */
+                    const float *ynext = k0 > 0 && i + BR < i0 + mb ? y + (i + BR) * ldy + j0 : NULL;
                     btile_any(m, nv, lastmask, kb, x + i * ldx + k0, ldx, p, y + i * ldy + j0,
-                              ldy, bj, k0 == 0, packed ? kp->lin_prefetch : 0);
+                              ldy, bj, k0 == 0, packed ? kp->lin_prefetch : 0, ynext);
                 }
             }
         }
