@@ -223,8 +223,15 @@ static normkit_status linear_check(const normkit_op_info *info, const normkit_ar
     if (a->dim == 0 || a->n == 0 || !matrix_ok(a->rows, a->dim, a->ldx) ||
         !matrix_ok(a->rows, a->n, a->ldy) || !matrix_ok(a->n, a->dim, a->ldw))
         return NORMKIT_ERR_SHAPE;
+    /* y is written while x, W, bias, gamma and beta are still read (and, between k blocks,
+     * holds running sums): their address ranges must be apart */
     if (ranges_overlap(a->y, a->rows, a->n, a->ldy, a->x, a->rows, a->dim, a->ldx) ||
-        ranges_overlap(a->y, a->rows, a->n, a->ldy, a->w, a->n, a->dim, a->ldw))
+        ranges_overlap(a->y, a->rows, a->n, a->ldy, a->w, a->n, a->dim, a->ldw) ||
+        (a->bias && ranges_overlap(a->y, a->rows, a->n, a->ldy, a->bias, 1, a->n, a->n)) ||
+        (info->norm != NORMKIT_NORM_NONE && a->gamma &&
+         ranges_overlap(a->y, a->rows, a->n, a->ldy, a->gamma, 1, a->dim, a->dim)) ||
+        (info->beta && a->beta &&
+         ranges_overlap(a->y, a->rows, a->n, a->ldy, a->beta, 1, a->dim, a->dim)))
         return NORMKIT_ERR_SHAPE;
     if (info->norm != NORMKIT_NORM_NONE && !eps_ok(a->eps))
         return NORMKIT_ERR_EPS;

@@ -18,7 +18,10 @@ void normkit_linear_resolve_knobs(const normkit_kparams *in, size_t rows, size_t
                                   normkit_kparams *out)
 {
     *out = *in;
-    out->lin_kc = (out->lin_kc + 63) / 64 * 64; /* the contract: a multiple of 64 */
+    /* the contract: a multiple of 64 (and no wrap for absurd values) */
+    if (out->lin_kc > ((size_t)1 << 40))
+        out->lin_kc = (size_t)1 << 40;
+    out->lin_kc = (out->lin_kc + 63) / 64 * 64;
     if (out->lin_kc && out->lin_mc)
         return;
     normkit_cache_info c;

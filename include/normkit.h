@@ -139,12 +139,13 @@ NORMKIT_API normkit_status normkit_add_layernorm_f32(size_t rows, size_t dim, co
  *    y is [rows x n] with stride ldy >= n; x is [rows x dim] with ldx >= dim; bias has n
  *    floats or is NULL.
  *  - rows == 0 is a no-op (NORMKIT_OK, nothing else looked at). x, w, y NULL:
- *    NORMKIT_ERR_NULL. dim == 0, n == 0, a stride too small, a size that overflows, or y
- *    overlapping x or w: NORMKIT_ERR_SHAPE. eps as for the norms. Out of memory (every
- *    linear operator uses a per-thread workspace, kept for the thread's life: up to about
- *    170 KiB for the matmul, plus, for the fused ones, a block of normalized rows of up to
- *    half the L2 size or, from 64 rows on with AVX-512, up to 1024 x dim floats):
- *    NORMKIT_ERR_NOMEM. A rejected call writes nothing.
+ *    NORMKIT_ERR_NULL. dim == 0, n == 0, a stride too small, a size that overflows, or y's
+ *    address range ([y, y + (rows-1)*ldy + n)) overlapping that of x, w, bias, gamma or beta:
+ *    NORMKIT_ERR_SHAPE (so a y inside x's stride gaps is refused too). eps as for the norms.
+ *    Out of memory: NORMKIT_ERR_NOMEM. Every linear operator uses a per-thread workspace,
+ *    kept for the thread's life: up to about 0.5 MiB for the matmul's accumulators and W
+ *    panels, plus, for the fused ones, the block of normalized rows (half the L2 size, or,
+ *    from 64 rows on with AVX-512, up to 1024 x dim floats). A rejected call writes nothing.
  *  - Output columns are independent: a caller may split n across its own threads, each
  *    calling with w + j0 * ldw, bias + j0, y + j0 and its share of n; the results are the
  *    same, bit for bit, as one whole call (tested).

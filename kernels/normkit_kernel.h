@@ -96,9 +96,10 @@ static inline size_t normkit_ws_ld(size_t dim)
     return (dim + 15) / 16 * 16;
 }
 
-/* The linear kernels' own space: accumulators for up to min(rows, lin_mc) + 7 rows of 96
- * floats (tiles of up to 8 rows, up to 96 accumulator lanes per row), then one panel of up to
- * 64 x 256 floats packed on the fly; 64-byte aligned pieces. */
+/* The linear kernels' own space, with room to spare for every variant's tiles: accumulators
+ * for up to min(rows, lin_mc) + 7 rows of 96 floats (AVX-512 keeps 4-row tiles of 6 x 16), then
+ * one panel of up to 64 x 256 floats packed on the fly (AVX-512 uses 48 x 256); pieces that
+ * stay 64-byte aligned when ws is. */
 static inline size_t normkit_linear_spill_floats(const normkit_kparams *kp, size_t rows)
 {
     const size_t mc = kp->lin_mc && kp->lin_mc < rows ? kp->lin_mc : rows;

@@ -144,7 +144,8 @@ static int check_case(normkit_op op, const lin_case *c, const float *y, size_t l
             double ref = c->bias ? c->bias[j] : 0.0, s = 0.0, err_in = 0.0;
             for (size_t k = 0; k < dim; k++) {
                 ref += a[k] * wr[k];
-                s += fabs((double)wr[k]) * (fabs(a[k]) + (c->beta ? fabs((double)c->beta[k]) : 0.0));
+                s += fabs((double)wr[k]) *
+                     (fabs(a[k]) + (c->beta && info->beta ? fabs((double)c->beta[k]) : 0.0));
                 err_in += e[k] * fabs((double)wr[k]);
             }
             const double got = y[r * ldy + j];
@@ -174,6 +175,9 @@ static int check_case(normkit_op op, const lin_case *c, const float *y, size_t l
     return ok;
 }
 
+/* -1, or where call_variant puts packed panels against an unmapped page (nk_guarded's at_start) */
+static int guard_panels_at = -1;
+
 /* A direct call of variant k: knobs resolved as the entry points do, with kc/mc overridden
  * when nonzero (to exercise the blocking on small shapes); packed: W as k's panels. */
 static void call_variant(const normkit_kernel *k, const lin_case *c, int packed, size_t kc,
@@ -190,8 +194,11 @@ static void call_variant(const normkit_kernel *k, const lin_case *c, int packed,
     float *panels = NULL, *ws = NULL;
     const float *w = c->w;
     size_t ldw = c->ldw;
+    nk_guard gp = {0};
     if (packed) {
-        panels = xmalloc(normkit_linear_panels_floats(&kp, c->n, c->dim) * 4);
+        const size_t floats = normkit_linear_panels_floats(&kp, c->n, c->dim);
+        panels = guard_panels_at >= 0 ? nk_guarded(floats, guard_panels_at, &gp)
+                                      : xmalloc(floats * 4);
         normkit_linear_pack_panels(&kp, c->n, c->dim, c->w, c->ldw, NULL, panels);
         w = panels, ldw = 0;
     }
@@ -204,7 +211,10 @@ static void call_variant(const normkit_kernel *k, const lin_case *c, int packed,
                             .ldw = ldw, .bias = c->bias, .y = y, .ldy = ldy, .kp = &kp,
                             .ws = ws};
     normkit_kernel_call(k, &a);
-    free(panels);
+    if (gp.map)
+        nk_guard_free(&gp);
+    else
+        free(panels);
     free(ws);
 }
 
@@ -271,6 +281,27 @@ static void test_large_mean(void **state)
     }
 }
 
+/* A bias far larger than the products (2^20 against sums of about 1): the bound counts the
+ * bias once, so it must be added once, after the sum, not carried through every rounding. */
+static void test_large_bias(void **state)
+{
+    const normkit_kernel *k = kernel_of(state);
+    nk_rng rng = {SEED + 7};
+    const size_t shapes[][3] = {{1, 4096, 7}, {9, 1000, 50}, {70, 300, 20}};
+    for (size_t s = 0; s < LEN(shapes); s++) {
+        lin_case c;
+        make_case(&c, shapes[s][0], shapes[s][1], shapes[s][2], 0, 1, 1, 1, 0, &rng);
+        for (size_t j = 0; j < c.n; j++)
+            c.bias[j] = (j % 2 ? -1.0f : 1.0f) * 0x1p20f * (1.0f + (float)j / 64.0f);
+        for (int packed = 0; packed < 2; packed++) {
+            expect(k, &c, packed, 0, 0, "bias 2^20");
+            expect(k, &c, packed, 64, 4, "bias 2^20, k blocks of 64, W packed on the fly");
+            expect(k, &c, packed, 64, 5, "bias 2^20, k blocks of 64 (linear: no ws)");
+        }
+        free_case(&c);
+    }
+}
+
 /* A NaN in a row of x gives NaN across that row of y only. */
 static void test_nonfinite(void **state)
 {
@@ -292,7 +323,10 @@ static void test_guard_pages(void **state)
     const size_t shapes[][3] = {{1, 1, 1}, {3, 17, 5}, {4, 33, 7}, {9, 67, 13}, {2, 257, 6}};
     for (size_t s = 0; s < LEN(shapes); s++)
         for (int at_start = 0; at_start < 2; at_start++)
-            for (int packed = 0; packed < 2; packed++) {
+            for (int mode = 0; mode < 3; mode++) {
+                /* row-major W; row-major W packed on the fly (mc 4 sets lin_pack_rows 1);
+                 * packed panels, themselves against the page */
+                const int packed = mode == 2;
                 const size_t rows = shapes[s][0], dim = shapes[s][1], n = shapes[s][2];
                 lin_case c;
                 make_case(&c, rows, dim, n, 0, 1, 1, 1, 0, &rng);
@@ -304,7 +338,9 @@ static void test_guard_pages(void **state)
                 memcpy(w, c.w, n * dim * 4);
                 lin_case g = c;
                 g.x = x, g.w = w;
-                call_variant(k, &g, packed, packed ? 64 : 0, 0, y, n);
+                guard_panels_at = packed ? at_start : -1;
+                call_variant(k, &g, packed, mode ? 64 : 0, mode == 1 ? 4 : 0, y, n);
+                guard_panels_at = -1;
                 char msg[300];
                 /* check against the dense copy (ldy == n: no gap canaries here) */
                 float *yc = malloc((rows * n + 32) * 4);
@@ -316,7 +352,8 @@ static void test_guard_pages(void **state)
                 if (!check_case(k->op, &d, yc, n, msg, sizeof msg))
                     fail_msg("%s guarded (%s, %s): rows %zu dim %zu n %zu: %s", k->name,
                              at_start ? "page before" : "page after",
-                             packed ? "packed" : "row-major", rows, dim, n, msg);
+                             mode == 2 ? "packed" : mode ? "row-major packed on the fly" : "row-major",
+                             rows, dim, n, msg);
                 free(yc);
                 nk_guard_free(&gx);
                 nk_guard_free(&gw);
@@ -411,6 +448,20 @@ static void test_api_statuses(void **state)
         st = api(op, 4, 8, 3, x, 8, NULL, NULL, 1e-5f, big, 8, NULL, big + 23, 3);
         if (st != NORMKIT_ERR_SHAPE)
             fail_msg("%s: y overlapping w: got \"%s\"", name, normkit_status_str(st));
+        /* y overlapping bias (or gamma, beta: read while y is written) */
+        st = api(op, 4, 8, 3, x, 8, NULL, NULL, 1e-5f, w, 8, big + 4, big, 3);
+        if (st != NORMKIT_ERR_SHAPE)
+            fail_msg("%s: y overlapping bias: got \"%s\"", name, normkit_status_str(st));
+        if (norm) {
+            st = api(op, 4, 8, 3, x, 8, big + 11, NULL, 1e-5f, w, 8, NULL, big, 3);
+            if (st != NORMKIT_ERR_SHAPE)
+                fail_msg("%s: y overlapping gamma: got \"%s\"", name, normkit_status_str(st));
+        }
+        if (normkit_op_get(op)->beta) {
+            st = api(op, 4, 8, 3, x, 8, NULL, big + 2, 1e-5f, w, 8, NULL, big, 3);
+            if (st != NORMKIT_ERR_SHAPE)
+                fail_msg("%s: y overlapping beta: got \"%s\"", name, normkit_status_str(st));
+        }
         if (norm) {
             EXPECT(NORMKIT_ERR_EPS, 4, 8, 3, x, 8, NULL, NULL, -1.0f, w, 8, NULL, y, 3);
             EXPECT(NORMKIT_ERR_EPS, 4, 8, 3, x, 8, NULL, NULL, NAN, w, 8, NULL, y, 3);
@@ -429,7 +480,10 @@ static void test_api_packed(void **state)
 {
     (void)state;
     nk_rng rng = {SEED + 5};
-    const size_t shapes[][3] = {{1, 768, 37}, {8, 130, 64}, {33, 67, 9}, {2, 5, 3}};
+    /* 70 and 130 rows: the entry points' own blocking from 64 rows on (AVX-512: row-major W
+     * packed on the fly, row blocks sized for it) */
+    const size_t shapes[][3] = {{1, 768, 37}, {8, 130, 64}, {33, 67, 9}, {2, 5, 3},
+                                {70, 300, 50}, {130, 64, 100}};
     for (size_t s = 0; s < LEN(shapes); s++) {
         lin_case c;
         make_case(&c, shapes[s][0], shapes[s][1], shapes[s][2], 1, 1, 1, 1, 0, &rng);
@@ -506,10 +560,9 @@ static void test_api_packed(void **state)
             assert_int_equal(normkit_linear_packed_f32(c.rows, c.x, c.ldx, plain, c.y, c.ldy),
                              NORMKIT_ERR_PACKED);
             assert_true(c.y[0] == -7.0f);
-            assert_int_equal(normkit_isa_force(NORMKIT_ISA_AUTO), NORMKIT_OK);
-            if (normkit_isa_active() == was)
-                assert_int_equal(normkit_linear_packed_f32(c.rows, c.x, c.ldx, plain, c.y, c.ldy),
-                                 NORMKIT_OK);
+            assert_int_equal(normkit_isa_force(was), NORMKIT_OK);
+            assert_int_equal(normkit_linear_packed_f32(c.rows, c.x, c.ldx, plain, c.y, c.ldy),
+                             NORMKIT_OK);
         }
         normkit_linear_free(plain);
         normkit_linear_free(folded);
@@ -589,6 +642,7 @@ static const struct {
     {"shapes (row-major and packed; default and small blocks)", test_shapes},
     {"large mean, small spread", test_large_mean},
     {"NaN/Inf rows", test_nonfinite},
+    {"large bias", test_large_bias},
     {"guard pages", test_guard_pages},
     {"column split equals the whole", test_column_split},
 };

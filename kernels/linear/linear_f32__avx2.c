@@ -11,7 +11,7 @@
  *   micro-panel, MR x kc, stay in L1 while the tile loop walks the rows); calls with
  *   rows <= MR take k whole (nothing to reuse, fewer reductions). Each k block's sums are
  *   reduced (a fixed hadd tree: 4 accumulators to the 4 lanes of one xmm) and added to y; the
- *   first k block stores bias + sums.
+ *   first k block stores its sums, later ones add theirs, and the last adds bias once.
  * Packed weights (ldw == 0): panels of NR = 4 rows, k in vectors of VL = 8 (the enumerator's
  *   pack_nr / pack_vl).
  * Tails: k by vmaskmovps loads with an integer mask (masked lanes never fault, so no access
@@ -20,7 +20,8 @@
  * Prefetch: kp->lin_prefetch floats (k elements) ahead along each W row; 0: none.
  * Numerics: each output is a sum of dim products in float; with lane-wise sums, the fixed
  *   reduction tree and k blocks, |y - exact| <= (dim + 4) u sum_k |x_k W_jk| + u |y|, u = 2^-24
- *   (docs/numerics.md, "Linear"). The result depends only on the data, dim and kp->lin_kc.
+ *   (docs/numerics.md, "Linear"). The order depends on the data's shape and kp->lin_kc (k
+ *   whole for rows <= MR), never on the column split.
  */
 #include <immintrin.h>
 #include <stddef.h>
@@ -53,7 +54,8 @@ NK_INLINE __m256i lane_mask8(size_t count)
  * a: the tile's first activation row at the block's first k (rows lda apart);
  * w: W row j0 at the block's first k; W row j0 + j is at w + j * wrow, and its next 8 k at
  *    + wkvec; pf: prefetch distance in k (0: none);
- * y: the tile's outputs; first: the first k block (y = bias + sums) or not (y += sums).
+ * y: the tile's outputs; first: the first k block (y = sums) or not (y += sums); bias: given
+ *    with the last block only, added once to the finished sum.
  */
 NK_INLINE void tile(const int M, const int N, size_t kb, const float *a, size_t lda,
                     const float *w, size_t wrow, size_t wkvec, size_t pf, float *y, size_t ldy,
@@ -90,8 +92,9 @@ NK_INLINE void tile(const int M, const int N, size_t kb, const float *a, size_t 
         }
     }
     const __m128i mn = _mm_setr_epi32(-(0 < N), -(1 < N), -(2 < N), -(3 < N));
+    /* bias comes with the last k block only: added once, to the finished sum */
     __m128 b = _mm_setzero_ps();
-    if (first && bias)
+    if (bias)
         b = N == NR ? _mm_loadu_ps(bias) : _mm_maskload_ps(bias, mn);
     for (int i = 0; i < M; i++) {
         const __m256 z = _mm256_setzero_ps();
@@ -99,11 +102,11 @@ NK_INLINE void tile(const int M, const int N, size_t kb, const float *a, size_t 
                                  3 < N ? acc[i][3] : z);
         float *yr = y + i * ldy;
         if (N == NR) {
-            const __m128 base = first ? b : _mm_loadu_ps(yr);
-            _mm_storeu_ps(yr, _mm_add_ps(base, s));
+            const __m128 base = first ? _mm_setzero_ps() : _mm_loadu_ps(yr);
+            _mm_storeu_ps(yr, _mm_add_ps(_mm_add_ps(base, s), b));
         } else {
-            const __m128 base = first ? b : _mm_maskload_ps(yr, mn);
-            _mm_maskstore_ps(yr, mn, _mm_add_ps(base, s));
+            const __m128 base = first ? _mm_setzero_ps() : _mm_maskload_ps(yr, mn);
+            _mm_maskstore_ps(yr, mn, _mm_add_ps(_mm_add_ps(base, s), b));
         }
     }
 }
@@ -156,7 +159,7 @@ void normkit_linear_f32__avx2(size_t rows, size_t dim, size_t n, const float *x,
                 for (size_t i = i0; i < i0 + mb; i += MR) {
                     const size_t m = i0 + mb - i < MR ? i0 + mb - i : MR;
                     tile_any(m, nb, kb, x + i * ldx + k0, ldx, wj, wrow, wkvec, pf,
-                             y + i * ldy + j0, ldy, bj, k0 == 0);
+                             y + i * ldy + j0, ldy, k0 + kb == dim ? bj : NULL, k0 == 0);
                 }
             }
         }

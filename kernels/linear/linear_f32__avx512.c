@@ -1,22 +1,23 @@
 /*
  * normkit_linear_f32__avx512 — y = x . W^T + bias, f32, AVX-512 (F + DQ + VL).
  *
- * Dot-product form: an MR x NR tile of outputs keeps one zmm accumulator per output, each
- * summing 16 lanes of k; W is read along its rows (row-major, or packed panels: see
- * normkit_kernel.h), so neither layout needs a transpose and decode-sized calls (rows <= MR)
- * stream W exactly once. Per 16 k: MR + NR loads feed MR * NR FMAs (4 x 6: 10 loads, 24 FMAs,
- * 29 of 32 zmm registers).
- * Blocking: rows in blocks of kp->lin_mc (the activation block stays in L2), k in blocks of
- *   kp->lin_kc (the W micro-panel, NR x kc, and the activation micro-panel, MR x kc, stay in
- *   L1 while the tile loop walks the rows); calls with rows <= MR take k whole (nothing to
- *   reuse). Between k blocks each tile's accumulators wait in the workspace (ws, 64-byte
- *   aligned, MR * NR * 16 floats per tile), so every output is reduced once, by a fixed tree,
- *   after its last block; with ws == NULL each block's sums are reduced and added to y.
- * Tails: k by opmask loads (masked lanes never fault), rows and columns by smaller tiles.
- * Numerics: each output is a sum of dim products in float; with lane-wise sums, the fixed
- *   reduction tree and k blocks, |y - exact| <= (dim + 4) u sum_k |x_k W_jk| + u |y|, u = 2^-24
- *   (docs/numerics.md, "Linear"). With a workspace the result depends only on the data and
- *   dim; without, on kp->lin_kc too.
+ * Two forms (which one: the entry at the end of this file):
+ *  - Panel (broadcast) form, for packed W (the handle's layout: W^T in k-major panels of 48
+ *    columns, pack_nr = 48, pack_vl = 1) and for row-major W from kp->lin_pack_rows rows on
+ *    (packed a 48 x 256 panel at a time into the workspace, 16 x 16 register transposes):
+ *    8 rows x 3 vectors of outputs in 24 zmm accumulators; per k, 3 panel loads and 8
+ *    broadcasts feed 24 FMAs, no reduction; y carries the sums between k blocks of 256.
+ *  - Dot-product form, for row-major W below that: an MR x NR (4 x 6) tile keeps one zmm
+ *    accumulator per output, summing 16 lanes of k (10 loads per 24 FMAs), W read along its
+ *    rows; rows in blocks of kp->lin_mc, k in blocks of kp->lin_kc (k whole for rows <= MR);
+ *    between k blocks each tile's accumulators wait in the workspace, so every output is
+ *    reduced once, by a fixed tree (with ws == NULL every block is reduced into y).
+ * Tails: k by opmask loads (masked lanes never fault), rows and columns by smaller tiles;
+ *   packed panels are zero past n. Prefetch: the next W block (dot form), the packed stream
+ *   kp->lin_prefetch rows of k ahead and the next tile's running sums (panel form).
+ * Numerics: each output sums dim products in float, then adds bias once:
+ *   |y - exact| <= (dim + 4) u sum_k |x_k W_jk| + u |y|, u = 2^-24; the order depends on the
+ *   form and blocking, never on the column split (docs/numerics.md, "Linear").
  */
 #include <immintrin.h>
 #include <stddef.h>
@@ -46,7 +47,8 @@ NK_INLINE __m256 reduce8(const __m512 v[8])
  * a: the tile's first activation row at the block's first k (rows lda apart);
  * w: W row j0 at the block's first k; W row j0 + j is at w + j * wrow, and its next 16 k at
  *    + wkvec; pf: prefetch distance in k (0: none);
- * y: the tile's outputs; first: the first k block (y = bias + sums) or not (y += sums).
+ * y: the tile's outputs; first: the first k block (y = sums) or not (y += sums); bias: given
+ *    with the last block only, added once to the finished sum.
  */
 /* Lines of the next W block to prefetch into L2 while this tile runs: rows of `len` floats,
  * `row` apart, from line `from` (in row-major order of lines) for `count` lines. */
@@ -112,18 +114,18 @@ NK_INLINE void tile(const int M, const int N, size_t kb, const float *a, size_t 
     }
     if (spill)
         first = 1; /* y is written once, from every block's sums */
+    /* bias comes with the last k block only (the driver passes it then): added once, to the
+     * finished sum, so a large bias does not take part in every rounding */
     const __mmask8 mn = (__mmask8)((1u << N) - 1);
-    const __m256 b = !first ? _mm256_setzero_ps()
-                     : bias ? _mm256_maskz_loadu_ps(mn, bias)
-                            : _mm256_setzero_ps();
+    const __m256 b = bias ? _mm256_maskz_loadu_ps(mn, bias) : _mm256_setzero_ps();
     for (int i = 0; i < M; i++) {
         __m512 v[8];
         for (int j = 0; j < 8; j++)
             v[j] = j < N ? acc[i][j] : _mm512_setzero_ps();
         const __m256 s = reduce8(v);
         float *yr = y + i * ldy;
-        const __m256 base = first ? b : _mm256_maskz_loadu_ps(mn, yr);
-        _mm256_mask_storeu_ps(yr, mn, _mm256_add_ps(base, s));
+        const __m256 base = first ? _mm256_setzero_ps() : _mm256_maskz_loadu_ps(mn, yr);
+        _mm256_mask_storeu_ps(yr, mn, _mm256_add_ps(_mm256_add_ps(base, s), b));
     }
 }
 
@@ -201,7 +203,8 @@ static void dot_form(size_t rows, size_t dim, size_t n, const float *x, size_t l
                         nx.count = lines * t / (tiles - 1) - nx.from;
                     }
                     tile_any(m, nb, kb, x + i * ldx + k0, ldx, wj, wrow, wkvec, pf,
-                             y + i * ldy + j0, ldy, bj, k0 == 0, k0 + kb == dim,
+                             y + i * ldy + j0, ldy, k0 + kb == dim ? bj : NULL, k0 == 0,
+                             k0 + kb == dim,
                              ws ? ws + t * (size_t)(MR * NR * VL) : NULL,
                              lines && t > 0 ? &nx : NULL);
                 }
@@ -218,7 +221,8 @@ enum { BR = 8, BNV = 3, BN = BNV * VL, BK = 256 };
  * One M x (NV vectors) tile over kb values of k: per k, NV loads of the panel and M broadcasts
  * of x feed M * NV FMAs (8 x 3: 11 loads, 24 FMAs, no reduction; 8 rows, so a decode batch of
  * 8 streams W once). y holds the running sums
- * between k blocks; the first block starts from bias. lastmask: the columns of the last vector.
+ * between k blocks; bias, given with the last block only, is added once at the end. lastmask:
+ * the columns of the last vector.
  */
 NK_INLINE void btile(const int M, const int NV, __mmask16 lastmask, size_t kb, const float *a,
                      size_t lda, const float *p, float *y, size_t ldy, const float *bias,
@@ -234,9 +238,8 @@ NK_INLINE void btile(const int M, const int NV, __mmask16 lastmask, size_t kb, c
     __m512 acc[BR][BNV];
     for (int v = 0; v < NV; v++) {
         const __mmask16 mk = v == NV - 1 ? lastmask : (__mmask16)0xffff;
-        const __m512 b0 = bias ? _mm512_maskz_loadu_ps(mk, bias + v * VL) : _mm512_setzero_ps();
         for (int i = 0; i < M; i++)
-            acc[i][v] = first ? b0 : _mm512_maskz_loadu_ps(mk, y + i * ldy + v * VL);
+            acc[i][v] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(mk, y + i * ldy + v * VL);
     }
     for (size_t k = 0; k < kb; k++) {
         __m512 wv[BNV];
@@ -247,7 +250,7 @@ NK_INLINE void btile(const int M, const int NV, __mmask16 lastmask, size_t kb, c
             for (int v = 0; v < NV; v++)
                 _mm_prefetch((const char *)(p + (k + pf) * BN + v * VL), _MM_HINT_T0);
         for (int v = 0; v < NV; v++)
-            wv[v] = _mm512_load_ps(p + k * BN + v * VL);
+            wv[v] = _mm512_loadu_ps(p + k * BN + v * VL); /* aligned in practice; not required */
         for (int i = 0; i < M; i++) {
             __m512 ab = _mm512_set1_ps(a[i * lda + k]);
             /* one broadcast feeds NV FMAs: keep it out of each of them */
@@ -258,8 +261,10 @@ NK_INLINE void btile(const int M, const int NV, __mmask16 lastmask, size_t kb, c
     }
     for (int v = 0; v < NV; v++) {
         const __mmask16 mk = v == NV - 1 ? lastmask : (__mmask16)0xffff;
+        /* bias with the last k block only: added once, to the finished sum */
+        const __m512 b0 = bias ? _mm512_maskz_loadu_ps(mk, bias + v * VL) : _mm512_setzero_ps();
         for (int i = 0; i < M; i++)
-            _mm512_mask_storeu_ps(y + i * ldy + v * VL, mk, acc[i][v]);
+            _mm512_mask_storeu_ps(y + i * ldy + v * VL, mk, _mm512_add_ps(acc[i][v], b0));
     }
 }
 
@@ -358,7 +363,8 @@ static void bcast_form(size_t rows, size_t dim, size_t n, const float *x, size_t
                      * block (prefetching past the last row cannot fault) */
                     const float *ynext = k0 > 0 && i + BR < i0 + mb ? y + (i + BR) * ldy + j0 : NULL;
                     btile_any(m, nv, lastmask, kb, x + i * ldx + k0, ldx, p, y + i * ldy + j0,
-                              ldy, bj, k0 == 0, packed ? kp->lin_prefetch : 0, ynext);
+                              ldy, k0 + kb == dim ? bj : NULL, k0 == 0,
+                              packed ? kp->lin_prefetch : 0, ynext);
                 }
             }
         }

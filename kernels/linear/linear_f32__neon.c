@@ -12,8 +12,8 @@
  *   kp->lin_kc, rounded up to a multiple of 4 (the dispatcher's are multiples of 64; the W
  *   micro-panel, NR x kc, and the activation micro-panel, MR x kc, stay in L1 while the tile
  *   loop walks the rows); calls with rows <= MR take k whole (nothing to reuse, fewer
- *   reductions). Each k block's sums are reduced (a fixed tree) and stored into y as
- *   bias + sums (first block; just the sums without bias) or added to y (later blocks).
+ *   reductions). Each k block's sums are reduced (a fixed tree) and stored into y (first
+ *   block) or added to it (later blocks); the last block adds bias, once.
  * Tails: k — NEON has no masked loads and no access may leave a row of x or of row-major W
  *   (rows can end at an unmapped page), so the last dim % 4 values of k are read one float at
  *   a time into zeroed vectors and go through the same FMAs as a full vector (lanes past dim
@@ -22,7 +22,7 @@
  * Prefetch: kp->lin_prefetch floats ahead along each W row (0: none).
  * Numerics: per k block, lane l of an output's accumulator sums the products of the k = l mod 4
  *   in increasing k by FMA (the k tail included), the 4 lanes are combined as (l0 + l1) +
- *   (l2 + l3), then added to bias (first block) or to y. The order is fixed, so results do not
+ *   (l2 + l3), then added to y (after the first block), and bias is added last. The order is fixed, so results do not
  *   depend on alignment, tile shape or position, only on the data, dim and the k blocking
  *   (kp->lin_kc, or k whole when rows <= MR).
  *   |y - exact| <= (dim + 4) u sum_k |x_k W_jk| + u |y|, u = 2^-24 (docs/numerics.md, "Linear").
@@ -78,13 +78,13 @@ NK_INLINE float32x4_t reduce4(float32x4_t a, float32x4_t b, float32x4_t c, float
     return vpaddq_f32(vpaddq_f32(a, b), vpaddq_f32(c, d));
 }
 
-/* y[0..cnt) = base + s (base: bias, or y itself), or s alone (first block without bias). */
+/* y[0..cnt) = s (first block) or y + s, then + bias once: bias comes with the last block only. */
 NK_INLINE void finish(float *yr, const float *bias, int first, float32x4_t s, const int cnt)
 {
-    if (first && !bias)
-        store_n(yr, s, cnt);
-    else
-        store_n(yr, vaddq_f32(load_n(first ? bias : yr, cnt), s), cnt);
+    float32x4_t v = first ? s : vaddq_f32(load_n(yr, cnt), s);
+    if (bias)
+        v = vaddq_f32(v, load_n(bias, cnt));
+    store_n(yr, v, cnt);
 }
 
 /*
@@ -92,8 +92,8 @@ NK_INLINE void finish(float *yr, const float *bias, int first, float32x4_t s, co
  * a: the tile's first activation row at the block's first k (rows lda apart);
  * w: W row j0 at the block's first k; W row j0 + j is at w + j * wrow, and its next 4 k at
  *    + wkvec; pf: prefetch distance in k (0: none);
- * y: the tile's outputs; bias: the tile's first bias (or NULL);
- * first: the first k block (y = bias + sums) or not (y += sums).
+ * y: the tile's outputs (bias: the tile's first bias, or NULL);
+ * first: the first k block (y = sums) or not (y += sums); bias: with the last block only.
  */
 NK_INLINE void tile(const int M, const int N, size_t kb, const float *a, size_t lda,
                     const float *w, size_t wrow, size_t wkvec, size_t pf, float *y, size_t ldy,
@@ -189,7 +189,7 @@ void normkit_linear_f32__neon(size_t rows, size_t dim, size_t n, const float *x,
                 for (size_t i = i0; i < i0 + mb; i += MR) {
                     const size_t m = i0 + mb - i < MR ? i0 + mb - i : MR;
                     tile_any(m, nb, kb, x + i * ldx + k0, ldx, wj, wrow, wkvec, pf,
-                             y + i * ldy + j0, ldy, bj, k0 == 0);
+                             y + i * ldy + j0, ldy, k0 + kb == dim ? bj : NULL, k0 == 0);
                 }
             }
         }
