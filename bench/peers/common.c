@@ -1,7 +1,9 @@
 /* What the peers share: counting the process's threads (each peer checks that it stays
- * single-threaded) and holding an OpenMP runtime, if one is loaded, to one thread. */
+ * single-threaded), holding an OpenMP runtime, if one is loaded, to one thread, and the
+ * fingerprint the packing peers key their packed weights by. */
 #define _GNU_SOURCE /* RTLD_DEFAULT */
 #include <dlfcn.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -34,4 +36,22 @@ nkb_omp_max_threads_fn *nkb_omp_limit_to_one(void)
     if (set_threads)
         set_threads(1);
     return max_threads;
+}
+
+uint64_t nkb_weights_fingerprint(const float *w, size_t dim, size_t n, size_t ldw,
+                                 const float *bias)
+{
+    uint64_t h = 1469598103934665603u; /* FNV-1a over the sampled bits */
+    for (size_t j = 0; j < n; j++)
+        for (size_t s = 0; s < 8; s++) {
+            uint32_t bits;
+            memcpy(&bits, w + j * ldw + s * (dim - 1) / 7, sizeof bits);
+            h = (h ^ bits) * 1099511628211u;
+        }
+    for (size_t j = 0; bias && j < n; j++) {
+        uint32_t bits;
+        memcpy(&bits, bias + j, sizeof bits);
+        h = (h ^ bits) * 1099511628211u;
+    }
+    return h;
 }

@@ -38,7 +38,7 @@ static struct {
     dnnl_memory_desc_t wmd;
     const float *w;
     size_t wdim, wn, ldw;
-    uint64_t wkey; /* fingerprint() of w (without the bias, which is used in place) */
+    uint64_t wkey; /* nkb_weights_fingerprint() of w (without the bias, which is used in place) */
     /* the last prepare()'s bias (run() rebuilds the primitive for other strides) */
     const float *bias_ptr;
     char impl[64];
@@ -87,26 +87,6 @@ static void drop_weights(void)
     }
     S.wmem = NULL;
     S.w = NULL;
-}
-
-/* Part of the cache key besides the pointers and the shape: 8 values of every row of W and
- * all of the bias, so weights refilled at the same address (a freed buffer handed out again)
- * are noticed. A few values changed in place may not be: see peers.h. */
-static uint64_t fingerprint(const float *w, size_t dim, size_t n, size_t ldw, const float *bias)
-{
-    uint64_t h = 1469598103934665603u;
-    for (size_t j = 0; j < n; j++)
-        for (size_t s = 0; s < 8; s++) {
-            uint32_t bits;
-            memcpy(&bits, w + j * ldw + s * (dim - 1) / 7, sizeof bits);
-            h = (h ^ bits) * 1099511628211u;
-        }
-    for (size_t j = 0; bias && j < n; j++) {
-        uint32_t bits;
-        memcpy(&bits, bias + j, sizeof bits);
-        h = (h ^ bits) * 1099511628211u;
-    }
-    return h;
 }
 
 /* Reorders W (row-major [n x dim], rows ldw apart) into a buffer laid out as `md`. */
@@ -266,7 +246,7 @@ static const char *prepare(size_t rows, size_t dim, size_t n, const float *w, si
         return S.err;
     }
     /* prepare() knows no lda/ldy: build for dense a and y (run() rebuilds for others) */
-    return build(rows, dim, n, dim, n, w, ldw, fingerprint(w, dim, n, ldw, NULL), bias);
+    return build(rows, dim, n, dim, n, w, ldw, nkb_weights_fingerprint(w, dim, n, ldw, NULL), bias);
 }
 
 static const char *run(size_t rows, size_t dim, size_t n, const float *a, size_t lda, float *y,

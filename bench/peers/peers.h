@@ -9,6 +9,7 @@
 #define NKB_PEERS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "normkit_kernel.h"
 
@@ -20,6 +21,11 @@ extern "C" {
  * omp_set_num_threads(1) when an OpenMP runtime is loaded (returning its omp_get_max_threads,
  * or NULL when there is none). */
 int nkb_thread_count(void);
+/* Part of a packed-weights cache key besides the pointers and the shape: 8 values of every
+ * row of W and all of the bias, so weights refilled at the same address (a freed buffer
+ * handed out again) are noticed; a few values changed in place may not be. */
+uint64_t nkb_weights_fingerprint(const float *w, size_t dim, size_t n, size_t ldw,
+                                 const float *bias);
 typedef int nkb_omp_max_threads_fn(void);
 nkb_omp_max_threads_fn *nkb_omp_limit_to_one(void);
 

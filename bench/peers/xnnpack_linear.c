@@ -29,7 +29,7 @@ static struct {
     xnn_operator_t op;
     size_t dim, n, ldw, lda, ldy;
     const float *w, *bias;
-    uint64_t wkey; /* fingerprint() of w and bias */
+    uint64_t wkey; /* nkb_weights_fingerprint() of w and bias */
     /* what the last setup bound */
     size_t rows;
     const float *a;
@@ -63,26 +63,6 @@ static void drop_operator(void)
         xnn_delete_operator(S.op);
     S.op = NULL;
     S.rows = 0, S.a = NULL, S.y = NULL;
-}
-
-/* Part of the cache key besides the pointers and the shape: 8 values of every row of W and
- * all of the bias, so weights refilled at the same address (a freed buffer handed out again)
- * are noticed. A few values changed in place may not be: see peers.h. */
-static uint64_t fingerprint(const float *w, size_t dim, size_t n, size_t ldw, const float *bias)
-{
-    uint64_t h = 1469598103934665603u;
-    for (size_t j = 0; j < n; j++)
-        for (size_t s = 0; s < 8; s++) {
-            uint32_t bits;
-            memcpy(&bits, w + j * ldw + s * (dim - 1) / 7, sizeof bits);
-            h = (h ^ bits) * 1099511628211u;
-        }
-    for (size_t j = 0; bias && j < n; j++) {
-        uint32_t bits;
-        memcpy(&bits, bias + j, sizeof bits);
-        h = (h ^ bits) * 1099511628211u;
-    }
-    return h;
 }
 
 /* Creates the operator (packing w and bias) for these strides. */
@@ -123,7 +103,7 @@ static const char *prepare(size_t rows, size_t dim, size_t n, const float *w, si
                  dim, n, ldw);
         return S.err;
     }
-    const uint64_t wkey = fingerprint(w, dim, n, ldw, bias);
+    const uint64_t wkey = nkb_weights_fingerprint(w, dim, n, ldw, bias);
     if (S.op && S.dim == dim && S.n == n && S.w == w && S.ldw == ldw && S.bias == bias &&
         S.wkey == wkey)
         return NULL; /* same weights: the operator (with whatever strides it has) stays */
