@@ -98,12 +98,12 @@ static inline size_t normkit_ws_ld(size_t dim)
 
 /* The linear kernels' own space, with room to spare for every variant's tiles: accumulators
  * for up to min(rows, lin_mc) + 7 rows of 96 floats (AVX-512 keeps 4-row tiles of 6 x 16), then
- * one panel of up to 64 x 256 floats packed on the fly (AVX-512 uses 48 x 256); pieces that
+ * one panel of up to 64 x 512 floats packed on the fly (AVX-512 uses 48 x 512); pieces that
  * stay 64-byte aligned when ws is. */
 static inline size_t normkit_linear_spill_floats(const normkit_kparams *kp, size_t rows)
 {
     const size_t mc = kp->lin_mc && kp->lin_mc < rows ? kp->lin_mc : rows;
-    return (mc + 7) * 96 + 64 * 256;
+    return (mc + 7) * 96 + 64 * 512;
 }
 
 /* The workspace a linear kernel takes: the normalized row block (fused) plus the spill. */
