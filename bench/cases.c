@@ -166,7 +166,7 @@ static nkb_lvariant *lvariants;
 static size_t nlvariants;
 static nkb_linear_peer lpeers[3];
 static size_t nlpeers;
-static char lpeer_info[1024];
+static char lpeer_info[2048];
 static const char *lin_error; /* what the last linear case's peer call reported */
 static int two_cores;         /* the machine has a second core for the _2t cases */
 static int second_core;       /* which one */
@@ -733,22 +733,19 @@ int nkb_case_setup(const nkb_case *c, char *err, size_t errlen)
     if (c->kind == NKB_CASE_KERNEL && e->lv) {
         if (setup_linear(e, err, errlen) != 0)
             return -1;
-        lin_error = NULL;
-        (void)nkb_case_run(c); /* untimed, as below */
-        if (lin_error) {
-            snprintf(err, errlen, "%s", lin_error);
-            return -1;
-        }
-        return 0;
     } else if (c->kind == NKB_CASE_KERNEL) {
         if (setup_kernel(e, err, errlen) != 0)
             return -1;
     } else if (setup_ceiling(e, err, errlen) != 0) {
         return -1;
     }
+    lin_error = NULL;
     (void)nkb_case_run(c); /* untimed: warms the level of the label, builds peer primitives */
-    if (c->kind == NKB_CASE_KERNEL && e->v->error && e->v->error()) {
-        snprintf(err, errlen, "%s", e->v->error());
+    const char *why = e->lv                                      ? lin_error
+                      : c->kind == NKB_CASE_KERNEL && e->v->error ? e->v->error()
+                                                                  : NULL;
+    if (why) {
+        snprintf(err, errlen, "%s", why);
         return -1;
     }
     return 0;
@@ -797,20 +794,17 @@ static int add_lvariant(const nkb_lvariant *v)
     return 0;
 }
 
-/* The best supported variant of op (the registry lists them best first). */
-static const normkit_kernel *best_of(normkit_op op)
-{
-    size_t nk;
-    const normkit_kernel *ks = normkit_kernel_list(&nk);
-    for (size_t i = 0; i < nk; i++)
-        if (ks[i].op == op && normkit_isa_supported(ks[i].isa))
-            return &ks[i];
-    return NULL;
-}
-
+/* The plain norm operator (no residual, no matmul) with the same statistics as op: the norm a
+ * peer's matmul runs after, and an unfused variant's first call. From the operator table. */
 static normkit_op norm_op_of(normkit_op op)
 {
-    return normkit_op_get(op)->norm == NORMKIT_NORM_LN ? normkit_op_layernorm : normkit_op_rmsnorm;
+    const normkit_op_info *info = normkit_op_get(op);
+    for (int o = 0; o < NORMKIT_OP_COUNT; o++) {
+        const normkit_op_info *c = normkit_op_get((normkit_op)o);
+        if (c->norm == info->norm && !c->residual && !c->linear)
+            return (normkit_op)o;
+    }
+    return NORMKIT_OP_COUNT; /* no such operator: the table has no plain norm of that kind */
 }
 
 static int collect_linear_variants(const nkb_options *o)
@@ -832,7 +826,7 @@ static int collect_linear_variants(const nkb_options *o)
 #endif
         {NULL, NULL}};
     for (size_t i = 0; inits[i].name; i++) {
-        char info[300] = "";
+        char info[512] = "";
         if (o->list) {
             lpeers[nlpeers++] = (nkb_linear_peer){.name = inits[i].name};
             appendf(lpeer_info, sizeof lpeer_info, "%s%s: built (not started: --list)",
@@ -898,8 +892,9 @@ static int collect_linear_variants(const nkb_options *o)
                 return -1;
         }
         for (size_t p = 0; p < nlpeers; p++) {
+            /* normkit's norm as a user gets it: the dispatcher's choice */
             nkb_lvariant v = {.op = op, .kind = NKB_LIN_PEER, .peer = &lpeers[p],
-                              .norm = has_norm ? best_of(norm_op_of(op)) : NULL};
+                              .norm = has_norm ? normkit_kernel_active(norm_op_of(op)) : NULL};
             snprintf(v.isa, sizeof v.isa, "%s", lpeers[p].name);
             if (add_lvariant(&v) != 0)
                 return -1;
@@ -1054,6 +1049,8 @@ static int setup_linear(const nkb_entry *e, char *err, size_t errlen)
     snprintf(key, sizeof key, "l:%zu:%zu:%zu", R, D, N);
     if (strcmp(key, pool.key) != 0) {
         pool_free();
+        /* x and u get 16 floats of slack: XNNPACK may read (not use) 16 bytes past a's last
+         * row (peers.h) */
         if (!pool_alloc(NKB_LX, R * D + 16) || !pool_alloc(NKB_LW, N * D) || !pool_alloc(NKB_LY, R * N) ||
             !pool_alloc(NKB_LU, R * D + 16) || !pool_alloc(NKB_LG, D) || !pool_alloc(NKB_LB, D) ||
             !pool_alloc(NKB_LBIAS, N)) {

@@ -193,8 +193,9 @@ normkit_status normkit_isa_force(normkit_isa isa)
 
 /* ---- argument checks and the generic run, shared by every entry point ---- */
 
-/* A matrix of rows x dim with stride ld must be addressable: (rows-1)*ld + dim floats. */
-static int matrix_ok(size_t rows, size_t dim, size_t ld)
+/* A matrix of rows x dim with stride ld must be addressable: (rows-1)*ld + dim floats
+ * (linear.h; normkit_linear_pack checks its W with it too). */
+int normkit_matrix_ok(size_t rows, size_t dim, size_t ld)
 {
     const size_t max = (size_t)PTRDIFF_MAX / sizeof(float);
     return ld >= dim && dim <= max && (rows - 1) <= (max - dim) / ld;
@@ -220,8 +221,8 @@ static normkit_status linear_check(const normkit_op_info *info, const normkit_ar
 {
     if (!a->x || !a->w || !a->y)
         return NORMKIT_ERR_NULL;
-    if (a->dim == 0 || a->n == 0 || !matrix_ok(a->rows, a->dim, a->ldx) ||
-        !matrix_ok(a->rows, a->n, a->ldy) || !matrix_ok(a->n, a->dim, a->ldw))
+    if (a->dim == 0 || a->n == 0 || !normkit_matrix_ok(a->rows, a->dim, a->ldx) ||
+        !normkit_matrix_ok(a->rows, a->n, a->ldy) || !normkit_matrix_ok(a->n, a->dim, a->ldw))
         return NORMKIT_ERR_SHAPE;
     /* y is written while x, W, bias, gamma and beta are still read (and, between k blocks,
      * holds running sums): their address ranges must be apart */
@@ -251,8 +252,9 @@ normkit_status normkit_args_check(normkit_op op, const normkit_args *a)
         return linear_check(info, a);
     if (!a->x || !a->y || (info->residual && !a->r))
         return NORMKIT_ERR_NULL;
-    if (a->dim == 0 || !matrix_ok(a->rows, a->dim, a->ldx) || !matrix_ok(a->rows, a->dim, a->ldy) ||
-        (info->residual && !matrix_ok(a->rows, a->dim, a->ldr)))
+    if (a->dim == 0 || !normkit_matrix_ok(a->rows, a->dim, a->ldx) ||
+        !normkit_matrix_ok(a->rows, a->dim, a->ldy) ||
+        (info->residual && !normkit_matrix_ok(a->rows, a->dim, a->ldr)))
         return NORMKIT_ERR_SHAPE;
     /* the overlaps we can detect and cannot support */
     if ((info->residual && a->y == a->r) || (a->y == a->x && a->ldy != a->ldx && a->rows > 1))

@@ -184,8 +184,7 @@ normkit_status normkit_linear_pack(size_t n, size_t dim, const float *w, size_t 
     *out = NULL;
     if (!w)
         return NORMKIT_ERR_NULL;
-    const size_t max = (size_t)PTRDIFF_MAX / sizeof(float);
-    if (n == 0 || dim == 0 || ldw < dim || dim > max || (n - 1) > (max - dim) / ldw)
+    if (n == 0 || dim == 0 || !normkit_matrix_ok(n, dim, ldw))
         return NORMKIT_ERR_SHAPE;
     const normkit_kernel *k = normkit_kernel_active(normkit_op_linear);
     const size_t floats = normkit_linear_panels_floats(&k->params, n, dim);

@@ -8,4 +8,7 @@
  * registry knobs when NULL) and, for the fused operators, gives it this thread's workspace. */
 normkit_status normkit_linear_run(const normkit_kernel *k, const normkit_args *a);
 
+/* 1 when rows x dim floats with stride ld (>= dim) fit in the address space (dispatch.c). */
+int normkit_matrix_ok(size_t rows, size_t dim, size_t ld);
+
 #endif

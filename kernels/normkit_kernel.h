@@ -121,37 +121,27 @@ static inline size_t normkit_linear_ws_floats(const normkit_kparams *kp, size_t 
  * pass over memory; the norm keeps every numerics rule of the norm variant.
  * NORMKIT_NORM_LINEAR(rmsnorm, avx512) defines normkit_rmsnorm_linear_f32__avx512.
  */
+#define NORMKIT_NORM_LINEAR_DEFINE(NORM, ISA, NORM_PARAMS, NORM_ARGS)                         \
+    void normkit_##NORM##_linear_f32__##ISA(size_t rows, size_t dim, size_t n, const float *x,    \
+                                            size_t ldx, NORMKIT_UNPAREN NORM_PARAMS,              \
+                                            const float *w, size_t ldw, const float *bias,        \
+                                            float *y, size_t ldy, const normkit_kparams *kp,      \
+                                            float *ws)                                            \
+    {                                                                                             \
+        const size_t ld = normkit_ws_ld(dim), mc = kp->lin_mc ? kp->lin_mc : 1;                   \
+        for (size_t i = 0; i < rows; i += mc) {                                                   \
+            const size_t mb = rows - i < mc ? rows - i : mc;                                      \
+            normkit_##NORM##_f32__##ISA(mb, dim, x + i * ldx, ldx, NORMKIT_UNPAREN NORM_ARGS, ws, \
+                                        ld, NULL);                                                \
+            normkit_linear_f32__##ISA(mb, dim, n, ws, ld, w, ldw, bias, y + i * ldy, ldy, kp,     \
+                                      ws + (rows < mc ? rows : mc) * ld);                         \
+        }                                                                                         \
+    }
 #define NORMKIT_NORM_LINEAR_rmsnorm(ISA)                                                         \
-    void normkit_rmsnorm_linear_f32__##ISA(size_t rows, size_t dim, size_t n, const float *x,     \
-                                           size_t ldx, const float *gamma, float eps,             \
-                                           const float *w, size_t ldw, const float *bias,         \
-                                           float *y, size_t ldy, const normkit_kparams *kp,       \
-                                           float *ws)                                             \
-    {                                                                                             \
-        const size_t ld = normkit_ws_ld(dim), mc = kp->lin_mc ? kp->lin_mc : 1;                   \
-        for (size_t i = 0; i < rows; i += mc) {                                                   \
-            const size_t mb = rows - i < mc ? rows - i : mc;                                      \
-            normkit_rmsnorm_f32__##ISA(mb, dim, x + i * ldx, ldx, gamma, eps, ws, ld, NULL);      \
-            normkit_linear_f32__##ISA(mb, dim, n, ws, ld, w, ldw, bias, y + i * ldy, ldy, kp,     \
-                                      ws + (rows < mc ? rows : mc) * ld);                         \
-        }                                                                                         \
-    }
+    NORMKIT_NORM_LINEAR_DEFINE(rmsnorm, ISA, (const float *gamma, float eps), (gamma, eps))
 #define NORMKIT_NORM_LINEAR_layernorm(ISA)                                                       \
-    void normkit_layernorm_linear_f32__##ISA(size_t rows, size_t dim, size_t n, const float *x,   \
-                                             size_t ldx, const float *gamma, const float *beta,   \
-                                             float eps, const float *w, size_t ldw,               \
-                                             const float *bias, float *y, size_t ldy,             \
-                                             const normkit_kparams *kp, float *ws)                \
-    {                                                                                             \
-        const size_t ld = normkit_ws_ld(dim), mc = kp->lin_mc ? kp->lin_mc : 1;                   \
-        for (size_t i = 0; i < rows; i += mc) {                                                   \
-            const size_t mb = rows - i < mc ? rows - i : mc;                                      \
-            normkit_layernorm_f32__##ISA(mb, dim, x + i * ldx, ldx, gamma, beta, eps, ws, ld,     \
-                                         NULL);                                                   \
-            normkit_linear_f32__##ISA(mb, dim, n, ws, ld, w, ldw, bias, y + i * ldy, ldy, kp,     \
-                                      ws + (rows < mc ? rows : mc) * ld);                         \
-        }                                                                                         \
-    }
+    NORMKIT_NORM_LINEAR_DEFINE(layernorm, ISA, (const float *gamma, const float *beta, float eps), \
+                               (gamma, beta, eps))
 #define NORMKIT_NORM_LINEAR(NORM, ISA)                                                           \
     normkit_##NORM##_f32_ukernel normkit_##NORM##_f32__##ISA;                                     \
     normkit_linear_f32_ukernel normkit_linear_f32__##ISA;                                         \

@@ -1,6 +1,10 @@
 #define _DEFAULT_SOURCE
 #include "harness.h"
 
+#include <setjmp.h>
+#include <stdarg.h>
+#include <cmocka.h>
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -175,14 +179,14 @@ int nk_check(normkit_op op, const nk_args *a, const float *x_in, size_t ldx_in,
 /* A quiet NaN with a payload no arithmetic produces: a write from a kernel changes it. */
 static const uint32_t CANARY_BITS = 0x7fc0c0deu;
 
-static float canary(void)
+float nk_canary(void)
 {
     float f;
     memcpy(&f, &CANARY_BITS, sizeof f);
     return f;
 }
 
-static int is_canary(float f)
+int nk_is_canary(float f)
 {
     uint32_t b;
     memcpy(&b, &f, sizeof b);
@@ -199,7 +203,7 @@ void nk_mat_alloc(nk_mat *m, size_t rows, size_t dim, size_t ld, size_t offset)
     m->base = aligned_alloc(64, (m->len * sizeof(float) + 63) / 64 * 64);
     if (!m->base)
         abort();
-    const float c = canary();
+    const float c = nk_canary();
     for (size_t i = 0; i < m->len; i++)
         m->base[i] = c;
     m->m = m->base + offset;
@@ -227,7 +231,7 @@ int nk_mat_canaries_ok(const nk_mat *m)
             size_t rel = i - start;
             inside = rel / m->ld < m->rows && rel % m->ld < m->dim;
         }
-        if (!inside && !is_canary(m->base[i]))
+        if (!inside && !nk_is_canary(m->base[i]))
             return 0;
     }
     return 1;
@@ -263,4 +267,15 @@ void nk_guard_free(nk_guard *g)
 {
     munmap(g->map, g->len);
     g->map = NULL;
+}
+
+const normkit_kernel *nk_kernel_or_skip(void **state)
+{
+    const normkit_kernel *k = *state;
+    if (!normkit_isa_supported(k->isa)) {
+        print_message("[  SKIP    ] %s: this CPU/OS/build cannot run %s\n", k->name,
+                      normkit_isa_name(k->isa));
+        skip();
+    }
+    return k;
 }

@@ -66,7 +66,14 @@ double nk_bound(normkit_op op, size_t n, double ref, double g, double zmax);
 int nk_check(normkit_op op, const nk_args *a, const float *x_in, size_t ldx_in,
              const float *r_in, size_t ldr_in, char *msg, size_t msglen);
 
+/* A cmocka test's kernel (its state), or a skip reported by name when this CPU, OS or build
+ * cannot run the kernel's ISA. */
+const normkit_kernel *nk_kernel_or_skip(void **state);
+
 /* ---- matrices surrounded by canaries ---- */
+/* A quiet NaN with a payload no arithmetic produces: a write from a kernel changes it. */
+float nk_canary(void);
+int nk_is_canary(float f);
 typedef struct {
     float *base;  /* allocation */
     size_t len;   /* floats in the allocation */

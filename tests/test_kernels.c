@@ -32,17 +32,6 @@ typedef struct {
     int null_kp;               /* pass kp == NULL instead (kernels must accept it) */
 } nk_case;
 
-static const normkit_kernel *kernel_of(void **state)
-{
-    const normkit_kernel *k = *state;
-    if (!normkit_isa_supported(k->isa)) {
-        print_message("[  SKIP    ] %s: this CPU/OS/build cannot run %s\n", k->name,
-                      normkit_isa_name(k->isa));
-        skip();
-    }
-    return k;
-}
-
 /* Runs one case on one variant; returns 0 with msg set on the first problem. */
 static int run_case(const normkit_kernel *k, const nk_case *c, nk_rng *rng, char *msg,
                     size_t msglen)
@@ -257,7 +246,7 @@ static void fill_one_hot(nk_rng *rng, size_t row, size_t dim, float *x, float *r
 
 static void test_shapes(void **state)
 {
-    const normkit_kernel *k = kernel_of(state);
+    const normkit_kernel *k = nk_kernel_or_skip(state);
     static const size_t row_counts[] = {1, 2, 3, 4, 5, 64};
     static const float eps[] = {1e-5f, 0.0f, 1e-2f};
     nk_rng rng = {SEED};
@@ -273,7 +262,7 @@ static void test_shapes(void **state)
 
 static void test_strides_unaligned(void **state)
 {
-    const normkit_kernel *k = kernel_of(state);
+    const normkit_kernel *k = nk_kernel_or_skip(state);
     nk_rng rng = {SEED + 1};
     for (size_t d = 0; d < nk_ndims; d++)
         for (size_t rows = 1; rows <= 5; rows += 2) {
@@ -287,7 +276,7 @@ static void test_strides_unaligned(void **state)
 
 static void test_inplace(void **state)
 {
-    const normkit_kernel *k = kernel_of(state);
+    const normkit_kernel *k = nk_kernel_or_skip(state);
     nk_rng rng = {SEED + 2};
     for (size_t d = 0; d < nk_ndims; d++)
         for (size_t rows = 1; rows <= 3; rows += 2) {
@@ -301,7 +290,7 @@ static void test_inplace(void **state)
 
 static void test_large_mean(void **state)
 {
-    const normkit_kernel *k = kernel_of(state);
+    const normkit_kernel *k = nk_kernel_or_skip(state);
     nk_rng rng = {SEED + 3};
     for (size_t d = 0; d < nk_ndims; d++)
         for (int e = 0; e < 2; e++) {
@@ -320,7 +309,7 @@ static void test_large_mean(void **state)
 /* All-zero and constant rows: the reference is exact there, and so must the kernels be. */
 static void test_zero_and_constant_rows(void **state)
 {
-    const normkit_kernel *k = kernel_of(state);
+    const normkit_kernel *k = nk_kernel_or_skip(state);
     nk_rng rng = {SEED + 4};
     for (size_t d = 0; d < nk_ndims; d++)
         for (int e = 0; e < 2; e++) {
@@ -352,7 +341,7 @@ static void test_zero_and_constant_rows(void **state)
 
 static void test_tiny(void **state)
 {
-    const normkit_kernel *k = kernel_of(state);
+    const normkit_kernel *k = nk_kernel_or_skip(state);
     nk_rng rng = {SEED + 5};
     for (size_t d = 0; d < nk_ndims; d++)
         for (int e = 0; e < 2; e++) {
@@ -363,7 +352,7 @@ static void test_tiny(void **state)
 
 static void test_huge(void **state)
 {
-    const normkit_kernel *k = kernel_of(state);
+    const normkit_kernel *k = nk_kernel_or_skip(state);
     nk_rng rng = {SEED + 6};
     for (size_t d = 0; d < nk_ndims; d++) {
         nk_case c = dense(2, nk_dims[d], 1e-5f, fill_huge);
@@ -376,7 +365,7 @@ static void test_huge(void **state)
 
 static void test_one_hot(void **state)
 {
-    const normkit_kernel *k = kernel_of(state);
+    const normkit_kernel *k = nk_kernel_or_skip(state);
     nk_rng rng = {SEED + 7};
     for (size_t d = 0; d < nk_ndims; d++) {
         const size_t dim = nk_dims[d];
@@ -405,7 +394,7 @@ static void test_one_hot(void **state)
 /* NaN/Inf in some rows: those rows give NaN, the others stay exact. */
 static void test_nonfinite(void **state)
 {
-    const normkit_kernel *k = kernel_of(state);
+    const normkit_kernel *k = nk_kernel_or_skip(state);
     nk_rng rng = {SEED + 8};
     const float bad[] = {NAN, INFINITY, -INFINITY};
     for (size_t d = 0; d < nk_ndims; d++) {
@@ -479,8 +468,8 @@ static void guard_run(const normkit_kernel *k, int at_start, const normkit_kpara
         }
 }
 
-static void test_guard_end(void **state) { guard_run(kernel_of(state), 0, &kernel_of(state)->params); }
-static void test_guard_start(void **state) { guard_run(kernel_of(state), 1, &kernel_of(state)->params); }
+static void test_guard_end(void **state) { guard_run(nk_kernel_or_skip(state), 0, &nk_kernel_or_skip(state)->params); }
+static void test_guard_start(void **state) { guard_run(nk_kernel_or_skip(state), 1, &nk_kernel_or_skip(state)->params); }
 
 /* The memory modes, which the registry's defaults keep for calls of tens of MiB, forced on
  * for every call: streaming stores, and memory mode (prefetching y) without them; on the
@@ -488,7 +477,7 @@ static void test_guard_start(void **state) { guard_run(kernel_of(state), 1, &ker
  * variant must accept (cache-resident mode). */
 static void test_memory_modes_and_null_knobs(void **state)
 {
-    const normkit_kernel *k = kernel_of(state);
+    const normkit_kernel *k = nk_kernel_or_skip(state);
     static const struct {
         const char *name;
         normkit_kparams kp;
@@ -542,7 +531,7 @@ static void test_memory_modes_and_null_knobs(void **state)
  * each other, and r (add+norm) must match bit for bit. */
 static void test_agrees_with_scalar(void **state)
 {
-    const normkit_kernel *k = kernel_of(state);
+    const normkit_kernel *k = nk_kernel_or_skip(state);
     const normkit_kernel *s = normkit_kernels_for(NORMKIT_ISA_SCALAR, k->op);
     nk_rng rng = {SEED + 11};
     for (size_t dim = 1; dim <= 300; dim++) {

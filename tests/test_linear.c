@@ -33,17 +33,6 @@
 #define SEED 0x6c696e656172ull /* "linear" */
 #define U 0x1p-24
 
-static const normkit_kernel *kernel_of(void **state)
-{
-    const normkit_kernel *k = *state;
-    if (!normkit_isa_supported(k->isa)) {
-        print_message("[  SKIP    ] %s: this CPU/OS/build cannot run %s\n", k->name,
-                      normkit_isa_name(k->isa));
-        skip();
-    }
-    return k;
-}
-
 static void *xmalloc(size_t bytes)
 {
     void *p = aligned_alloc(64, (bytes + 63) / 64 * 64 + 64);
@@ -59,21 +48,6 @@ typedef struct {
     int large_mean;
 } lin_case;
 
-static float canary_f(void)
-{
-    const uint32_t bits = 0x7fc0c0deu;
-    float f;
-    memcpy(&f, &bits, 4);
-    return f;
-}
-
-static int is_canary(float f)
-{
-    uint32_t b;
-    memcpy(&b, &f, 4);
-    return b == 0x7fc0c0deu;
-}
-
 /* Fills a case; offsets misalign every array by a few floats from 64 bytes. */
 static void make_case(lin_case *c, size_t rows, size_t dim, size_t n, size_t pad, int use_gamma,
                       int use_beta, int use_bias, int large_mean, nk_rng *rng)
@@ -85,7 +59,7 @@ static void make_case(lin_case *c, size_t rows, size_t dim, size_t n, size_t pad
     c->w = (float *)xmalloc(((n - 1) * c->ldw + dim + 3) * 4) + 2;
     c->y = (float *)xmalloc(((rows - 1) * c->ldy + n + 35) * 4) + 3;
     for (size_t i = 0; i < (rows - 1) * c->ldy + n + 32; i++)
-        c->y[i] = canary_f();
+        c->y[i] = nk_canary();
     for (size_t r = 0; r < rows; r++)
         for (size_t k = 0; k < dim; k++)
             c->x[r * c->ldx + k] = large_mean ? (float)(1e4 + 1e-2 * nk_rng_normal(rng))
@@ -165,7 +139,7 @@ static int check_case(normkit_op op, const lin_case *c, const float *y, size_t l
         /* the stride gap after the row, or the tail after the last row */
         const size_t gap = r + 1 < c->rows ? ldy - c->n : 32;
         for (size_t j = 0; j < gap && ok; j++)
-            if (!is_canary(y[r * ldy + c->n + j])) {
+            if (!nk_is_canary(y[r * ldy + c->n + j])) {
                 snprintf(msg, len, "y[%zu][%zu]: written outside the row", r, c->n + j);
                 ok = 0;
             }
@@ -223,7 +197,7 @@ static void expect(const normkit_kernel *k, lin_case *c, int packed, size_t kc, 
 {
     char msg[300];
     for (size_t i = 0; i < (c->rows - 1) * c->ldy + c->n + 32; i++)
-        c->y[i] = canary_f();
+        c->y[i] = nk_canary();
     call_variant(k, c, packed, kc, mc, c->y, c->ldy);
     if (!check_case(k->op, c, c->y, c->ldy, msg, sizeof msg))
         fail_msg("%s, %s (%s, kc %zu, mc %zu): rows %zu dim %zu n %zu ldx %zu ldw %zu ldy %zu "
@@ -245,7 +219,7 @@ static const size_t rows_set[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 16, 33};
  * axis is met, with every tail of the tiles, the vectors and the k blocks. */
 static void test_shapes(void **state)
 {
-    const normkit_kernel *k = kernel_of(state);
+    const normkit_kernel *k = nk_kernel_or_skip(state);
     nk_rng rng = {SEED};
     for (int axis = 0; axis < 2; axis++)
         for (size_t i = 0; i < LEN(dims); i++) {
@@ -269,7 +243,7 @@ static void test_shapes(void **state)
 /* LayerNorm rows with mean 1e4 and std 1e-2 (and the same rows for the others). */
 static void test_large_mean(void **state)
 {
-    const normkit_kernel *k = kernel_of(state);
+    const normkit_kernel *k = nk_kernel_or_skip(state);
     nk_rng rng = {SEED + 1};
     const size_t shapes[][3] = {{3, 67, 13}, {9, 256, 33}, {5, 1024, 7}, {1, 768, 65}};
     for (size_t s = 0; s < LEN(shapes); s++) {
@@ -285,7 +259,7 @@ static void test_large_mean(void **state)
  * bias once, so it must be added once, after the sum, not carried through every rounding. */
 static void test_large_bias(void **state)
 {
-    const normkit_kernel *k = kernel_of(state);
+    const normkit_kernel *k = nk_kernel_or_skip(state);
     nk_rng rng = {SEED + 7};
     const size_t shapes[][3] = {{1, 4096, 7}, {9, 1000, 50}, {70, 300, 20}};
     for (size_t s = 0; s < LEN(shapes); s++) {
@@ -305,7 +279,7 @@ static void test_large_bias(void **state)
 /* A NaN in a row of x gives NaN across that row of y only. */
 static void test_nonfinite(void **state)
 {
-    const normkit_kernel *k = kernel_of(state);
+    const normkit_kernel *k = nk_kernel_or_skip(state);
     nk_rng rng = {SEED + 2};
     lin_case c;
     make_case(&c, 5, 37, 11, 0, 1, 1, 1, 0, &rng);
@@ -318,7 +292,7 @@ static void test_nonfinite(void **state)
 /* Rows of x, W and y end against an unmapped page (and start right after one). */
 static void test_guard_pages(void **state)
 {
-    const normkit_kernel *k = kernel_of(state);
+    const normkit_kernel *k = nk_kernel_or_skip(state);
     nk_rng rng = {SEED + 3};
     const size_t shapes[][3] = {{1, 1, 1}, {3, 17, 5}, {4, 33, 7}, {9, 67, 13}, {2, 257, 6}};
     for (size_t s = 0; s < LEN(shapes); s++)
@@ -346,7 +320,7 @@ static void test_guard_pages(void **state)
                 float *yc = malloc((rows * n + 32) * 4);
                 memcpy(yc, y, rows * n * 4);
                 for (size_t i = 0; i < 32; i++)
-                    yc[rows * n + i] = canary_f();
+                    yc[rows * n + i] = nk_canary();
                 lin_case d = c;
                 d.ldy = n;
                 if (!check_case(k->op, &d, yc, n, msg, sizeof msg))
@@ -365,7 +339,7 @@ static void test_guard_pages(void **state)
 /* Columns j0..j1 computed alone (w + j0 ldw, bias + j0, y + j0) equal the whole call's. */
 static void test_column_split(void **state)
 {
-    const normkit_kernel *k = kernel_of(state);
+    const normkit_kernel *k = nk_kernel_or_skip(state);
     nk_rng rng = {SEED + 4};
     lin_case c;
     make_case(&c, 7, 300, 29, 2, 1, 1, 1, 0, &rng);
@@ -515,7 +489,7 @@ static void test_api_packed(void **state)
                 v.gamma = NULL;
             for (int form = 0; form < 3; form++) {
                 for (size_t i = 0; i < (c.rows - 1) * c.ldy + c.n + 32; i++)
-                    c.y[i] = canary_f();
+                    c.y[i] = nk_canary();
                 normkit_status st;
                 if (form == 0)
                     st = api(op, v.rows, v.dim, v.n, v.x, v.ldx, v.gamma, v.beta, 1e-5f, v.w,

@@ -5,6 +5,7 @@
 #include <dlfcn.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "peers.h"
@@ -54,4 +55,23 @@ uint64_t nkb_weights_fingerprint(const float *w, size_t dim, size_t n, size_t ld
         h = (h ^ bits) * 1099511628211u;
     }
     return h;
+}
+
+void nkb_linear_probe(const nkb_linear_peer *peer, int *before, int *after, char *why,
+                      size_t whylen)
+{
+    const size_t rows = NKB_PROBE_ROWS, dim = NKB_PROBE_DIM, n = NKB_PROBE_N;
+    /* 16 floats of slack after a: XNNPACK may read (not use) 16 bytes past its last row */
+    float *a = calloc(rows * dim + 16, sizeof *a), *y = calloc(rows * n, sizeof *y);
+    float *w = calloc(n * dim, sizeof *w), *b = calloc(n, sizeof *b);
+    *before = nkb_thread_count();
+    const char *e = "out of memory";
+    if (a && y && w && b) {
+        e = peer->prepare(rows, dim, n, w, dim, b);
+        if (!e)
+            e = peer->run(rows, dim, n, a, dim, y, n);
+    }
+    *after = nkb_thread_count();
+    snprintf(why, whylen, "%s", e ? e : "");
+    free(a), free(y), free(w), free(b);
 }

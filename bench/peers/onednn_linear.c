@@ -313,39 +313,25 @@ int nkb_onednn_linear_init(nkb_linear_peer *peer, char *info, size_t infolen)
         return -1;
     }
 
-    /* One real matmul, of a benchmark's kind, to see whether it starts threads. */
-    const size_t rows = 32, dim = 4096, n = 256;
-    float *a = calloc(rows * dim + 16, sizeof *a), *y = calloc(rows * n, sizeof *y);
-    float *w = calloc(n * dim, sizeof *w), *b = calloc(n, sizeof *b);
-    const int before = nkb_thread_count();
-    const char *e = "out of memory";
-    if (a && y && w && b) {
-        e = prepare(rows, dim, n, w, dim, b);
-        if (!e)
-            e = run(rows, dim, n, a, dim, y, n);
-    }
-    const int after = nkb_thread_count();
+    /* One real call, of a benchmark's kind, to see whether it starts threads. */
+    peer->name = "onednn", peer->prepare = prepare, peer->run = run, peer->fini = fini;
+    int before, after;
     char why[sizeof S.err];
-    snprintf(why, sizeof why, "%s", e ? e : "");
-    free(a), free(y), free(w), free(b);
+    nkb_linear_probe(peer, &before, &after, why, sizeof why);
     drop_primitive();
     drop_weights();
     const int omp = max_threads ? max_threads() : -1;
     const int single = after == before && (omp == 1 || omp == -1);
     snprintf(info, infolen,
              "%s; matmul impl %s (weights reordered once, user scratchpad); "
-             "omp_get_max_threads %d; process threads before/after a %zux%zux%zu matmul: "
+             "omp_get_max_threads %d; process threads before/after a %dx%dx%d matmul: "
              "%d/%d%s%s%s",
-             ver, S.impl[0] ? S.impl : "?", omp, rows, dim, n, before, after,
+             ver, S.impl[0] ? S.impl : "?", omp, NKB_PROBE_ROWS, NKB_PROBE_DIM, NKB_PROBE_N, before, after,
              single ? " (single-threaded)" : " (NOT single-threaded: peer disabled)",
              why[0] ? "; unusable: " : "", why);
     if (why[0] || !single) {
         fini();
         return -1;
     }
-    peer->name = "onednn";
-    peer->prepare = prepare;
-    peer->run = run;
-    peer->fini = fini;
     return 0;
 }

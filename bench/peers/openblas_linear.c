@@ -90,20 +90,10 @@ int nkb_openblas_linear_init(nkb_linear_peer *peer, char *info, size_t infolen)
         }
 
     /* One real call, of a benchmark's kind, to see whether it starts threads. */
-    const size_t rows = 32, dim = 4096, n = 256;
-    float *a = calloc(rows * dim, sizeof *a), *y = calloc(rows * n, sizeof *y);
-    float *w = calloc(n * dim, sizeof *w), *b = calloc(n, sizeof *b);
-    const int before = nkb_thread_count();
-    const char *e = "out of memory";
-    if (a && y && w && b) {
-        e = prepare(rows, dim, n, w, dim, b);
-        if (!e)
-            e = run(rows, dim, n, a, dim, y, n);
-    }
-    const int after = nkb_thread_count();
+    peer->name = "openblas", peer->prepare = prepare, peer->run = run, peer->fini = fini;
+    int before, after;
     char why[sizeof S.err];
-    snprintf(why, sizeof why, "%s", e ? e : "");
-    free(a), free(y), free(w), free(b);
+    nkb_linear_probe(peer, &before, &after, why, sizeof why);
     S.w = S.bias = NULL;
 
     const int nthreads = openblas_get_num_threads();
@@ -113,21 +103,18 @@ int nkb_openblas_linear_init(nkb_linear_peer *peer, char *info, size_t infolen)
     const char *core = openblas_get_corename();
     snprintf(info, infolen,
              "%s; core %s (%s); environment: %s; openblas_get_num_threads %d (build: %s); "
-             "process threads before/after a %zux%zux%zu sgemm: %d/%d%s; no weight pre-packing "
+             "process threads before/after a %dx%dx%d sgemm: %d/%d%s; no weight pre-packing "
              "(not in OpenBLAS's API), bias fill inside the timed call%s%s",
              config ? config : "OpenBLAS ?", core ? core : "?",
              have_coretype ? "forced by OPENBLAS_CORETYPE" : "OPENBLAS_CORETYPE not set",
              env[0] ? env : "no OPENBLAS_* variables", nthreads,
-             parallel == 0 ? "sequential" : parallel == 1 ? "pthreads" : "OpenMP", rows, dim, n,
+             parallel == 0 ? "sequential" : parallel == 1 ? "pthreads" : "OpenMP", NKB_PROBE_ROWS,
+             NKB_PROBE_DIM, NKB_PROBE_N,
              before, after, single ? " (single-threaded)" : " (NOT single-threaded: peer disabled)",
              why[0] ? "; unusable: " : "", why);
     if (why[0] || !single) {
         fini();
         return -1;
     }
-    peer->name = "openblas";
-    peer->prepare = prepare;
-    peer->run = run;
-    peer->fini = fini;
     return 0;
 }

@@ -68,6 +68,13 @@ typedef struct nkb_linear_peer {
 int nkb_onednn_linear_init(nkb_linear_peer *peer, char *info, size_t infolen);
 int nkb_openblas_linear_init(nkb_linear_peer *peer, char *info, size_t infolen);
 int nkb_xnnpack_linear_init(nkb_linear_peer *peer, char *info, size_t infolen);
+/* One call of a linear peer of a benchmark's kind (NKB_PROBE_ROWS x NKB_PROBE_DIM x
+ * NKB_PROBE_N, zeros), with the process's thread count before and after it, to see whether the
+ * peer starts threads; why: what prepare() or run() reported ("" when nothing). Each peer's
+ * init runs it (bench/peers/common.c). */
+enum { NKB_PROBE_ROWS = 32, NKB_PROBE_DIM = 4096, NKB_PROBE_N = 256 };
+void nkb_linear_probe(const nkb_linear_peer *peer, int *before, int *after, char *why,
+                      size_t whylen);
 /* What the three assume of the harness (bench/peers/{onednn,openblas,xnnpack}_linear.c):
  * - prepare() takes no lda/ldy: oneDNN and XNNPACK build for dense a and y (lda == dim,
  *   ldy == n). run() with other strides still computes the right thing, but its first such

@@ -156,36 +156,21 @@ int nkb_xnnpack_linear_init(nkb_linear_peer *peer, char *info, size_t infolen)
     S.initialized = 1;
 
     /* One real call, of a benchmark's kind, to see whether it starts threads. */
-    const size_t rows = 32, dim = 4096, n = 256;
-    float *a = calloc(rows * dim + XNN_EXTRA_BYTES / sizeof(float), sizeof *a);
-    float *y = calloc(rows * n, sizeof *y);
-    float *w = calloc(n * dim, sizeof *w), *b = calloc(n, sizeof *b);
-    const int before = nkb_thread_count();
-    const char *e = "out of memory";
-    if (a && y && w && b) {
-        e = prepare(rows, dim, n, w, dim, b);
-        if (!e)
-            e = run(rows, dim, n, a, dim, y, n);
-    }
-    const int after = nkb_thread_count();
+    peer->name = "xnnpack", peer->prepare = prepare, peer->run = run, peer->fini = fini;
+    int before, after;
     char why[sizeof S.err];
-    snprintf(why, sizeof why, "%s", e ? e : "");
-    free(a), free(y), free(w), free(b);
+    nkb_linear_probe(peer, &before, &after, why, sizeof why);
     drop_operator();
     const int single = after == before;
     snprintf(info, infolen,
              "%s; fully_connected_nc_f32, weights packed at prepare(), no thread pool (runs on "
-             "the calling thread); process threads before/after a %zux%zux%zu call: %d/%d%s%s%s",
-             ver, rows, dim, n, before, after,
+             "the calling thread); process threads before/after a %dx%dx%d call: %d/%d%s%s%s",
+             ver, NKB_PROBE_ROWS, NKB_PROBE_DIM, NKB_PROBE_N, before, after,
              single ? " (single-threaded)" : " (NOT single-threaded: peer disabled)",
              why[0] ? "; unusable: " : "", why);
     if (why[0] || !single) {
         fini();
         return -1;
     }
-    peer->name = "xnnpack";
-    peer->prepare = prepare;
-    peer->run = run;
-    peer->fini = fini;
     return 0;
 }
