@@ -11,6 +11,8 @@
  *   ceiling_<kind>/<dtype>/<isa>/bytes:<N>     kind: read, copy, triad (one working set per
  *                                              cache level), copy_nt (DRAM only); N: bytes
  *   ceiling_fma/<dtype>/<isa>/acc:<A>          peak FMA, A independent vector accumulators
+ *   block/<layout>/<norm>/<act>/<impl>/<path>/d:<D>/rows:<R>
+ *                                              a whole FFN block (bench/blocks.c)
  * Labels: L1, L2, L3 or DRAM (the level the working set fits in), REG for ceiling_fma.
  */
 #ifndef NKB_BENCH_H
@@ -41,15 +43,15 @@ int nkb_parse_args(int *argc, char **argv, nkb_options *o);
 /* normkit-bench's own part of --help. */
 void nkb_print_help(FILE *f);
 
-typedef enum { NKB_CASE_KERNEL, NKB_CASE_BANDWIDTH, NKB_CASE_FMA } nkb_case_kind;
+typedef enum { NKB_CASE_KERNEL, NKB_CASE_BANDWIDTH, NKB_CASE_FMA, NKB_CASE_BLOCK } nkb_case_kind;
 
 typedef struct nkb_case {
     char name[96];       /* see the grammar above */
     const char *label;   /* "L1", "L2", "L3", "DRAM" (working set), or "REG" (register-only) */
     nkb_case_kind kind;
     double bytes;        /* bytes read + written by one call (0 for FMA cases) */
-    double rows;         /* rows normalized by one call (kernel cases), else 0 */
-    double flops;        /* floating-point operations of one call (FMA cases), else 0 */
+    double rows;         /* rows normalized by one call (kernel cases; block cases: tokens), else 0 */
+    double flops;        /* floating-point operations of one call (FMA, linear, block cases), else 0 */
     double ws_bytes;     /* distinct bytes one call touches: what decides the label */
     int real_time;       /* rates per second of wall time (the case runs threads of its own) */
     int index;           /* private to bench code */

@@ -5,7 +5,8 @@
 // Counters (rates are per second of the benchmark's time, Google Benchmark's CPU time):
 //   bytes_per_second   bytes read + written per call (SetBytesProcessed)
 //   rows_per_second    rows normalized (kernel cases)
-//   flops_per_second   floating-point operations (FMA ceilings)
+//   flops_per_second   floating-point operations (FMA ceilings, linear and block cases)
+//   tokens_per_second  rows (tokens) through a whole block (block cases)
 //   working_set_bytes  distinct bytes one call touches (not a rate): what picks the label
 //   wall_time_rates    1 on cases that run threads of their own (<isa>_2t): their rates are
 //                      per second of wall time, not of the main thread's CPU time
@@ -62,6 +63,9 @@ void run_case(benchmark::State &state, const nkb_case *c)
         state.SetBytesProcessed(static_cast<int64_t>(c->bytes * iters));
     if (c->rows > 0)
         state.counters["rows_per_second"] =
+            benchmark::Counter(c->rows, benchmark::Counter::kIsIterationInvariantRate);
+    if (c->kind == NKB_CASE_BLOCK) // a block's rows are tokens
+        state.counters["tokens_per_second"] =
             benchmark::Counter(c->rows, benchmark::Counter::kIsIterationInvariantRate);
     if (c->flops > 0)
         state.counters["flops_per_second"] =

@@ -25,6 +25,7 @@
 #include <sys/mman.h>
 
 #include "bench_config.h"
+#include "bench_blocks.h"
 #include "bench_internal.h"
 #include "ceilings/ceilings.h"
 #include "normkit_config.h"
@@ -536,7 +537,7 @@ int nkb_cases_build(const nkb_options *o, const nkb_machine *m, char *err, size_
             }
         }
     }
-    if (build_linear_cases(o, m) != 0)
+    if (build_linear_cases(o, m) != 0 || nkb_blocks_build(o, m->cap) != 0)
         goto oom;
     return 0;
 oom:
@@ -544,14 +545,15 @@ oom:
     return -1;
 }
 
+/* This file's cases, then the block cases (bench/blocks.c). */
 size_t nkb_case_count(void)
 {
-    return nentries;
+    return nentries + nkb_blocks_count();
 }
 
 const nkb_case *nkb_case_get(size_t i)
 {
-    return i < nentries ? &entries[i].c : NULL;
+    return i < nentries ? &entries[i].c : nkb_blocks_get(i - nentries);
 }
 
 void nkb_cases_context(void (*add)(const char *key, const char *value))
@@ -575,6 +577,7 @@ void nkb_cases_context(void (*add)(const char *key, const char *value))
     add("ceiling_targets_bytes", ceiling_ws);
     add("ceiling_isa_map", ceiling_map);
     add("variants_skipped", skipped[0] ? skipped : "none");
+    nkb_blocks_context(add);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -717,18 +720,25 @@ static int setup_linear(const nkb_entry *e, char *err, size_t errlen);
 
 float nkb_case_run(const nkb_case *c)
 {
+    if (c->kind == NKB_CASE_BLOCK)
+        return nkb_blocks_run(c);
     const nkb_entry *e = &entries[c->index];
     switch (c->kind) {
     case NKB_CASE_KERNEL: return e->lv ? run_linear(e) : run_kernel(e);
     case NKB_CASE_BANDWIDTH:
         return bw_fn(e->stream, e->bw_kind)(e->n, e->reps, pool.a[0], pool.a[1], pool.a[2]);
     case NKB_CASE_FMA: return e->fma->run(NKB_FMA_ITERS);
+    case NKB_CASE_BLOCK: break;
     }
     return 0;
 }
 
 int nkb_case_setup(const nkb_case *c, char *err, size_t errlen)
 {
+    if (c->kind == NKB_CASE_BLOCK) {
+        pool_free(); /* the kernel cases' buffers: the blocks keep their own */
+        return nkb_blocks_setup(c, err, errlen);
+    }
     const nkb_entry *e = &entries[c->index];
     if (c->kind == NKB_CASE_KERNEL && e->lv) {
         if (setup_linear(e, err, errlen) != 0)
@@ -755,6 +765,7 @@ void nkb_cases_free(void)
 {
     w2_stop();
     pool_free();
+    nkb_blocks_free();
     for (size_t i = 0; i < nlpeers; i++)
         if (lpeers[i].fini) /* none under --list */
             lpeers[i].fini();

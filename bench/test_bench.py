@@ -29,6 +29,8 @@ KERNEL = re.compile(r"^(?P<op>[a-z0-9_]+)/(?P<dtype>f32)/(?P<isa>[a-z0-9_]+)/dim
 LINEAR = re.compile(r"^(?P<op>[a-z0-9_]+)/(?P<dtype>f32)/(?P<isa>[a-z0-9_]+)/dim:(?P<dim>\d+)/n:(?P<n>\d+)/rows:(?P<rows>\d+)$")
 BANDWIDTH = re.compile(r"^ceiling_(?P<kind>read|copy|copy_nt|triad)/f32/(?P<isa>[a-z0-9_]+)/bytes:(?P<bytes>\d+)$")
 FMA = re.compile(r"^ceiling_fma/f32/(?P<isa>[a-z0-9_]+)/acc:(?P<acc>\d+)$")
+BLOCK = re.compile(r"^block/(?P<layout>prenorm|postnorm)/(?P<norm>rmsnorm|layernorm)/(?P<act>gelu|silu|swiglu)/"
+                   r"(?P<impl>[a-z0-9_]+)/(?P<path>scalar|unfused|fused|peer)/d:(?P<d>\d+)/rows:(?P<rows>\d+)$")
 LEVELS = ("L1", "L2", "L3", "DRAM")
 
 
@@ -96,8 +98,8 @@ p = run(["--profile=quick", "--list"])
 check(p.returncode == 0, f"--list exits 0 (got {p.returncode}): {p.stderr}")
 cases = parse_list(p.stdout)
 for name, label, _, _ in cases:
-    check(KERNEL.match(name) or LINEAR.match(name) or BANDWIDTH.match(name) or FMA.match(name),
-          f"name parses: {name}")
+    check(KERNEL.match(name) or LINEAR.match(name) or BANDWIDTH.match(name) or FMA.match(name)
+          or BLOCK.match(name), f"name parses: {name}")
     check(label in LEVELS + ("REG",), f"{name}: label {label!r} is a level")
 names = [c[0] for c in cases]
 check(len(names) == len(set(names)), "names are unique")
@@ -126,6 +128,20 @@ for op in ops:
     want = [LEVELS[i] for i in range(3) if caps[i]] + ["DRAM"]
     for lvl in want:
         check(lvl in levels_of_op, f"{op} has a shape in {lvl} (quick profile)")
+# blocks: every supported SIMD ISA's unfused and fused paths, and the scalar path, for each
+# quick configuration, at rows 1, 32 and 512 (scalar: up to its FLOP limit)
+blocks = [m for m in map(BLOCK.match, names) if m]
+check(blocks, "the quick profile has block cases")
+configs = {(m["layout"], m["norm"], m["act"], m["d"]) for m in blocks}
+check({c[:3] for c in configs} >= {("prenorm", "rmsnorm", "swiglu"), ("postnorm", "layernorm", "gelu")},
+      f"the gated pre-norm and a post-norm block are in the quick profile ({sorted(configs)})")
+have = {(m["layout"], m["norm"], m["act"], m["d"], m["impl"], m["path"], m["rows"]) for m in blocks}
+for cfg in configs:
+    for isa in supported - {"scalar"}:
+        for path in ("unfused", "fused"):
+            for rows in ("1", "32", "512"):
+                check(cfg + (isa, path, rows) in have, f"block {cfg} {isa}/{path} rows {rows}")
+    check(cfg + ("scalar", "scalar", "1") in have, f"block {cfg} scalar path at rows 1")
 ceil_isas = {m["isa"] for m in map(FMA.match, names) if m}
 for isa in supported:
     check(isa in ceil_isas, f"an FMA ceiling for {isa}")
@@ -145,6 +161,12 @@ for c in cases:
     m = BANDWIDTH.match(c[0])
     if m and c[1] == "L1" or FMA.match(c[0]):
         pick.add(c[0])
+# one block configuration at rows 1: every path and peer
+first_block = blocks[0] if blocks else None
+block_pick = {m.string for m in blocks if first_block and m["rows"] == "1" and
+              (m["layout"], m["norm"], m["act"], m["d"]) ==
+              (first_block["layout"], first_block["norm"], first_block["act"], first_block["d"])}
+pick |= block_pick
 regex = "^(" + "|".join(sorted(pick)) + ")$"
 with tempfile.TemporaryDirectory() as tmp:
     out = os.path.join(tmp, "bench.json")
@@ -178,6 +200,11 @@ for name, b in ran.items():
     if FMA.match(name):
         check(b.get("flops_per_second", 0) > 0, f"{name}: positive flops_per_second")
         check(b.get("label") == "REG", f"{name}: label REG")
+        continue
+    if BLOCK.match(name):
+        for counter in ("tokens_per_second", "flops_per_second", "rows_per_second"):
+            check(b.get(counter, 0) > 0, f"{name}: positive {counter}")
+        check(b.get("label") in LEVELS, f"{name}: cache-level label ({b.get('label')!r})")
         continue
     check(b.get("bytes_per_second", 0) > 0, f"{name}: positive bytes_per_second")
     check(b.get("working_set_bytes", 0) > 0, f"{name}: positive working_set_bytes")

@@ -17,6 +17,10 @@
  *   rejects y == r, and y == x with another stride over more than one row, not partial
  *   overlaps); it also returns NORMKIT_OK for rows == 0, which must not be passed to a variant.
  *   The linear operators (n, W, bias, workspace) add the contract stated in normkit_kernel.h.
+ *   The elementwise operators (normkit_op_info.elementwise: gelu, silu, add, mul) take no
+ *   gamma, beta or eps; for add and mul r is a second input, never written, and y may equal
+ *   x or r with the same stride. normkit_args_check rejects, for them, any other overlap of
+ *   y's address range with x's or r's.
  *   A variant given arguments outside the contract has undefined behaviour.
  */
 #ifndef NORMKIT_KERNELS_H
@@ -50,6 +54,8 @@ typedef struct normkit_op_info {
     unsigned mats_read;    /* rows x dim matrices read per call */
     unsigned mats_written; /* rows x dim matrices written per call (linear: y is rows x n) */
     unsigned vecs;         /* dim-long vectors read per call (gamma, beta) */
+    int elementwise;       /* no norm, not linear: y[i][j] depends on x[i][j] (and r[i][j]) only
+                            * (gelu, silu, add, mul; r is a second input when mats_read == 2) */
 } normkit_op_info;
 
 /* The operator's line; NULL outside the enum. */
@@ -82,6 +88,8 @@ typedef struct normkit_args {
      * none of the memory modes); normkit_op_run uses the active variant's registry knobs
      * when this is NULL. */
     const normkit_kparams *kp;
+    /* linear operators: applied to each finished output (normkit_kernel.h); NULL: none */
+    const normkit_epilogue *epi;
 } normkit_args;
 
 typedef struct normkit_kernel {

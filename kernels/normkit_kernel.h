@@ -62,6 +62,40 @@ typedef struct normkit_kparams {
     unsigned pack_nr, pack_vl;
 } normkit_kparams;
 
+/* The activations of the elementwise operators (gelu, silu) and of the linear epilogue:
+ *   GELU (exact, erf-based): x/2 (1 + erf(x / sqrt 2))      SiLU: x / (1 + exp(-x))
+ * Accuracy (docs/numerics.md, "Activations"): the SIMD variants call SLEEF's 1.0-ULP
+ * functions (Sleef_erff*_u10, Sleef_expf*_u10), the scalar one libm's erff/expf. */
+typedef enum { NORMKIT_ACT_NONE = 0, NORMKIT_ACT_GELU = 1, NORMKIT_ACT_SILU = 2 } normkit_act;
+
+/* What a linear kernel does to each output once its sum (bias included) is final, while the
+ * tile is still in cache (NULL: nothing):
+ *   y[i][j] = act(sum + bias[j]) * mul[i][j] + add[i][j]
+ * mul and add ([rows x n], strides ldmul, ldadd >= n) may each be NULL (1 and 0). They must
+ * not overlap y. The blocks (normkit_block.h) put an FFN's activation, a gated FFN's product
+ * and the pre-norm residual add here. */
+typedef struct normkit_epilogue {
+    normkit_act act;
+    const float *mul;
+    size_t ldmul;
+    const float *add;
+    size_t ldadd;
+} normkit_epilogue;
+
+/* e shifted to output (i, j): what a kernel passes on for a sub-block (NULL stays NULL). */
+static inline const normkit_epilogue *normkit_epilogue_at(const normkit_epilogue *e, size_t i,
+                                                          size_t j, normkit_epilogue *tmp)
+{
+    if (!e)
+        return NULL;
+    *tmp = *e;
+    if (tmp->mul)
+        tmp->mul += i * tmp->ldmul + j;
+    if (tmp->add)
+        tmp->add += i * tmp->ldadd + j;
+    return tmp;
+}
+
 /* The uniform signature of each operator's variants, generated from normkit_ops.inc: function
  * types (a kernel file declares itself with one, e.g. `normkit_rmsnorm_f32_ukernel
  * normkit_rmsnorm_f32__avx2;`, so the compiler checks it against the registry's expectation).
@@ -69,7 +103,7 @@ typedef struct normkit_kparams {
  *   void (size_t rows, size_t dim, const float *x, size_t ldx, const float *gamma, float eps,
  *         float *y, size_t ldy, const normkit_kparams *kp)
  * and every other one likewise: the entry point's parameters, then the knobs (and, for the
- * linear operators, the workspace). */
+ * linear operators, the workspace and the epilogue). */
 #define NORMKIT_UNPAREN(...) __VA_ARGS__
 #define NORMKIT_JOIN(A, B) (NORMKIT_UNPAREN A, NORMKIT_UNPAREN B)
 #define NORMKIT_OP(NAME, NORM, RES, BETA, LIN, MR, MW, VECS, PARAMS, KPARAMS, ...)               \
@@ -126,15 +160,17 @@ static inline size_t normkit_linear_ws_floats(const normkit_kparams *kp, size_t 
                                             size_t ldx, NORMKIT_UNPAREN NORM_PARAMS,              \
                                             const float *w, size_t ldw, const float *bias,        \
                                             float *y, size_t ldy, const normkit_kparams *kp,      \
-                                            float *ws)                                            \
+                                            float *ws, const normkit_epilogue *epi)               \
     {                                                                                             \
         const size_t ld = normkit_ws_ld(dim), mc = kp->lin_mc ? kp->lin_mc : 1;                   \
+        normkit_epilogue e;                                                                       \
         for (size_t i = 0; i < rows; i += mc) {                                                   \
             const size_t mb = rows - i < mc ? rows - i : mc;                                      \
             normkit_##NORM##_f32__##ISA(mb, dim, x + i * ldx, ldx, NORMKIT_UNPAREN NORM_ARGS, ws, \
                                         ld, NULL);                                                \
             normkit_linear_f32__##ISA(mb, dim, n, ws, ld, w, ldw, bias, y + i * ldy, ldy, kp,     \
-                                      ws + (rows < mc ? rows : mc) * ld);                         \
+                                      ws + (rows < mc ? rows : mc) * ld,                          \
+                                      normkit_epilogue_at(epi, i, 0, &e));                        \
         }                                                                                         \
     }
 #define NORMKIT_NORM_LINEAR_rmsnorm(ISA)                                                         \

@@ -22,6 +22,7 @@
 #include <immintrin.h>
 #include <stddef.h>
 
+#include "epilogue_f32__avx512.h"
 #include "normkit_kernel.h"
 
 normkit_linear_f32_ukernel normkit_linear_f32__avx512;
@@ -149,10 +150,13 @@ static void tile_any(size_t m, size_t n, size_t kb, const float *a, size_t lda, 
     }
 }
 
+/* Columns per epilogue call of the dot-product form: 16 panels of NR, 6 vectors. */
+enum { EPI_COLS = 96 };
+
 /* The dot-product form on row-major W (ldw >= dim): decode-sized and small row counts. */
 static void dot_form(size_t rows, size_t dim, size_t n, const float *x, size_t ldx,
                      const float *w, size_t ldw, const float *bias, float *y, size_t ldy,
-                     const normkit_kparams *kp, float *ws)
+                     const normkit_kparams *kp, float *ws, const normkit_epilogue *epi)
 {
     const int packed = 0;
     const size_t kpad = (dim + VL - 1) / VL * VL;
@@ -170,6 +174,7 @@ static void dot_form(size_t rows, size_t dim, size_t n, const float *x, size_t l
          * meanwhile prefetch the next block's W into L2, so the next first tile finds it
          * there (with one tile per block — decode — there is nothing to overlap with). */
         const size_t tiles = (mb + MR - 1) / MR;
+        size_t jepi = 0; /* the first column the epilogue has not seen */
         for (size_t j0 = 0; j0 < n; j0 += NR) {
             const size_t nb = n - j0 < NR ? n - j0 : NR;
             const float *bj = bias ? bias + j0 : NULL;
@@ -208,6 +213,14 @@ static void dot_form(size_t rows, size_t dim, size_t n, const float *x, size_t l
                              ws ? ws + t * (size_t)(MR * NR * VL) : NULL,
                              lines && t > 0 ? &nx : NULL);
                 }
+            }
+            /* columns jepi.. are final: the epilogue takes them in groups of EPI_COLS (whole
+             * vectors, while they are still in L1/L2) rather than per 6-column panel */
+            if (epi && (j0 + nb - jepi >= EPI_COLS || j0 + nb == n)) {
+                normkit_epilogue e;
+                nk_epilogue_f32__avx512(normkit_epilogue_at(epi, i0, jepi, &e), mb, j0 + nb - jepi,
+                                        y + i0 * ldy + jepi, ldy);
+                jepi = j0 + nb;
             }
         }
     }
@@ -338,7 +351,7 @@ static void pack_panel(const float *w, size_t ldw, size_t nb, size_t kb, float *
  * packed here, one BN x BK block at a time, into the workspace (where it stays in L2). */
 static void bcast_form(size_t rows, size_t dim, size_t n, const float *x, size_t ldx,
                        const float *w, size_t ldw, const float *bias, float *y, size_t ldy,
-                       const normkit_kparams *kp, float *panel_ws)
+                       const normkit_kparams *kp, float *panel_ws, const normkit_epilogue *epi)
 {
     const int packed = ldw == 0;
     const size_t mc = kp->lin_mc ? kp->lin_mc : rows;
@@ -368,6 +381,11 @@ static void bcast_form(size_t rows, size_t dim, size_t n, const float *x, size_t
                     btile_any(m, nv, lastmask, kb, x + i * ldx + k0, ldx, p, y + i * ldy + j0,
                               ldy, k0 + kb == dim ? bj : NULL, k0 == 0,
                               packed ? kp->lin_prefetch : 0, ynext);
+                    if (epi && k0 + kb == dim) { /* the tile is final and in L1 */
+                        normkit_epilogue e;
+                        nk_epilogue_f32__avx512(normkit_epilogue_at(epi, i, j0, &e), m, nb,
+                                                y + i * ldy + j0, ldy);
+                    }
                 }
             }
         }
@@ -382,13 +400,14 @@ static void bcast_form(size_t rows, size_t dim, size_t n, const float *x, size_t
  */
 void normkit_linear_f32__avx512(size_t rows, size_t dim, size_t n, const float *x, size_t ldx,
                                 const float *w, size_t ldw, const float *bias, float *y,
-                                size_t ldy, const normkit_kparams *kp, float *ws)
+                                size_t ldy, const normkit_kparams *kp, float *ws,
+                                const normkit_epilogue *epi)
 {
     if (ldw == 0 || (ws && kp->lin_pack_rows && rows >= kp->lin_pack_rows)) {
         /* the panel goes after the dot form's accumulator space */
         float *panel = ws ? ws + normkit_linear_spill_floats(kp, rows) - (size_t)BN * BK : NULL;
-        bcast_form(rows, dim, n, x, ldx, w, ldw, bias, y, ldy, kp, panel);
+        bcast_form(rows, dim, n, x, ldx, w, ldw, bias, y, ldy, kp, panel, epi);
     } else {
-        dot_form(rows, dim, n, x, ldx, w, ldw, bias, y, ldy, kp, ws);
+        dot_form(rows, dim, n, x, ldx, w, ldw, bias, y, ldy, kp, ws, epi);
     }
 }

@@ -30,6 +30,7 @@
 #include <arm_neon.h>
 #include <stddef.h>
 
+#include "epilogue_f32__neon.h"
 #include "normkit_kernel.h"
 
 normkit_linear_f32_ukernel normkit_linear_f32__neon;
@@ -163,9 +164,13 @@ static void tile_any(size_t m, size_t n, size_t kb, const float *a, size_t lda, 
     }
 }
 
+/* Columns per epilogue call: 8 panels of NR, 12 vectors. */
+enum { EPI_COLS = 48 };
+
 void normkit_linear_f32__neon(size_t rows, size_t dim, size_t n, const float *x, size_t ldx,
                               const float *w, size_t ldw, const float *bias, float *y,
-                              size_t ldy, const normkit_kparams *kp, float *ws)
+                              size_t ldy, const normkit_kparams *kp, float *ws,
+                              const normkit_epilogue *epi)
 {
     (void)ws;
     const int packed = ldw == 0;
@@ -182,6 +187,7 @@ void normkit_linear_f32__neon(size_t rows, size_t dim, size_t n, const float *x,
         for (size_t k0 = 0; k0 < dim; k0 += kc) {
             const size_t kb = dim - k0 < kc ? dim - k0 : kc;
             const size_t wk = packed ? k0 / VL * wkvec : k0;
+            size_t jepi = 0; /* the first column the epilogue has not seen */
             for (size_t j0 = 0; j0 < n; j0 += NR) {
                 const size_t nb = n - j0 < NR ? n - j0 : NR;
                 const float *wj = w + j0 / NR * wgroup + wk;
@@ -190,6 +196,14 @@ void normkit_linear_f32__neon(size_t rows, size_t dim, size_t n, const float *x,
                     const size_t m = i0 + mb - i < MR ? i0 + mb - i : MR;
                     tile_any(m, nb, kb, x + i * ldx + k0, ldx, wj, wrow, wkvec, pf,
                              y + i * ldy + j0, ldy, k0 + kb == dim ? bj : NULL, k0 == 0);
+                }
+                /* after the last k block, columns jepi.. are final: the epilogue takes them in
+                 * groups of EPI_COLS while they are still in cache */
+                if (epi && k0 + kb == dim && (j0 + nb - jepi >= EPI_COLS || j0 + nb == n)) {
+                    normkit_epilogue e;
+                    nk_epilogue_f32__neon(normkit_epilogue_at(epi, i0, jepi, &e), mb,
+                                          j0 + nb - jepi, y + i0 * ldy + jepi, ldy);
+                    jepi = j0 + nb;
                 }
             }
         }

@@ -3,17 +3,20 @@
  * auto-vectorization: the baseline every variant is measured against).
  * One output at a time: a sequential float sum over k, then + bias. Packed weights (ldw == 0)
  * are this variant's layout, pack_nr = pack_vl = 1: W row-major with stride dim.
+ * The epilogue (normkit_epilogue) is applied to each output as it is stored.
  * Numerics: |y - exact| <= (dim + 1) u sum_k |x_k W_jk| + u |y| (docs/numerics.md, "Linear").
  */
 #include <stddef.h>
 
+#include "../act/act_f32__scalar.h"
 #include "normkit_kernel.h"
 
 normkit_linear_f32_ukernel normkit_linear_f32__scalar;
 
 void normkit_linear_f32__scalar(size_t rows, size_t dim, size_t n, const float *x, size_t ldx,
                                 const float *w, size_t ldw, const float *bias, float *y,
-                                size_t ldy, const normkit_kparams *kp, float *ws)
+                                size_t ldy, const normkit_kparams *kp, float *ws,
+                                const normkit_epilogue *epi)
 {
     (void)kp;
     (void)ws;
@@ -25,6 +28,17 @@ void normkit_linear_f32__scalar(size_t rows, size_t dim, size_t n, const float *
             float s = 0.0f;
             for (size_t k = 0; k < dim; k++)
                 s += xr[k] * wr[k];
-            y[i * ldy + j] = bias ? s + bias[j] : s;
+            s = bias ? s + bias[j] : s;
+            if (epi) { /* y = act(s) * mul + add, each its own rounding */
+                if (epi->act == NORMKIT_ACT_GELU)
+                    s = nk_gelu_f32(s);
+                else if (epi->act == NORMKIT_ACT_SILU)
+                    s = nk_silu_f32(s);
+                if (epi->mul)
+                    s *= epi->mul[i * epi->ldmul + j];
+                if (epi->add)
+                    s += epi->add[i * epi->ldadd + j];
+            }
+            y[i * ldy + j] = s;
         }
 }
