@@ -10,7 +10,7 @@ cd "$(dirname "$0")"
 
 PACKAGES=(meson ninja-build pkgconf gcc g++ python3 python3-matplotlib
           libcmocka-dev libhwloc-dev libsleef-dev libbenchmark-dev libeigen3-dev libdnnl-dev
-          libopenblas-dev libxnnpack-dev libpthreadpool-dev)
+          libopenblas-dev libxnnpack-dev libpthreadpool-dev libtorch-dev)
 
 deps() {
     local missing=()

@@ -10,6 +10,8 @@
  *   layernorm      x, y, gamma, beta                        4 (2RD + 2D)
  *   add_rmsnorm    x and r read, r and y written, gamma     4 (4RD + D)
  *   add_layernorm  the same plus beta                       4 (4RD + 2D)
+ *   gelu, silu     x read, y written                        4 (2RD)
+ *   add, mul       x and r read, y written                  4 (3RD)
  * The working set (what picks the cache-level label) counts each array once: r is read and
  * written but is one array, so add+norm touches 4 (3RD + D) or 4 (3RD + 2D) bytes.
  * Peers are charged the same bytes as normkit for the same operator, whatever they do.
@@ -643,7 +645,8 @@ static void fill(float *p, size_t n, unsigned stream, float lo, float width)
 enum { NKB_X, NKB_Y, NKB_R, NKB_GAMMA, NKB_BETA };
 
 /*
- * Inputs: x in [-1, 1) (add+norm: [-2^-10, 2^-10)), gamma in [0.5, 1.5), beta in [-0.5, 0.5).
+ * Inputs: x in [-1, 1) (add+norm: [-2^-10, 2^-10)), gamma in [0.5, 1.5), beta in [-0.5, 0.5);
+ * r (elementwise add, mul: an input) in [-1, 1).
  * add+norm overwrites r with x + r on every call, so the timed loop keeps adding x to r:
  * after N calls r = r0 + N x (with roundings). That stays tame, whatever N:
  *  - x is small, |x| <= 2^-10, and r0 in [-1, 1). Once |r| reaches 2^14-2^15 an ulp of r is
@@ -661,12 +664,14 @@ static int setup_kernel(const nkb_entry *e, char *err, size_t errlen)
     const size_t n = e->rows * e->dim;
     const normkit_op op = e->v->op;
     const int add = normkit_op_get(op)->residual;
+    /* elementwise add and mul read r as a second input (never written): filled once */
+    const int r_in = normkit_op_get(op)->elementwise && normkit_op_get(op)->mats_read > 1;
     char key[64];
     snprintf(key, sizeof key, "k%d:%zu:%zu", (int)op, e->rows, e->dim);
     if (strcmp(key, pool.key) != 0) {
         pool_free();
         if (!pool_alloc(NKB_X, n) || !pool_alloc(NKB_Y, n) || !pool_alloc(NKB_GAMMA, e->dim) ||
-            !pool_alloc(NKB_BETA, e->dim) || (add && !pool_alloc(NKB_R, n))) {
+            !pool_alloc(NKB_BETA, e->dim) || ((add || r_in) && !pool_alloc(NKB_R, n))) {
             pool_free();
             snprintf(err, errlen, "out of memory allocating %.0f bytes", e->c.ws_bytes);
             return -1;
@@ -674,6 +679,8 @@ static int setup_kernel(const nkb_entry *e, char *err, size_t errlen)
         fill(pool.a[NKB_X], n, NKB_X, add ? -0x1p-10f : -1.0f, add ? 0x1p-9f : 2.0f);
         fill(pool.a[NKB_GAMMA], e->dim, NKB_GAMMA, 0.5f, 1.0f);
         fill(pool.a[NKB_BETA], e->dim, NKB_BETA, -0.5f, 1.0f);
+        if (r_in)
+            fill(pool.a[NKB_R], n, NKB_R, -1.0f, 2.0f);
         snprintf(pool.key, sizeof pool.key, "%s", key);
     }
     if (add)

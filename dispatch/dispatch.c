@@ -239,6 +239,32 @@ static normkit_status linear_check(const normkit_op_info *info, const normkit_ar
     return NORMKIT_OK;
 }
 
+/* y against an input matrix p of an elementwise operator: the same matrix (the same start and,
+ * over more than one row, the same stride) is in place; any other overlap of the address
+ * ranges is refused (a vector of p could be read after an overlapping store of y). */
+static int elementwise_alias_ok(const normkit_args *a, const float *p, size_t ldp)
+{
+    if (a->y == p)
+        return a->rows == 1 || a->ldy == ldp;
+    return !ranges_overlap(a->y, a->rows, a->dim, a->ldy, p, a->rows, a->dim, ldp);
+}
+
+/* Elementwise operators: x (and r, a second input, for add and mul) and y, all rows x dim;
+ * y is x or r exactly, or apart from both. No gamma, beta or eps. */
+static normkit_status elementwise_check(const normkit_op_info *info, const normkit_args *a)
+{
+    const int binary = info->mats_read > 1;
+    if (!a->x || !a->y || (binary && !a->r))
+        return NORMKIT_ERR_NULL;
+    if (a->dim == 0 || !normkit_matrix_ok(a->rows, a->dim, a->ldx) ||
+        !normkit_matrix_ok(a->rows, a->dim, a->ldy) ||
+        (binary && !normkit_matrix_ok(a->rows, a->dim, a->ldr)))
+        return NORMKIT_ERR_SHAPE;
+    if (!elementwise_alias_ok(a, a->x, a->ldx) || (binary && !elementwise_alias_ok(a, a->r, a->ldr)))
+        return NORMKIT_ERR_SHAPE;
+    return NORMKIT_OK;
+}
+
 normkit_status normkit_args_check(normkit_op op, const normkit_args *a)
 {
     const normkit_op_info *info = normkit_op_get(op);
@@ -250,6 +276,8 @@ normkit_status normkit_args_check(normkit_op op, const normkit_args *a)
         return NORMKIT_OK;
     if (info->linear)
         return linear_check(info, a);
+    if (info->elementwise)
+        return elementwise_check(info, a);
     if (!a->x || !a->y || (info->residual && !a->r))
         return NORMKIT_ERR_NULL;
     if (a->dim == 0 || !normkit_matrix_ok(a->rows, a->dim, a->ldx) ||

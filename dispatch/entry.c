@@ -44,6 +44,37 @@ normkit_status normkit_add_layernorm_f32(size_t rows, size_t dim, const float *x
                                           .y = y, .ldy = ldy});
 }
 
+normkit_status normkit_gelu_f32(size_t rows, size_t dim, const float *x, size_t ldx, float *y,
+                                size_t ldy)
+{
+    return normkit_op_run(normkit_op_gelu, &(normkit_args){.rows = rows, .dim = dim, .x = x,
+                                                           .ldx = ldx, .y = y, .ldy = ldy});
+}
+
+normkit_status normkit_silu_f32(size_t rows, size_t dim, const float *x, size_t ldx, float *y,
+                                size_t ldy)
+{
+    return normkit_op_run(normkit_op_silu, &(normkit_args){.rows = rows, .dim = dim, .x = x,
+                                                           .ldx = ldx, .y = y, .ldy = ldy});
+}
+
+/* r is only read by add and mul; normkit_args carries the residual operators' writable r */
+normkit_status normkit_add_f32(size_t rows, size_t dim, const float *x, size_t ldx, const float *r,
+                               size_t ldr, float *y, size_t ldy)
+{
+    return normkit_op_run(normkit_op_add,
+                          &(normkit_args){.rows = rows, .dim = dim, .x = x, .ldx = ldx,
+                                          .r = (float *)r, .ldr = ldr, .y = y, .ldy = ldy});
+}
+
+normkit_status normkit_mul_f32(size_t rows, size_t dim, const float *x, size_t ldx, const float *r,
+                               size_t ldr, float *y, size_t ldy)
+{
+    return normkit_op_run(normkit_op_mul,
+                          &(normkit_args){.rows = rows, .dim = dim, .x = x, .ldx = ldx,
+                                          .r = (float *)r, .ldr = ldr, .y = y, .ldy = ldy});
+}
+
 normkit_status normkit_linear_f32(size_t rows, size_t dim, size_t n, const float *x, size_t ldx,
                                   const float *w, size_t ldw, const float *bias, float *y,
                                   size_t ldy)

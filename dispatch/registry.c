@@ -22,7 +22,8 @@ enum {
 /* ---- operators ---- */
 
 #define NORMKIT_OP(NAME, NORM, RES, BETA, LIN, MR, MW, VECS, ...)                                 \
-    {#NAME, NORMKIT_NORM_##NORM, RES, BETA, LIN, MR, MW, VECS},
+    {#NAME, NORMKIT_NORM_##NORM, RES, BETA, LIN, MR, MW, VECS,                                    \
+     NORMKIT_NORM_##NORM == NORMKIT_NORM_NONE && !(LIN)},
 static const normkit_op_info ops[NORMKIT_OP_COUNT] = {
 #include "normkit_ops.inc"
 };

@@ -203,6 +203,41 @@ NORMKIT_API normkit_status normkit_layernorm_linear_packed_f32(size_t rows, cons
                                                                const normkit_linear *w, float *y,
                                                                size_t ldy);
 
+/*
+ * Elementwise operators: a transformer block's activations, gated product and residual add as
+ * separate calls (the linear operators can also apply them to their output; normkit_block.h).
+ *   GELU (exact): y = x/2 (1 + erf(x / sqrt 2))     SiLU: y = x * sigmoid(x) = x / (1 + e^-x)
+ *   add: y = x + r                                    mul: y = x * r
+ *  - Shapes as for the norms: x, r and y are rows x dim with strides ldx, ldr, ldy >= dim (in
+ *    elements), addressable; no alignment needed. rows == 0 is a no-op (NORMKIT_OK, nothing
+ *    else looked at). x, y (and r for add/mul) NULL: NORMKIT_ERR_NULL. dim == 0, a stride
+ *    below dim or a size that overflows: NORMKIT_ERR_SHAPE. A rejected call writes nothing.
+ *  - In place: y may be exactly x (for add and mul also exactly r) with the same stride (any
+ *    stride for one row). Any other overlap of y's address range
+ *    ([y, y + (rows-1)*ldy + dim)) with x's or r's is NORMKIT_ERR_SHAPE (so a y interleaved
+ *    with x in x's stride gaps is refused too). x and r may overlap each other freely.
+ *  - Numerics (every variant; docs/numerics.md, "Activations"): add and mul are one IEEE
+ *    float operation per element, so exact and identical on every ISA. GELU is computed as
+ *    x/2 * erfc(-x/sqrt 2), with the rounding of -x/sqrt 2 corrected, and SiLU as x * s with
+ *    s = 1/(1+e) (x >= 0) or e/(1+e) (x < 0), e = exp(-|x|), which never overflows; the SIMD
+ *    variants use SLEEF (1.5-ULP erfc, 1.0-ULP exp), the scalar one libm. Bounds, asserted by
+ *    the tests against float64 over a sweep of all floats: |y - y_exact| <= 6u |y_exact|
+ *    (GELU) and <= 5u |y_exact| (SiLU), u = 2^-24, while y_exact and the intermediate
+ *    erfc(-x/sqrt 2), resp. exp(-|x|), are normal floats (x from about -13.2, resp. -87.3, up);
+ *    elsewhere, where those are subnormal, |y - y_exact| <= 2^-148 (1 + |x|).
+ *  - Edge values: NaN gives NaN; +Inf gives +Inf; -Inf gives -0.0 (the limit of both
+ *    activations); -0 gives -0; large negative x gives -0.0 or a tiny negative y, never NaN.
+ *    add and mul follow IEEE arithmetic (overflow gives +-Inf, Inf - Inf and 0 * Inf NaN).
+ */
+NORMKIT_API normkit_status normkit_gelu_f32(size_t rows, size_t dim, const float *x, size_t ldx,
+                                            float *y, size_t ldy);
+NORMKIT_API normkit_status normkit_silu_f32(size_t rows, size_t dim, const float *x, size_t ldx,
+                                            float *y, size_t ldy);
+NORMKIT_API normkit_status normkit_add_f32(size_t rows, size_t dim, const float *x, size_t ldx,
+                                           const float *r, size_t ldr, float *y, size_t ldy);
+NORMKIT_API normkit_status normkit_mul_f32(size_t rows, size_t dim, const float *x, size_t ldx,
+                                           const float *r, size_t ldr, float *y, size_t ldy);
+
 #ifdef __cplusplus
 }
 #endif

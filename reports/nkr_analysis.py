@@ -347,3 +347,112 @@ def linear_peer_info(run):
     for i in range(1, len(parts) - 1, 2):
         out.append((parts[i], parts[i + 1].strip().rstrip(";").strip()))
     return out
+
+
+# ---- whole blocks: block/<layout>/<norm>/<act>/<impl>/<path>/d:D/rows:R ----
+
+PEER_NAMES.setdefault("torch", "PyTorch")
+BLOCK_PATHS = ("fused", "unfused", "scalar")    # normkit's paths, in column order per ISA
+BLOCK_SMALL_ROWS = 32                           # "decode-sized" calls: the fused target is higher
+# The targets the blocks section holds fused (normkit's best ISA, fused path) against, as
+# (name, what the ratio divides by, minimum, applies(rows)): ratios of tokens/s.
+BLOCK_TARGETS = (
+    ("unfused", "unfused", 1.15, lambda rows: rows <= BLOCK_SMALL_ROWS),
+    ("unfused", "unfused", 1.0, lambda rows: rows > BLOCK_SMALL_ROWS),
+    ("onednn", "onednn", 1.0, lambda rows: True),
+    ("torch", "torch", 2.0, lambda rows: True),
+)
+BLOCK_TARGET_TEXT = {"unfused": f"≥ 1.15 at rows ≤ {BLOCK_SMALL_ROWS}, ≥ 1.0 above",
+                     "onednn": "≥ 1.0", "torch": "≥ 2.0"}
+
+
+def block_target(against, rows):
+    """The minimum ratio fused / `against` must reach at this row count, or None."""
+    for _, what, minimum, applies in BLOCK_TARGETS:
+        if what == against and applies(rows):
+            return minimum
+    return None
+
+
+def block_variant(case):
+    """"<impl>/<path>" of a block case: avx512/fused, scalar/scalar, onednn/peer, ..."""
+    b = case.block
+    return f"{b['impl']}/{b['path']}"
+
+
+def _block_variant_order(v):
+    impl, path = v.split("/", 1)
+    if impl in NORMKIT_ISAS and path != "peer":
+        return (0 if path != "scalar" else 1, ISA_ORDER.index(impl) if impl in ISA_ORDER else len(ISA_ORDER),
+                BLOCK_PATHS.index(path) if path in BLOCK_PATHS else len(BLOCK_PATHS), v)
+    return (2, 0, 0, v)
+
+
+def block_tables(run):
+    """{(layout, norm, act, d): table} for the block cases, by layout, norm, act, then d. A table:
+    variants ("<impl>/<path>" column order: normkit's ISAs widest first, fused then unfused, the
+    scalar path, the peers), best_isa (the ISA whose fused path has the most tokens/s in most
+    rows: the plot's lines), peers (the peer impls present) and rows, one per row count,
+    ascending, each a dict:
+      rows, cases {variant: Case}, winner (the variant with the most tokens/s), fused (the fastest
+      <isa>/fused case of the row: normkit's best), unfused (the same ISA's unfused case), ratios
+      {against: fused tokens/s / against's tokens/s} for against in unfused and each peer, and
+      targets [(against, ratio, minimum, met)] for those with a target (BLOCK_TARGETS)."""
+    groups = defaultdict(lambda: defaultdict(dict))
+    for c in run.blocks():
+        b = c.block
+        key = (b["layout"], b["norm"], b["act"], c.params.get("d", c.params.get("dim", 0)))
+        groups[key][c.params.get("rows", 0)][block_variant(c)] = c
+    out = {}
+    for key in sorted(groups, key=lambda k: (k[0] != "prenorm", k[0], k[1], k[2], k[3])):
+        variants = sorted({v for cases in groups[key].values() for v in cases}, key=_block_variant_order)
+        peers = sorted({v.split("/")[0] for v in variants if v.endswith("/peer")})
+        rows = []
+        for nrows in sorted(groups[key]):
+            cases = groups[key][nrows]
+            rated = [c for c in cases.values() if c.tokens_rate > 0]
+            winner = max(rated, key=lambda c: c.tokens_rate) if rated else None
+            fused = [c for v, c in cases.items() if v.endswith("/fused") and c.tokens_rate > 0]
+            best = max(fused, key=lambda c: c.tokens_rate) if fused else None
+            r = {"rows": nrows, "cases": cases, "winner": block_variant(winner) if winner else None,
+                 "fused": best, "unfused": None, "ratios": {}, "targets": []}
+            if best:
+                isa = best.block["impl"]
+                unf = cases.get(f"{isa}/unfused")
+                if unf is not None and unf.tokens_rate > 0:
+                    r["unfused"] = unf
+                    r["ratios"]["unfused"] = best.tokens_rate / unf.tokens_rate
+                for p in peers:
+                    c = cases.get(f"{p}/peer")
+                    if c is not None and c.tokens_rate > 0:
+                        r["ratios"][p] = best.tokens_rate / c.tokens_rate
+                for against, ratio in r["ratios"].items():
+                    minimum = block_target(against, nrows)
+                    if minimum is not None:
+                        r["targets"].append((against, ratio, minimum, ratio >= minimum))
+            rows.append(r)
+        wins = defaultdict(int)
+        for r in rows:
+            if r["fused"]:
+                wins[r["fused"].block["impl"]] += 1
+        best_isa = None
+        if wins:
+            best_isa = max(wins, key=lambda i: (wins[i], -ISA_ORDER.index(i) if i in ISA_ORDER else -99))
+        out[key] = {"variants": variants, "peers": peers, "rows": rows, "best_isa": best_isa}
+    return out
+
+
+def block_misses(tables):
+    """[(key, rows, against, ratio, minimum)] for every target a block table misses."""
+    return [(key, r["rows"], against, ratio, minimum)
+            for key, t in tables.items() for r in t["rows"]
+            for against, ratio, minimum, met in r["targets"] if not met]
+
+
+def depth_excerpt_layers(n):
+    """The layers a depth table shows: 1, 2, 4, 8, ... and the last."""
+    out, L = [], 1
+    while L < n:
+        out.append(L)
+        L *= 2
+    return out + [n]

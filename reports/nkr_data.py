@@ -16,6 +16,13 @@ LEVELS = ("L1", "L2", "L3", "DRAM")
 # in wall time ends in Google Benchmark's /real_time (e.g. .../rows:8/real_time for the _2t cases).
 NAME_RE = re.compile(r"^(?P<op>[a-z][a-z0-9_]*)/(?P<dtype>[a-z][a-z0-9]*)/(?P<isa>[a-z][a-z0-9_]*)"
                      r"(?P<params>(/[a-z_]+:[0-9]+(\.[0-9]+)?)+)?(/[a-z_]+)*$")
+# A whole FFN block: block/<layout>/<norm>/<act>/<impl>/<path>/d:<D>/rows:<R>, e.g.
+# block/prenorm/rmsnorm/swiglu/avx512/fused/d:4096/rows:32 (impl: an ISA, or a peer such as onednn or
+# torch with path peer; the scalar impl has path scalar).
+BLOCK_RE = re.compile(r"^block/(?P<layout>[a-z][a-z0-9_]*)/(?P<norm>[a-z][a-z0-9_]*)/(?P<act>[a-z][a-z0-9_]*)/"
+                      r"(?P<impl>[a-z][a-z0-9_]*)/(?P<path>[a-z][a-z0-9_]*)"
+                      r"(?P<params>(/[a-z_]+:[0-9]+(\.[0-9]+)?)+)(/[a-z_]+)*$")
+BLOCK_PREFIX = "block/"
 LEVEL_RE = re.compile(r"\b(L1|L2|L3|DRAM)\b")
 CEILING_PREFIX = "ceiling_"
 REAL_TIME_SUFFIX = "/real_time"  # Google Benchmark's mark of a case whose rates use wall time
@@ -24,6 +31,11 @@ REAL_TIME_SUFFIX = "/real_time"  # Google Benchmark's mark of a case whose rates
 def is_linear_op(op):
     """linear, rmsnorm_linear, layernorm_linear (and any later <norm>_linear): y = Norm(x) W^T."""
     return op == "linear" or op.endswith("_linear")
+
+
+def is_block_op(op):
+    """A whole block's op field as parse_name gives it: block/<layout>/<norm>/<act>."""
+    return op.startswith(BLOCK_PREFIX)
 
 
 class ReportError(Exception):
@@ -48,11 +60,35 @@ class Case:
     time_max_ns: float = None  # entries (one repetition, or --benchmark_report_aggregates_only)
     cv: float = None          # coefficient of variation (stddev / mean, a fraction); None if 1 run
     real_time: bool = False   # timed in wall time (name ends in /real_time): its rates use it
+    tokens_per_second: float = 0.0  # block cases: rows (tokens) through the block per second
+    rows_per_second: float = 0.0
+
+    @property
+    def is_block(self):
+        """A whole-block case (block/<layout>/<norm>/<act>/<impl>/<path>/d:D/rows:R)."""
+        return is_block_op(self.op)
+
+    @property
+    def block(self):
+        """{layout, norm, act, impl, path} of a block case; None for any other case."""
+        m = BLOCK_RE.match(self.name) if self.is_block else None
+        return {k: m.group(k) for k in ("layout", "norm", "act", "impl", "path")} if m else None
+
+    @property
+    def tokens_rate(self):
+        """Tokens (rows) per second: the tokens_per_second counter, else rows_per_second, else
+        rows per call over the time per call; 0 when none of them is known."""
+        if self.tokens_per_second > 0:
+            return self.tokens_per_second
+        if self.rows_per_second > 0:
+            return self.rows_per_second
+        rows = self.params.get("rows", 0)
+        return rows * 1e9 / self.time_ns if rows and self.time_ns > 0 else 0.0
 
     @property
     def is_linear(self):
         """A linear-operator case (op/f32/variant/dim:D/n:N/rows:R), not a norm."""
-        return not self.is_ceiling and is_linear_op(self.op)
+        return not self.is_ceiling and not self.is_block and is_linear_op(self.op)
 
     @property
     def gflops(self):
@@ -126,12 +162,16 @@ class Run:
                 "with --benchmark_repetitions=5 for one).")
 
     def kernels(self):
-        """Every case that is not a ceiling: norms and linear operators (compare mode)."""
+        """Every case that is not a ceiling: norms, linear operators and blocks (compare mode)."""
         return [c for c in self.cases.values() if not c.is_ceiling]
 
     def norms(self):
         """The norm cases (the per-shape norm tables, the roofline, the speedups)."""
-        return [c for c in self.cases.values() if not c.is_ceiling and not c.is_linear]
+        return [c for c in self.cases.values() if not c.is_ceiling and not c.is_linear and not c.is_block]
+
+    def blocks(self):
+        """The whole-block cases (the blocks section)."""
+        return [c for c in self.cases.values() if c.is_block]
 
     def linears(self):
         """The linear-operator cases (the norm + linear section)."""
@@ -142,7 +182,19 @@ class Run:
 
 
 def parse_name(name):
-    """(op, dtype, isa, params) for a normkit case name, or None."""
+    """(op, dtype, isa, params) for a normkit case name, or None. A block case
+    (block/<layout>/<norm>/<act>/<impl>/<path>/d:D/rows:R) gives op block/<layout>/<norm>/<act>,
+    dtype f32 and isa <impl>; Case.block has the fields one by one."""
+    m = BLOCK_RE.match(name)
+    if m:
+        params = {}
+        for part in m.group("params").split("/"):
+            if part:
+                k, v = part.split(":", 1)
+                params[k] = float(v) if "." in v else int(v)
+        return f"block/{m.group('layout')}/{m.group('norm')}/{m.group('act')}", "f32", m.group("impl"), params
+    if name.startswith(BLOCK_PREFIX):
+        return None
     m = NAME_RE.match(name)
     if not m:
         return None
@@ -188,7 +240,7 @@ def load_run(path):
         _require(b["time_unit"] in TIME_UNITS, path,
                  f"benchmark {b['name']}: unknown time_unit '{b['time_unit']}'")
         for key in ("real_time", "cpu_time", "bytes_per_second", "flops_per_second",
-                    "items_per_second"):
+                    "items_per_second", "tokens_per_second", "rows_per_second"):
             if key in b or key == "real_time":
                 _require(isinstance(b[key], (int, float)) and not isinstance(b[key], bool)
                          and math.isfinite(b[key]), path,
@@ -255,7 +307,9 @@ def load_run(path):
                                    label=label, repetitions=n,
                                    time_min_ns=min(times) if len(times) >= 2 else None,
                                    time_max_ns=max(times) if len(times) >= 2 else None,
-                                   cv=cv if n >= 2 else None, real_time=real)
+                                   cv=cv if n >= 2 else None, real_time=real,
+                                   tokens_per_second=med("tokens_per_second"),
+                                   rows_per_second=med("rows_per_second"))
     _require(run.cases, path, "holds no normkit cases (names like rmsnorm/f32/avx512/dim:4096/rows:64)")
     for c in run.kernels():
         _require(c.time_ns > 0 and math.isfinite(c.time_ns), path, f"{c.name}: time is not positive")
@@ -279,12 +333,94 @@ def filtered(run, pattern):
 def isa_view(run, isa):
     """The kernel cases of one ISA of a run, renamed op/dtype/*/shape so that two views of the
     same run line up shape by shape (--compare RUN.json --isa BASE NEW)."""
-    def star(name):
+    def star(name):  # the ISA field: the third, or a block's impl (the fifth)
         f = name.split("/")
-        return "/".join(f[:2] + ["*"] + f[3:])
+        i = 4 if name.startswith(BLOCK_PREFIX) else 2
+        return "/".join(f[:i] + ["*"] + f[i + 1:])
     cases = {star(n): c for n, c in run.cases.items() if not c.is_ceiling and c.isa == isa}
     errored = {star(n) for n in run.errored if (parse_name(n) or (0, 0, None))[2] == isa}
     _require(cases or errored, run.path, f"has no case of isa '{isa}' "
              f"(it has: {', '.join(sorted({c.isa for c in run.kernels()}))})")
     return Run(path=run.path, context=run.context, cases=cases, skipped=run.skipped,
                errored=errored, name=f"{run.label} [{isa}]")
+
+
+# ---- normkit-depth output: a stack of blocks in float64 and through every block path ----
+
+DEPTH_NUMBERS = ("residual_rms", "output_rms")  # required in every record (a number or null)
+
+
+@dataclass
+class Depth:
+    path: str
+    machine: dict
+    config: dict
+    records: list             # [{layer, layout, residual_rms, output_rms, update_rms, error_bound, errors}]
+    paths: list               # the block paths measured, "<isa>/<path>", in the file's order
+
+    @property
+    def label(self):
+        return os.path.basename(self.path)
+
+    def layouts(self):
+        """The layouts in the file, in its order."""
+        out = []
+        for r in self.records:
+            if r["layout"] not in out:
+                out.append(r["layout"])
+        return out
+
+    def of(self, layout):
+        """The records of one layout, by layer."""
+        return sorted((r for r in self.records if r["layout"] == layout), key=lambda r: r["layer"])
+
+
+def _number_or_null(v):
+    return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)
+                         and (math.isfinite(v)))
+
+
+def load_depth(path):
+    """Reads normkit-depth's JSON (--format json) into a Depth, or raises ReportError naming the
+    file and what is wrong."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        raise ReportError(f"{path}: cannot read: {e.strerror}") from None
+    _require(raw.strip(), path, "is empty (expected normkit-depth JSON)")
+    try:
+        doc = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        where = f" at line {e.lineno} column {e.colno}" if isinstance(e, json.JSONDecodeError) else ""
+        raise ReportError(f"{path}: not valid JSON (truncated or corrupt?){where}: "
+                          f"{getattr(e, 'msg', str(e))}") from None
+    _require(isinstance(doc, dict) and isinstance(doc.get("config"), dict)
+             and isinstance(doc.get("records"), list), path,
+             "not normkit-depth output (expected an object with 'config' and 'records')")
+    _require(doc["records"], path, "has no records ('records' is empty)")
+    paths = []
+    seen = set()
+    for i, r in enumerate(doc["records"]):
+        _require(isinstance(r, dict), path, f"record #{i} is not an object")
+        _require(isinstance(r.get("layer"), int) and not isinstance(r.get("layer"), bool)
+                 and r["layer"] >= 1, path, f"record #{i} has no layer number (an integer >= 1)")
+        _require(isinstance(r.get("layout"), str) and r["layout"], path, f"record #{i} has no layout")
+        for key in DEPTH_NUMBERS:
+            _require(key in r and _number_or_null(r[key]), path,
+                     f"record #{i} (layer {r['layer']} {r['layout']}): '{key}' is missing or not a number")
+        for key in ("update_rms", "error_bound"):
+            _require(_number_or_null(r.get(key)), path,
+                     f"record #{i} (layer {r['layer']} {r['layout']}): '{key}' is not a number")
+        errs = r.get("errors")
+        _require(isinstance(errs, dict) and all(isinstance(k, str) and _number_or_null(v)
+                                                for k, v in errs.items()), path,
+                 f"record #{i} (layer {r['layer']} {r['layout']}): 'errors' is not an object of numbers")
+        key = (r["layer"], r["layout"])
+        _require(key not in seen, path, f"layer {r['layer']} {r['layout']} appears twice")
+        seen.add(key)
+        for k in errs:
+            if k not in paths:
+                paths.append(k)
+    machine = doc.get("machine") if isinstance(doc.get("machine"), dict) else {}
+    return Depth(path=path, machine=machine, config=doc["config"], records=doc["records"], paths=paths)

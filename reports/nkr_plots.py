@@ -14,7 +14,7 @@ ISA_STYLE = {  # stable colours and markers, so plots read the same from run to 
     "scalar": ("#7f7f7f", "o"), "autovec": ("#bcbd22", "v"), "autovec_fastmath": ("#8c564b", "^"),
     "avx2": ("#1f77b4", "s"), "avx512": ("#d62728", "D"), "neon": ("#2ca02c", "P"),
     "sve": ("#17becf", "X"), "eigen": ("#9467bd", "<"), "onednn": ("#e377c2", ">"),
-    "openblas": ("#ff7f0e", "*"), "xnnpack": ("#2f4f4f", "h"),
+    "openblas": ("#ff7f0e", "*"), "xnnpack": ("#2f4f4f", "h"), "torch": ("#ee4c2c", "p"),
 }
 LEVEL_COLOURS = {"L1": "#2ca02c", "L2": "#1f77b4", "L3": "#9467bd", "DRAM": "#d62728"}
 
@@ -219,3 +219,114 @@ def compare_bars(matched, labels, path, title):
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def _rate_text(v, _=None):
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if v >= scale:
+            return f"{v / scale:g}{unit}"
+    return f"{v:g}"
+
+
+def block_rows(tables, group, path, title):
+    """Tokens/s against rows (log-log), one panel per d of one (layout, norm, act) group: normkit's
+    fused and unfused paths at the group's best ISA, the scalar path, and each peer. tables:
+    block_tables(run); group: (layout, norm, act). False when there is nothing to draw."""
+    keys = [k for k in tables if k[:3] == group and tables[k]["best_isa"]]
+    if not keys:
+        return False
+    fig, axes = plt.subplots(1, len(keys), figsize=(max(7.0, 4.6 * len(keys)), 4.4), squeeze=False)
+    for ax, key in zip(axes.flat, keys):
+        t = tables[key]
+        isa = t["best_isa"]
+        colour = style(isa)[0]
+        lines = [(f"{isa}/fused", f"normkit {isa} fused", colour, "-", "o"),
+                 (f"{isa}/unfused", f"normkit {isa} unfused", colour, ":", "^"),
+                 ("scalar/scalar", "normkit scalar path", style("scalar")[0], "--", style("scalar")[1])]
+        lines += [(f"{p}/peer", peer_name(p), style(p)[0], "-", style(p)[1]) for p in t["peers"]]
+        for variant, label, col, dash, marker in lines:
+            pts = [(r["rows"], r["cases"][variant].tokens_rate) for r in t["rows"]
+                   if variant in r["cases"] and r["cases"][variant].tokens_rate > 0]
+            if pts:
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], color=col, linestyle=dash, marker=marker,
+                        linewidth=1.2, markersize=4, label=label)
+        rows = [r["rows"] for r in t["rows"]]
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xticks(rows)
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(_rate_text))
+        ax.set_title(f"d {key[3]}", fontsize=9)
+        ax.set_xlabel("rows (tokens) per call (log scale)")
+        ax.set_ylabel("tokens/s (log scale; one core)")
+        ax.grid(True, which="both", alpha=0.25)
+    legend = {}
+    for ax in axes.flat:
+        for h, label in zip(*ax.get_legend_handles_labels()):
+            legend.setdefault(label, h)
+    fig.legend(list(legend.values()), list(legend), loc="lower center", ncol=min(3, len(legend)), fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, 0.06 * math.ceil(len(legend) / 3) + 0.02, 1, 1))
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
+
+
+LAYOUT_DASH = {"prenorm": "-", "postnorm": "--"}
+
+
+def depth_plot(depth, path, title):
+    """Two panels against the layer: the float64 stack's RMS figures per layout (pre-norm: the
+    residual stream; post-norm: x + FFN(x) before the norm, and the output), and each block path's
+    normwise relative error (log), with the first-order bound while it is below 1."""
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12.0, 6.4))
+    for layout in depth.layouts():
+        recs = depth.of(layout)
+        dash = LAYOUT_DASH.get(layout, "-.")
+        xs = [r["layer"] for r in recs]
+
+        def series(key):
+            return [r.get(key) if r.get(key) is not None else float("nan") for r in recs]
+        if layout == "prenorm":
+            ax1.plot(xs, series("residual_rms"), color="#d62728", linestyle=dash, label="pre-norm: residual stream h")
+        else:
+            ax1.plot(xs, series("residual_rms"), color="#1f77b4", linestyle=dash,
+                     label=f"{layout}: x + FFN(x), before the norm")
+            ax1.plot(xs, series("output_rms"), color="#2ca02c", linestyle=dash, label=f"{layout}: output Norm(x + FFN(x))")
+        if any(r.get("update_rms") is not None for r in recs):
+            ax1.plot(xs, series("update_rms"), color="#7f7f7f", linestyle=dash, linewidth=0.8,
+                     label=f"{layout}: FFN branch (the update)")
+        for p in depth.paths:
+            isa = p.split("/")[0]
+            kind = p.split("/")[-1]
+            colour, marker = style(isa)
+            ys = [r["errors"].get(p) for r in recs]
+            pts = [(x, y) for x, y in zip(xs, ys) if y is not None and y > 0]
+            if pts:
+                ax2.plot([q[0] for q in pts], [q[1] for q in pts], color=colour, linestyle=dash,
+                         marker=marker if kind == "fused" else None, markersize=3, linewidth=1,
+                         alpha=0.6 if kind == "unfused" else 1.0, label=f"{layout} {p}")
+        bound = [(r["layer"], r.get("error_bound")) for r in recs]
+        bound = [(x, y) for x, y in bound if y is not None and 0 < y <= 1]
+        if bound:
+            ax2.plot([q[0] for q in bound], [q[1] for q in bound], color="black", linestyle=dash, linewidth=1.5,
+                     marker="_" if layout == "prenorm" else "x", markersize=10,
+                     label=f"{layout}: first-order worst-case bound (while ≤ 1)")
+    ax1.set_xlabel("layer")
+    ax1.set_ylabel("RMS over rows × d (float64 stack)")
+    ax1.set_title("residual stream and output RMS", fontsize=9)
+    ax1.grid(True, alpha=0.25)
+    ax1.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2)
+    ax1.set_ylim(bottom=0)
+    ax2.set_yscale("log")
+    ax2.set_xlabel("layer")
+    ax2.set_ylabel("max over rows of ‖h − h64‖₂ / ‖h64‖₂ (log)")
+    ax2.set_title("error against the float64 stack, each path fed its own output", fontsize=9)
+    ax2.grid(True, which="both", alpha=0.25)
+    ax2.legend(fontsize=6, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.12))
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True

@@ -8,13 +8,17 @@
   normkit_report.py [-o DIR] [--filter REGEX] --compare RUN.json --isa BASE NEW [--fail-above PCT]
         one run: ISA NEW against ISA BASE, shape by shape (e.g. --isa scalar avx512)
   normkit_report.py [-o DIR] --run-bench PATH/normkit-bench [-- extra normkit-bench flags]
+  ... [--depth DEPTH.json | --run-depth PATH/normkit-depth]   (one-run reports)
+        adds the depth section from normkit-depth's JSON (or runs it, default configuration)
 
 Inputs are Google Benchmark JSON files written by normkit-bench (--benchmark_format=json or
 --benchmark_out). Times are CPU time per call (wall time for the cases normkit-bench times in
 it, named .../real_time: the two-thread _2t linear cases), the median over the repetitions; rates
 (bytes/s, rows/s, FLOP/s) are per-call figures over the same time, so they give the same ratios.
 The linear operators (linear, rmsnorm_linear, layernorm_linear: .../dim:D/n:N/rows:R) get their
-own section, "Norm + linear (pre-norm)", with GFLOP/s against rows plots. With
+own section, "Norm + linear (pre-norm)", with GFLOP/s against rows plots; whole blocks
+(block/<layout>/<norm>/<act>/<impl>/<path>/d:D/rows:R) the "Blocks" section, tokens/s and GFLOP/s
+against rows with the fused path's targets. With
 --benchmark_repetitions=N (N >= 3 recommended; 5 on a noisy machine) the tables also show the
 spread: the coefficient of variation (CV, as ±x%) and the fastest–slowest repetition (min–max).
 Compare mode prints its table on standard output as well. The output folder is written whole or
@@ -34,11 +38,12 @@ import textwrap
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from nkr_analysis import (GATE_RULE, W_STREAM_ROWS, at_a_glance, best_per_shape,  # noqa: E402
-                          ceilings, compare, fma_peak_for, judge, kernel_table, linear_peer_info,
-                          linear_peers, linear_tables, linear_variant, missing_in, openblas_core,
-                          peer_name, read_ceiling_for, shape_text)
-from nkr_data import LEVELS, ReportError, filtered, isa_view, load_run  # noqa: E402
+from nkr_analysis import (BLOCK_SMALL_ROWS, BLOCK_TARGET_TEXT, GATE_RULE, W_STREAM_ROWS,  # noqa: E402
+                          at_a_glance, best_per_shape, block_misses, block_tables, block_variant,
+                          ceilings, compare, depth_excerpt_layers, fma_peak_for, judge, kernel_table,
+                          linear_peer_info, linear_peers, linear_tables, linear_variant, missing_in,
+                          openblas_core, peer_name, read_ceiling_for, shape_text)
+from nkr_data import LEVELS, ReportError, filtered, isa_view, load_depth, load_run  # noqa: E402
 
 # Context fields shown first, in this order; every other key follows in name order, as a plain
 # key/value row, so keys normkit-bench adds later (cache_source, openblas_core, ...) show up
@@ -321,7 +326,189 @@ def linear_section(doc, run, folder, title):
     return csv_rows
 
 
-def single_report(run, folder):
+def rate_text(v):
+    """tokens/s for tables: 3 significant digits with k, M or G."""
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if v >= scale:
+            return f"{v / scale:.3g}{unit}"
+    return f"{v:.3g}"
+
+
+BLOCK_CSV_HEADER = ["layout", "norm", "act", "d", "rows", "impl", "path", "time_ns", "tokens_per_second",
+                    "gflops", "winner", "repetitions", "time_min_ns", "time_max_ns", "cv_pct"]
+BLOCK_TARGETS_CSV_HEADER = ["layout", "norm", "act", "d", "rows", "fused", "against", "ratio", "target", "met"]
+
+
+def ratio_cell(ratio, minimum):
+    """"1.21 ✓" when a target is met, "**0.93 ✗**" when missed, "1.21" without a target."""
+    if minimum is None:
+        return f"{ratio:.2f}"
+    return f"{ratio:.2f} ✓" if ratio >= minimum else f"**{ratio:.2f} ✗**"
+
+
+def blocks_section(doc, run, folder, title):
+    """Whole FFN blocks: per (layout, norm, act, d), tokens/s and GFLOP/s of every impl/path per row
+    count, normkit's fused path against its unfused path and the peers with the targets, a plot
+    per (layout, norm, act); blocks.csv and block-targets.csv. Nothing when the run has no block
+    cases."""
+    import nkr_plots
+    tables = block_tables(run)
+    if not tables:
+        return
+    doc.h(2, "Blocks (pre-norm and post-norm FFN)")
+    doc.p("A whole transformer FFN block per call (`normkit_block.h`): **pre-norm** h = x + FFN(Norm(x)), "
+          "**post-norm** h = Norm(x + FFN(x)), FFN(u) = W2·act(W1·u + b1) + b2 (hidden usually 4 d), or Llama's gated "
+          "`swiglu` W2·(SiLU(W1·u) * W3·u). Columns are `<impl>/<path>`: `<isa>/fused` (pre-norm: norm + "
+          "W1 in one kernel with gamma and beta folded into W1, the activation in W1's epilogue, the "
+          "residual add in W2's; post-norm: the activation in W1's epilogue, then add + norm in one "
+          "kernel), `<isa>/unfused` (one call per step over the same packed weights), `scalar/scalar` "
+          "(the scalar variants of every step) and the peers (`<peer>/peer`: the same block in that "
+          "library). A cell is tokens/s (one token = one row of d values) with GFLOP/s in parentheses "
+          "(the matmuls' 2 flops per multiply-add); the median over the repetitions, CPU time, one "
+          "core. ★ marks the most tokens/s per row count.")
+    doc.p("**Targets**, ratios of tokens/s of normkit's fused path (the fastest `<isa>/fused` of the "
+          f"row) over: its own ISA's unfused path {BLOCK_TARGET_TEXT['unfused']} (at rows ≤ "
+          f"{BLOCK_SMALL_ROWS} the activations written and re-read by the unfused steps cost most "
+          f"next to the weights); oneDNN {BLOCK_TARGET_TEXT['onednn']}; PyTorch "
+          f"{BLOCK_TARGET_TEXT['torch']}, at every shape. ✓ met, **✗** missed.")
+    misses = block_misses(tables)
+    total = sum(len(r["targets"]) for t in tables.values() for r in t["rows"])
+    if total:
+        doc.p(f"**{total - len(misses)} of {total} targets met**"
+              + (f"; missed: {len(misses)} (listed under the tables)." if misses else "."))
+    case_rows, target_rows = [], []
+    groups = []
+    for key in tables:
+        if key[:3] not in groups:
+            groups.append(key[:3])
+    for group in groups:
+        layout, norm, act = group
+        doc.h(3, f"{layout} · {norm} · {act}")
+        png = f"blocks-{layout}-{norm}-{act}.png"
+        if nkr_plots.block_rows(tables, group, os.path.join(folder, png),
+                                f"{layout} {norm} {act}: tokens/s against rows (normkit's best ISA)"):
+            doc.img(png, f"{layout} {norm} {act}: tokens/s against rows per d")
+        for key in [k for k in tables if k[:3] == group]:
+            t = tables[key]
+            d = key[3]
+            doc.h(4, f"{layout} {norm} {act}: d {d}")
+            out = []
+            for r in t["rows"]:
+                cells = [str(r["rows"])]
+                for v in t["variants"]:
+                    c = r["cases"].get(v)
+                    if c is None or c.tokens_rate <= 0:
+                        cells.append("–")
+                        continue
+                    cell = rate_text(c.tokens_rate) + (f" ({c.gflops:.3g})" if c.gflops > 0 else "")
+                    cells.append(f"**{cell}** ★" if v == r["winner"] else cell)
+                out.append(cells)
+            doc.table(["rows"] + [f"`{v}` tok/s (GFLOP/s)" for v in t["variants"]], out)
+            against = (["unfused"] if any("unfused" in r["ratios"] for r in t["rows"]) else []) + t["peers"]
+            out = []
+            for r in t["rows"]:
+                f = r["fused"]
+                if f is None:
+                    continue
+                cells = [str(r["rows"]), f"`{block_variant(f)}`", rate_text(f.tokens_rate)]
+                targets = {a: m for a, _, m, _ in r["targets"]}
+                for a in against:
+                    cells.append(ratio_cell(r["ratios"][a], targets.get(a)) if a in r["ratios"] else "–")
+                out.append(cells)
+                for a, ratio, minimum, met in r["targets"]:
+                    target_rows.append([layout, norm, act, d, r["rows"], block_variant(f), a,
+                                        f"{ratio:.4f}", f"{minimum:g}", int(met)])
+            if out and against:
+                doc.table(["rows", "fused (best ISA)", "tok/s"]
+                          + [f"× {a if a == 'unfused' else peer_name(a)} ({BLOCK_TARGET_TEXT.get(a, 'no target')})"
+                             for a in against], out)
+            for r in t["rows"]:
+                for v, c in sorted(r["cases"].items()):
+                    b = c.block
+                    case_rows.append([layout, norm, act, d, r["rows"], b["impl"], b["path"], f"{c.time_ns:.1f}",
+                                      f"{c.tokens_rate:.1f}", f"{c.gflops:.3f}", int(v == r["winner"])]
+                                     + spread_cells(c))
+    if misses:
+        doc.h(3, "Missed targets")
+        doc.table(["shape", "rows", "fused / …", "ratio", "target"],
+                  [[f"{k[0]} {k[1]} {k[2]} d {k[3]}", str(rows), a if a == "unfused" else peer_name(a),
+                    f"{ratio:.2f}", f"≥ {minimum:.2f}"] for k, rows, a, ratio, minimum in misses])
+    doc.p("Every block case is in `blocks.csv` (tokens/s, GFLOP/s, the spread); every target check in "
+          "`block-targets.csv`.")
+    with open(os.path.join(folder, "blocks.csv"), "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(BLOCK_CSV_HEADER)
+        w.writerows(case_rows)
+    with open(os.path.join(folder, "block-targets.csv"), "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(BLOCK_TARGETS_CSV_HEADER)
+        w.writerows(target_rows)
+
+
+def sci(v):
+    return "–" if v is None else f"{v:.2e}"
+
+
+def depth_section(doc, depth, folder):
+    """The depth sweep from normkit-depth: residual-stream RMS and each block path's error against a
+    float64 stack over L = 1..N layers, both layouts; a plot and a table excerpt per layout."""
+    import nkr_plots
+    cfg = depth.config
+    doc.h(2, "Depth: residual stream and error over a stack of blocks")
+    keys = ("layers", "norm", "act", "dim", "hidden", "rows", "init", "w1_std", "w2_std", "bias_std", "eps", "seed")
+    doc.p(f"From `{depth.label}` (normkit-depth"
+          + (f", on {depth.machine.get('cpu_model')}" if depth.machine.get("cpu_model") else "") + "): "
+          + ", ".join(f"{k} {cfg[k]:.4g}" if isinstance(cfg[k], float) else f"{k} {context_value(cfg[k])}"
+                      for k in keys if k in cfg)
+          + ". Each layer has its own weights; the float64 stack is computed in double from the same float "
+          "weights and input; every block path runs the stack through `normkit_block_forward`, **fed its "
+          "own previous output**, so its error accumulates as in a model. **residual RMS**: the float64 "
+          "stack's unnormalized residual stream (pre-norm: h; post-norm: x + FFN(x), before the norm); "
+          "**output RMS**: the layer's output. **Error**: "
+          + str(cfg.get("error_metric", "max over rows i of ||h_i - h64_i||_2 / ||h64_i||_2"))
+          + "; **bound**: the same ratio for a first-order worst-case bound carried through the stack "
+          "(docs/depth.md), meaningful while it is well below 1.")
+    if nkr_plots.depth_plot(depth, os.path.join(folder, "depth.png"),
+                            f"normkit-depth: {cfg.get('norm', '')} {cfg.get('act', '')}, d {cfg.get('dim', '')}"):
+        doc.img("depth.png", "residual RMS and error against depth, pre-norm and post-norm")
+    notes = []
+    for layout in depth.layouts():
+        recs = depth.of(layout)
+        first, last = recs[0], recs[-1]
+        if layout == "prenorm" and first.get("residual_rms") and last.get("residual_rms") is not None:
+            notes.append(f"pre-norm residual RMS {first['residual_rms']:.3g} at layer {first['layer']} → "
+                         f"{last['residual_rms']:.3g} at layer {last['layer']} "
+                         f"(×{last['residual_rms'] / first['residual_rms']:.2f})")
+        elif layout != "prenorm":
+            outs = [r["output_rms"] for r in recs if r.get("output_rms") is not None]
+            sums = [r["residual_rms"] for r in recs if r.get("residual_rms") is not None]
+            if outs and sums:
+                notes.append(f"{layout} output RMS {min(outs):.6f}–{max(outs):.6f} over all layers (gamma = 1), "
+                             f"x + FFN(x) before the norm {min(sums):.3g}–{max(sums):.3g}")
+        worst = [(last["errors"][p], p) for p in depth.paths if r_has(last, p)]
+        if worst:
+            e, p = max(worst)
+            notes.append(f"{layout} largest error at layer {last['layer']}: {e:.2e} (`{p}`)")
+    if notes:
+        doc.p("; ".join(notes) + ".")
+    for layout in depth.layouts():
+        recs = {r["layer"]: r for r in depth.of(layout)}
+        layers = [L for L in depth_excerpt_layers(max(recs)) if L in recs]
+        doc.h(3, f"{layout} (excerpt)")
+        out = []
+        for L in layers:
+            r = recs[L]
+            out.append([str(L), fmt(r.get("residual_rms"), 4), fmt(r.get("output_rms"), 4)]
+                       + [sci(r["errors"].get(p)) for p in depth.paths] + [sci(r.get("error_bound"))])
+        doc.table(["layer", "residual RMS", "output RMS"] + [f"`{p}`" for p in depth.paths] + ["bound"], out)
+
+
+def r_has(record, path):
+    v = record["errors"].get(path)
+    return v is not None
+
+
+def single_report(run, folder, depth=None):
     import nkr_plots
     title = f"normkit benchmark report: {run.label}"
     doc = Doc()
@@ -397,12 +584,22 @@ def single_report(run, folder):
             doc.table(["variant", "µs/call ±CV" if has_cv else "µs/call", "GB/s", "% of ceiling",
                        "× scalar", "× autovec"], out)
     csv_rows += linear_section(doc, run, folder, title)
-    doc.h(2, "Not in this run")
-    doc.p(("Pre-norm vs post-norm blocks and the depth sweep get their sections"
-           if run.linears() else
-           "Fused norm+linear (against oneDNN, OpenBLAS and XNNPACK), pre-norm vs post-norm blocks "
-           "and the depth sweep get their sections")
-          + " when normkit-bench runs them; this run has no such cases.")
+    blocks_section(doc, run, folder, title)
+    if depth is not None:
+        depth_section(doc, depth, folder)
+        shutil.copy(depth.path, os.path.join(folder, "normkit-depth.json"))
+    absent = []
+    if not run.linears():
+        absent.append("fused norm + linear (against oneDNN, OpenBLAS and XNNPACK): its cases "
+                      "(`rmsnorm_linear/f32/...`) are not in this run")
+    if not run.blocks():
+        absent.append("pre-norm and post-norm blocks: their cases (`block/...`) are not in this run")
+    if depth is None:
+        absent.append("the depth sweep: give normkit-depth's JSON with `--depth FILE` (or `--run-depth "
+                      "PATH/normkit-depth`; `meson compile -C build report` does)")
+    if absent:
+        doc.h(2, "Not in this report")
+        doc.p("Sections left out, for want of data: " + "; ".join(absent) + ".")
     with open(os.path.join(folder, "summary.csv"), "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(CSV_HEADER)
@@ -621,6 +818,20 @@ def run_bench(bench, extra, folder):
     return out
 
 
+def run_depth(exe, folder):
+    """Runs normkit-depth (its default configuration) and returns the JSON path it wrote."""
+    out = os.path.join(folder, "normkit-depth.json")
+    cmd = [exe, "--format", "json", "--output", out]
+    print("report: running", " ".join(cmd), flush=True)
+    try:
+        rc = subprocess.call(cmd)
+    except OSError as e:
+        raise ReportError(f"{exe}: cannot run: {e.strerror}") from None
+    if rc != 0:
+        raise ReportError(f"{exe}: exited with status {rc}")
+    return out
+
+
 HELP_EPILOG = f"""\
 spread and the gate:
   Each case's time is the median CPU time over its repetitions. With
@@ -629,6 +840,11 @@ spread and the gate:
 {textwrap.fill("--fail-above PCT: " + GATE_RULE, 88, initial_indent="  ", subsequent_indent="  ")}
   Use N >= 3 (5 on a noisy machine): with one repetition every case is judged on its
   median, which the report and this program's output say.
+
+depth:
+  --depth DEPTH.json adds the depth section (residual-stream RMS and each block path's error
+  against a float64 stack, layer by layer) from normkit-depth's JSON; --run-depth
+  PATH/normkit-depth runs it first (its default configuration). One-run reports only.
 
 comparing:
   --compare writes the report and prints its case-by-case table on standard output;
@@ -649,7 +865,8 @@ def main(argv=None):
                     "  normkit_report.py -o DIR RUN.json                            one run\n"
                     "  normkit_report.py -o DIR --compare BASE.json NEW.json [...]  runs, case by case\n"
                     "  normkit_report.py -o DIR --compare RUN.json --isa BASE NEW   two ISAs of one run\n"
-                    "  normkit_report.py -o DIR --run-bench PATH/normkit-bench [-- normkit-bench flags]",
+                    "  normkit_report.py -o DIR --run-bench PATH/normkit-bench [-- normkit-bench flags]\n"
+                    "  ... [--depth DEPTH.json | --run-depth PATH/normkit-depth]   one-run reports: the depth section",
         epilog=HELP_EPILOG)
     ap.add_argument("runs", nargs="*", metavar="RUN.json", help="one run to report on")
     ap.add_argument("-o", "--output", default="report", help="output folder (default: ./report)")
@@ -667,29 +884,39 @@ def main(argv=None):
                          "or failed in another run")
     ap.add_argument("--run-bench", metavar="NORMKIT_BENCH",
                     help="run this normkit-bench (quick profile) first and report on its output")
+    ap.add_argument("--depth", metavar="DEPTH.json",
+                    help="add the depth section from normkit-depth's JSON output (one-run reports)")
+    ap.add_argument("--run-depth", metavar="NORMKIT_DEPTH",
+                    help="run this normkit-depth (default configuration) first and add its depth section")
     args, extra = ap.parse_known_args(argv)
 
     def load(path):
         run = load_run(path)
         return filtered(run, args.filter) if args.filter is not None else run
+    keep = None
     try:
         if args.isa and not args.compare:
             raise ReportError("--isa BASE NEW goes with --compare RUN.json")
+        if args.depth and args.run_depth:
+            raise ReportError("give --depth DEPTH.json or --run-depth PATH/normkit-depth, not both")
+        if (args.depth or args.run_depth) and args.compare:
+            raise ReportError("--depth and --run-depth go with a one-run report, not --compare")
+        depth = load_depth(args.depth) if args.depth else None
+        if args.run_depth:
+            keep = tempfile.mkdtemp(prefix=".normkit-bench-")
+            depth = load_depth(run_depth(args.run_depth, keep))
         if args.run_bench:
             if args.runs or args.compare:
                 raise ReportError("--run-bench takes no RUN.json files")
             os.makedirs(os.path.dirname(os.path.abspath(args.output)) or ".", exist_ok=True)
-            keep = tempfile.mkdtemp(prefix=".normkit-bench-")
-            try:
-                path = run_bench(args.run_bench, extra, keep)
-                runs = [load(path)]
+            keep = keep or tempfile.mkdtemp(prefix=".normkit-bench-")
+            path = run_bench(args.run_bench, extra, keep)
+            runs = [load(path)]
 
-                def build(folder):
-                    shutil.copy(path, os.path.join(folder, "normkit-bench.json"))
-                    return single_report(runs[0], folder)
-                doc, title = write_atomically(args.output, lambda f: finish(f, build(f)))
-            finally:
-                shutil.rmtree(keep, ignore_errors=True)
+            def build(folder):
+                shutil.copy(path, os.path.join(folder, "normkit-bench.json"))
+                return single_report(runs[0], folder, depth)
+            doc, title = write_atomically(args.output, lambda f: finish(f, build(f)))
         elif extra:
             raise ReportError(f"unknown argument(s): {' '.join(extra)} (try --help)")
         elif args.compare:
@@ -720,7 +947,7 @@ def main(argv=None):
             if len(args.runs) != 1:
                 raise ReportError("give exactly one RUN.json (or --compare A.json B.json ...)")
             runs = [load(p) for p in args.runs]
-            write_atomically(args.output, lambda f: finish(f, single_report(runs[0], f)))
+            write_atomically(args.output, lambda f: finish(f, single_report(runs[0], f, depth)))
     except ReportError as e:
         print(f"normkit_report: error: {e}", file=sys.stderr)
         return 2
@@ -728,6 +955,9 @@ def main(argv=None):
         print(f"normkit_report: error: internal error ({type(e).__name__}: {e}); no report written",
               file=sys.stderr)
         return 2
+    finally:
+        if keep:
+            shutil.rmtree(keep, ignore_errors=True)
     print(f"report: {os.path.join(os.path.abspath(args.output), 'index.html')} "
           f"(and report.md, summary.csv beside it)")
     return 0

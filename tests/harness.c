@@ -116,6 +116,84 @@ static int same_float(float a, float b)
     return (isnan(a) && isnan(b)) || memcmp(&a, &b, sizeof a) == 0;
 }
 
+int nk_op_is_elementwise(normkit_op op)
+{
+    const normkit_op_info *info = normkit_op_get(op);
+    return info && info->elementwise;
+}
+
+int nk_op_has_second_input(normkit_op op)
+{
+    const normkit_op_info *info = normkit_op_get(op);
+    return info && info->elementwise && info->mats_read > 1;
+}
+
+/* The activations' relative bounds, in units of u (docs/numerics.md, "Activations"). */
+#define NK_GELU_REL 6.0
+#define NK_SILU_REL 5.0
+
+static int is_gelu(normkit_op op)
+{
+    const normkit_op_info *info = normkit_op_get(op);
+    return info && strcmp(info->name, "gelu") == 0;
+}
+
+int nk_act_relative(normkit_op op, float x, double ref)
+{
+    /* the intermediate the float computation carries: erfc(-x/sqrt 2) or exp(-|x|) */
+    const double inter =
+        is_gelu(op) ? erfc(-(double)x * 0.70710678118654752440) : exp(-fabs((double)x));
+    return inter >= 0x1p-126 && fabs(ref) >= 0x1p-126;
+}
+
+double nk_act_bound(normkit_op op, float x, double ref)
+{
+    if (!nk_op_is_elementwise(op) || nk_op_has_second_input(op))
+        return 0.0; /* add, mul: exact */
+    if (nk_act_relative(op, x, ref))
+        return (is_gelu(op) ? NK_GELU_REL : NK_SILU_REL) * U * fabs(ref);
+    return 0x1p-148 * (1.0 + fabs((double)x));
+}
+
+/* One row of an elementwise operator: add and mul must give the correctly rounded float
+ * (bit for bit; any NaN for NaN), the activations meet nk_act_bound, NaN for NaN, +-Inf
+ * exactly. */
+static int check_elementwise_row(normkit_op op, size_t n, const float *xr, const float *rr,
+                                 const float *yr, size_t row, double *ref, char *msg,
+                                 size_t msglen)
+{
+    double zmax = 0.0;
+    nk_ref_row(op, n, xr, rr, NULL, 0.0f, ref, &zmax);
+    for (size_t i = 0; i < n; i++) {
+        if (rr) {
+            const float want = (float)ref[i];
+            if (!same_float(yr[i], want)) {
+                snprintf(msg, msglen, "y[%zu][%zu] = %a, want %a (x %a, r %a: one IEEE operation, "
+                         "dim %zu)", row, i, (double)yr[i], (double)want, (double)xr[i],
+                         (double)rr[i], n);
+                return 0;
+            }
+            continue;
+        }
+        if (isnan(ref[i]) || isinf(ref[i])) {
+            if (!same_float(yr[i], (float)ref[i])) {
+                snprintf(msg, msglen, "y[%zu][%zu] = %a, want %a for x = %a (dim %zu)", row, i,
+                         (double)yr[i], ref[i], (double)xr[i], n);
+                return 0;
+            }
+            continue;
+        }
+        const double err = fabs((double)yr[i] - ref[i]), bound = nk_act_bound(op, xr[i], ref[i]);
+        if (!(err <= bound)) {
+            snprintf(msg, msglen, "y[%zu][%zu] = %a for x = %a, reference %.17g: error %.3g "
+                     "exceeds the bound %.3g (dim %zu)", row, i, (double)yr[i], (double)xr[i],
+                     ref[i], err, bound, n);
+            return 0;
+        }
+    }
+    return 1;
+}
+
 int nk_check(normkit_op op, const nk_args *a, const float *x_in, size_t ldx_in,
              const float *r_in, size_t ldr_in, char *msg, size_t msglen)
 {
@@ -128,6 +206,12 @@ int nk_check(normkit_op op, const nk_args *a, const float *x_in, size_t ldx_in,
     for (size_t row = 0; row < a->rows && ok; row++) {
         const float *xr = x_in + row * ldx_in;
         const float *in = xr;
+        if (nk_op_is_elementwise(op)) {
+            ok = check_elementwise_row(op, n, xr,
+                                       nk_op_has_second_input(op) ? r_in + row * ldr_in : NULL,
+                                       a->y + row * a->ldy, row, ref, msg, msglen);
+            continue;
+        }
         if (nk_op_has_residual(op)) {
             const float *rr = r_in + row * ldr_in;
             const float *rout = a->r + row * a->ldr;

@@ -29,6 +29,10 @@ normkit_isa nk_best_supported_isa(void);
 int nk_op_has_residual(normkit_op op);
 int nk_op_has_beta(normkit_op op);
 int nk_op_is_layernorm(normkit_op op);
+/* Elementwise operators (gelu, silu, add, mul), and those of them that read r as a second input
+ * (add, mul). */
+int nk_op_is_elementwise(normkit_op op);
+int nk_op_has_second_input(normkit_op op);
 /* Calls the variant with its registry knobs (nk_call_kernel) or with `kp` (may be NULL),
  * through the library's generic call; a->kp is ignored. */
 void nk_call_kernel(const normkit_kernel *k, const nk_args *a);
@@ -59,8 +63,23 @@ normkit_status nk_call_api(normkit_op op, const nk_args *a);
 double nk_bound(normkit_op op, size_t n, double ref, double g, double zmax);
 
 /*
+ * The elementwise operators' bounds (docs/numerics.md, "Activations"), for input x and the
+ * float64 reference ref:
+ *  GELU, SiLU: |y - ref| <= R u |ref| with R = 6 (GELU), 5 (SiLU) while the intermediate the
+ *    float computation carries — erfc(-x/sqrt 2), resp. exp(-|x|) — and ref are normal floats
+ *    (>= 2^-126); else |y - ref| <= 2^-148 (1 + |x|): that intermediate is then subnormal,
+ *    with an absolute error of ~2^-149, which y = x/2 * erfc or x * exp multiplies by |x|.
+ *  add, mul: 0 (y must be the correctly rounded float: nk_check compares bits).
+ * NaN references require NaN, infinite ones the same infinity (both checked by nk_check).
+ */
+double nk_act_bound(normkit_op op, float x, double ref);
+/* 1 where that bound is the relative one (gelu, silu). */
+int nk_act_relative(normkit_op op, float x, double ref);
+
+/*
  * Checks every row of a finished call: y (and r) against the reference computed from
- * x_in and r_in, copies of the inputs taken before the call (ld: their strides).
+ * x_in and r_in, copies of the inputs taken before the call (ld: their strides). For add and
+ * mul, r_in is the second input (r is not written); gelu and silu ignore it.
  * Returns 1 if all is well; otherwise 0 and a description of the first failure in msg.
  */
 int nk_check(normkit_op op, const nk_args *a, const float *x_in, size_t ldx_in,

@@ -109,6 +109,71 @@ void nk_ref_layernorm_linear(size_t n, const float *h, const float *gamma, const
     nk_ref_layernorm(n, h, gamma, beta, eps, y, zmax);
 }
 
+/* ---- the elementwise operators ---- */
+
+/* GELU in double: x/2 erfc(-x/sqrt 2). The argument's rounding (2^-53) moves erfc by at most
+ * 2t^2 2^-53 relative, t = -x/sqrt 2, i.e. below 2^-45 wherever the float result is not 0;
+ * glibc's erfc is within a few double ulps. So the reference is exact to ~2^-44 relative,
+ * far below the float bounds under test. The limits: -Inf -> -0, +Inf -> +Inf. */
+double ref_gelu(float x)
+{
+    if (isnan(x))
+        return NAN;
+    if (isinf(x))
+        return x > 0 ? INFINITY : -0.0;
+    return 0.5 * (double)x * erfc(-(double)x * 0.70710678118654752440);
+}
+
+/* SiLU in double, in the overflow-free form: e = exp(-|x|), x * (x >= 0 ? 1 : e) / (1 + e). */
+double ref_silu(float x)
+{
+    if (isnan(x))
+        return NAN;
+    if (isinf(x))
+        return x > 0 ? INFINITY : -0.0;
+    const double e = exp(-fabs((double)x));
+    return (double)x * ((x >= 0.0f ? 1.0 : e) / (1.0 + e));
+}
+
+void nk_ref_gelu(size_t n, const float *h, const float *gamma, const float *beta, float eps,
+                 double *y, double *zmax)
+{
+    (void)gamma, (void)beta, (void)eps;
+    for (size_t i = 0; i < n; i++)
+        y[i] = ref_gelu(h[i]);
+    *zmax = 0.0;
+}
+
+void nk_ref_silu(size_t n, const float *h, const float *gamma, const float *beta, float eps,
+                 double *y, double *zmax)
+{
+    (void)gamma, (void)beta, (void)eps;
+    for (size_t i = 0; i < n; i++)
+        y[i] = ref_silu(h[i]);
+    *zmax = 0.0;
+}
+
+/* add and mul: h is the row of x and `gamma` the row of r (see reference.h). The double sum or
+ * product of two floats, rounded once to float, is the correctly rounded float result
+ * (53 >= 2 * 24 + 2), so (float)y[i] is exactly what one IEEE float operation must give. */
+void nk_ref_add(size_t n, const float *h, const float *gamma, const float *beta, float eps,
+                double *y, double *zmax)
+{
+    (void)beta, (void)eps;
+    for (size_t i = 0; i < n; i++)
+        y[i] = (double)h[i] + (double)gamma[i];
+    *zmax = 0.0;
+}
+
+void nk_ref_mul(size_t n, const float *h, const float *gamma, const float *beta, float eps,
+                double *y, double *zmax)
+{
+    (void)beta, (void)eps;
+    for (size_t i = 0; i < n; i++)
+        y[i] = (double)h[i] * (double)gamma[i];
+    *zmax = 0.0;
+}
+
 void nk_ref_row(int op, size_t n, const float *h, const float *gamma, const float *beta,
                 float eps, double *y, double *zmax)
 {

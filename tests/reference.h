@@ -18,9 +18,15 @@ void ref_rmsnorm_row(size_t n, const float *x, const float *gamma, float eps, do
 void ref_layernorm_row(size_t n, const float *x, const float *gamma, const float *beta, float eps,
                        double *y, double *zmax);
 
+/* The activations in double, with normkit's limits (NaN -> NaN, +Inf -> +Inf, -Inf -> -0). */
+double ref_gelu(float x);
+double ref_silu(float x);
+
 /* Every operator's reference, one uniform signature: its norm of the row h (x, or x + r for
  * the residual operators), in double, with *zmax as above (0 for RMS-type norms). Expanded
- * from kernels/normkit_ops.inc: an operator <name> needs nk_ref_<name> in reference.c. */
+ * from kernels/normkit_ops.inc: an operator <name> needs nk_ref_<name> in reference.c.
+ * Elementwise operators (gelu, silu, add, mul) map h = x elementwise (zmax 0); add and mul take
+ * their second operand, the row of r, in `gamma` (which no elementwise operator takes). */
 typedef void nk_ref_fn(size_t n, const float *h, const float *gamma, const float *beta,
                        float eps, double *y, double *zmax);
 #define NORMKIT_OP(NAME, ...) nk_ref_fn nk_ref_##NAME;

@@ -107,12 +107,27 @@ static void test_bad_arguments(void **state)
 
         small_init(&s); s.a.x = NULL;       expect_status(op, &s, NORMKIT_ERR_NULL, "x == NULL");
         small_init(&s); s.a.y = NULL;       expect_status(op, &s, NORMKIT_ERR_NULL, "y == NULL");
-        if (nk_op_has_residual(op)) {
+        if (nk_op_has_residual(op) || nk_op_has_second_input(op)) {
             small_init(&s); s.a.r = NULL;   expect_status(op, &s, NORMKIT_ERR_NULL, "r == NULL");
             small_init(&s); s.a.ldr = 7;    expect_status(op, &s, NORMKIT_ERR_SHAPE, "ldr < dim");
         }
         if (nk_op_has_residual(op)) {
             small_init(&s); s.a.y = s.a.r;  expect_status(op, &s, NORMKIT_ERR_SHAPE, "y == r");
+        }
+        if (nk_op_has_second_input(op)) { /* add, mul: r is an input, y may be r itself */
+            small_init(&s); s.a.y = s.r;
+            assert_int_equal(nk_call_api(op, &s.a), NORMKIT_OK);
+            small_init(&s); s.a.y = s.r; s.a.dim = 7; s.a.ldr = 7; s.a.ldy = 8;
+            s.a.ldx = 8;                    expect_status(op, &s, NORMKIT_ERR_SHAPE,
+                                                          "y == r with another stride");
+            small_init(&s); s.a.y = s.r + 1; s.a.dim = 7;
+            expect_status(op, &s, NORMKIT_ERR_SHAPE, "y overlapping r");
+        }
+        if (nk_op_is_elementwise(op)) { /* any overlap of y with x but x itself is refused */
+            small_init(&s); s.a.y = s.x + 1; s.a.dim = 7;
+            expect_status(op, &s, NORMKIT_ERR_SHAPE, "y one float past x");
+            small_init(&s); s.a.y = s.x + 4; s.a.dim = 4; s.a.ldy = 8;
+            expect_status(op, &s, NORMKIT_ERR_SHAPE, "y in x's stride gaps");
         }
         small_init(&s); s.a.y = s.x; s.a.ldx = 8; s.a.ldy = 9; s.a.rows = 1;
         assert_int_equal(nk_call_api(op, &s.a), NORMKIT_OK); /* one row: strides do not matter */
@@ -133,9 +148,14 @@ static void test_bad_arguments(void **state)
         expect_status(op, &s, NORMKIT_ERR_SHAPE, "a stride overflowing the address space");
         small_init(&s); s.a.rows = 1; s.a.dim = s.a.ldx = s.a.ldr = s.a.ldy = SIZE_MAX / 2;
         expect_status(op, &s, NORMKIT_ERR_SHAPE, "one row longer than the address space");
+        if (nk_op_is_elementwise(op)) { /* no eps: whatever it holds is ignored */
+            small_init(&s); s.a.eps = NAN;
+            assert_int_equal(nk_call_api(op, &s.a), NORMKIT_OK);
+        } else {
         small_init(&s); s.a.eps = -1e-5f;   expect_status(op, &s, NORMKIT_ERR_EPS, "eps < 0");
         small_init(&s); s.a.eps = NAN;      expect_status(op, &s, NORMKIT_ERR_EPS, "eps NaN");
         small_init(&s); s.a.eps = INFINITY; expect_status(op, &s, NORMKIT_ERR_EPS, "eps Inf");
+        }
         small_init(&s); s.a.eps = -0.0f;
         assert_int_equal(nk_call_api(op, &s.a), NORMKIT_OK); /* -0 is zero */
 
@@ -227,9 +247,20 @@ static void test_operator_table(void **state)
         assert_int_equal(normkit_op_from_name(info->name), o);
         /* a residual operator reads and writes r besides x and y; a linear one writes a
          * rows x n y, not a rows x dim matrix; gamma comes with a norm, beta with LayerNorm */
-        assert_int_equal(info->mats_read, 1u + (unsigned)info->residual);
-        assert_int_equal(info->mats_written, info->linear ? 0u : 1u + (unsigned)info->residual);
-        assert_int_equal(info->vecs, (info->norm != NORMKIT_NORM_NONE) + (unsigned)info->beta);
+        assert_int_equal(info->elementwise, info->norm == NORMKIT_NORM_NONE && !info->linear);
+        if (info->elementwise) {
+            /* x (and r, a second input, for add and mul) in, y out; no gamma, beta or eps */
+            assert_false(info->residual || info->beta || info->linear);
+            assert_true(info->mats_read == 1u || info->mats_read == 2u);
+            assert_int_equal(info->mats_written, 1u);
+            assert_int_equal(info->vecs, 0u);
+        } else {
+            assert_int_equal(info->mats_read, 1u + (unsigned)info->residual);
+            assert_int_equal(info->mats_written,
+                             info->linear ? 0u : 1u + (unsigned)info->residual);
+            assert_int_equal(info->vecs,
+                             (info->norm != NORMKIT_NORM_NONE) + (unsigned)info->beta);
+        }
         assert_int_equal(info->beta, info->norm == NORMKIT_NORM_LN);
         if (info->linear)
             continue; /* tests/test_linear.c */

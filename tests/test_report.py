@@ -1,16 +1,21 @@
 #!/usr/bin/env python3
 """The report generator on fixture runs (real normkit-bench output, trimmed, in tests/data).
 
-usage: test_report.py GENERATOR RUN_A.json RUN_B.json REPS_A.json REPS_B.json LINEAR.json
+usage: test_report.py GENERATOR RUN_A.json RUN_B.json REPS_A.json REPS_B.json LINEAR.json BLOCKS.json
+                      DEPTH.json
 RUN_A/RUN_B: one repetition per case; REPS_A/REPS_B: --benchmark_repetitions=3 (iterations
 and the mean/median/stddev/cv aggregates); LINEAR: norm + linear cases (fused, packed, unfused,
-_2t, two peers) with one ceiling_fma and one ceiling_read.
+_2t, two peers) with one ceiling_fma and one ceiling_read; BLOCKS: whole-block cases (synthetic,
+tests/data/make-bench-blocks.py: one configuration with 3 repetitions, one with 1); DEPTH:
+normkit-depth's JSON on a tiny stack.
 Checks figures against the fixture entries they come from, that every image is a real PNG,
 that the HTML is self-contained, the spread (CV, min-max) in every output, compare mode's
 ratios, the --fail-above gate (ranges, median-only fallback labelled, missing/failed cases),
 --isa and --filter, unknown context keys shown, the norm + linear section (its ratios, the
-winner, the plot, the CSV rows, kept out of the norm tables, in compare mode), and that each kind of bad input gives its
-one-line message, a non-zero exit and no output folder.
+winner, the plot, the CSV rows, kept out of the norm tables, in compare mode), the blocks
+section (tokens/s, the fused path's ratios and targets, recomputed from the fixture), the depth
+section (--depth, --run-depth), each section omitted without its data, and that each kind of bad
+input gives its one-line message, a non-zero exit and no output folder.
 """
 import csv
 import json
@@ -22,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 
-gen, run_a, run_b, reps_a, reps_b, linear = sys.argv[1:7]
+gen, run_a, run_b, reps_a, reps_b, linear, blocks, depth = sys.argv[1:9]
 failures = []
 
 
@@ -266,6 +271,226 @@ p = generate("-o", os.path.join(tmp, "linear-gate"), "--compare", linear, os.pat
              "--fail-above", "10")
 check(p.returncode == 1 and regression_names(p.stderr) == {n for n in crow},
       "--fail-above 10: every slower linear case fails the gate (median only, one repetition)")
+
+# ---- the blocks section: block/<layout>/<norm>/<act>/<impl>/<path>/d:D/rows:R ----
+BLOCK_NAME = re.compile(r"^block/(\w+)/(\w+)/(\w+)/(\w+)/(\w+)/d:(\d+)/rows:(\d+)$")
+
+
+def block_rates(path):
+    """{(layout, norm, act, d): {rows: {impl/path: tokens/s}}} as the report must read them: the
+    median aggregate's counter when there is one, else the single iteration entry's."""
+    doc = json.load(open(path))
+    out = {}
+    for name in {b.get("run_name", b["name"]) for b in doc["benchmarks"]}:
+        m = BLOCK_NAME.match(name)
+        if not m:
+            continue
+        entries = [b for b in doc["benchmarks"] if b.get("run_name", b["name"]) == name]
+        med = [b for b in entries if b.get("aggregate_name") == "median"]
+        b = (med or entries)[0]
+        layout, norm, act, impl, path_, d, rows = m.groups()
+        out.setdefault((layout, norm, act, int(d)), {}).setdefault(int(rows), {})[f"{impl}/{path_}"] = \
+            b["tokens_per_second"]
+    return out
+
+
+def rate_text(v):
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if v >= scale:
+            return f"{v / scale:.3g}{unit}"
+    return f"{v:.3g}"
+
+
+# The targets, as the brief states them: fused >= 1.15x its unfused path at rows <= 32 and >= 1.0x
+# above; >= 1.0x oneDNN and >= 2x PyTorch at every shape.
+def target(against, rows):
+    return {"unfused": 1.15 if rows <= 32 else 1.0, "onednn": 1.0, "torch": 2.0}.get(against)
+
+
+out = os.path.join(tmp, "blocks")
+p = generate("-o", out, blocks)
+check(p.returncode == 0, f"a report from {os.path.basename(blocks)} (stderr: {p.stderr.strip()[:300]})")
+md = open(os.path.join(out, "report.md")).read() if p.returncode == 0 else ""
+page = open(os.path.join(out, "index.html")).read() if p.returncode == 0 else ""
+check("## Blocks (pre-norm and post-norm FFN)" in md and "<h2>Blocks (pre-norm and post-norm FFN)</h2>" in page,
+      "report.md and index.html have the Blocks section")
+check(not re.search(r"^## block", md, re.M) and "## At a glance" not in md,
+      "the block cases get no norm section and are not in the at-a-glance table")
+brates = block_rates(blocks)
+reps = {b.get("repetitions") for b in json.load(open(blocks))["benchmarks"]}
+check(len(brates) == 2 and reps == {1, 3}, "the blocks fixture has two configurations, with 3 and 1 repetitions")
+want_targets = []  # (layout, norm, act, d, rows, fused, against, ratio, target)
+for key, by_rows in sorted(brates.items()):
+    layout, norm, act, d = key
+    sub = md.split(f"#### {layout} {norm} {act}: d {d}")[-1].split("\n#")[0]
+    check(f"#### {layout} {norm} {act}: d {d}" in md, f"{key}: a table of its own")
+    peers = sorted({v.split("/")[0] for r in by_rows.values() for v in r if v.endswith("/peer")})
+    check(("× PyTorch" in sub) == ("torch" in peers), f"{key}: a PyTorch ratio column exactly when the run has torch")
+    for rows, rates in sorted(by_rows.items()):
+        winner = max(rates, key=rates.get)
+        line = [l for l in sub.splitlines() if l.startswith(f"| {rows} | ") and "★" in l]
+        check(len(line) == 1 and f"**{rate_text(rates[winner])} (" in line[0] and line[0].count("★") == 1,
+              f"{key} rows {rows}: the tokens/s table marks the winner {winner} ({rate_text(rates[winner])})")
+        fused = max((v for v in rates if v.endswith("/fused")), key=rates.get)
+        isa = fused.split("/")[0]
+        cells = [str(rows), f"`{fused}`", rate_text(rates[fused])]
+        for against in ["unfused"] + peers:
+            other = rates.get(f"{isa}/unfused" if against == "unfused" else f"{against}/peer")
+            if other is None:
+                cells.append("–")
+                continue
+            ratio = rates[fused] / other
+            t = target(against, rows)
+            cells.append(f"{ratio:.2f} ✓" if ratio >= t else f"**{ratio:.2f} ✗**")
+            want_targets.append((layout, norm, act, d, rows, fused, against, ratio, t))
+        row = "| " + " | ".join(cells) + " |"
+        check(row in sub, f"{key} rows {rows}: fused {fused} against unfused and the peers: '{row}'")
+met = [t for t in want_targets if t[7] >= t[8]]
+check(met and len(met) < len(want_targets), f"the fixture has met ({len(met)}) and missed "
+      f"({len(want_targets) - len(met)}) targets")
+check(f"**{len(met)} of {len(want_targets)} targets met**" in md, f"report.md counts {len(met)} of "
+      f"{len(want_targets)} targets met")
+check(any(t[5] == "avx2/fused" for t in want_targets) and any(t[5] == "avx512/fused" for t in want_targets),
+      "the fused path of the row is the fastest ISA's (avx2 wins one row of the fixture)")
+missed = [l for l in md.split("### Missed targets")[-1].splitlines() if l.startswith("| ") and "shape" not in l]
+check("### Missed targets" in md and len(missed) == len(want_targets) - len(met),
+      "the missed targets are listed under the tables")
+trows = list(csv.DictReader(open(os.path.join(out, "block-targets.csv")))) if p.returncode == 0 else []
+got = sorted((r["layout"], r["d"], r["rows"], r["fused"], r["against"], r["met"]) for r in trows)
+exp = sorted((t[0], str(t[3]), str(t[4]), t[5], t[6], str(int(t[7] >= t[8]))) for t in want_targets)
+check(got == exp and all(abs(float(r["ratio"]) - t[7]) < 1e-3 for r, t in zip(
+    sorted(trows, key=lambda r: (r["layout"], r["d"], r["rows"], r["against"])),
+    sorted(want_targets, key=lambda t: (t[0], str(t[3]), str(t[4]), t[6])))),
+      "block-targets.csv: one line per target check, with its ratio and verdict")
+crows = list(csv.DictReader(open(os.path.join(out, "blocks.csv")))) if p.returncode == 0 else []
+ncases = sum(len(r) for by_rows in brates.values() for r in by_rows.values())
+check(len(crows) == ncases and all(
+    abs(float(r["tokens_per_second"]) - brates[(r["layout"], r["norm"], r["act"], int(r["d"]))][int(r["rows"])][
+        f"{r['impl']}/{r['path']}"]) < 0.1 for r in crows),
+      f"blocks.csv: the {ncases} block cases with their tokens/s")
+check(all(r["repetitions"] == ("3" if r["layout"] == "prenorm" else "1") for r in crows)
+      and all((r["cv_pct"] != "") == (r["layout"] == "prenorm") for r in crows),
+      "blocks.csv: the repetitions and the spread where there is one")
+srows = list(csv.DictReader(open(os.path.join(out, "summary.csv")))) if p.returncode == 0 else []
+check(not srows, "summary.csv holds no block case (they are in blocks.csv)")
+images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
+check({"blocks-prenorm-rmsnorm-swiglu.png", "blocks-postnorm-layernorm-gelu.png"} <= set(images)
+      and all(is_png(os.path.join(out, i)) for i in images), "report.md shows a tokens/s plot per configuration")
+check(page.count("data:image/png;base64,") == len(images), "index.html embeds the block plots")
+check("## Depth" not in md and "the depth sweep: give normkit-depth's JSON" in md,
+      "without --depth: no depth section, and the report says how to get one")
+
+# Norms and blocks in one run: the norm tables are as without the blocks; the blocks section as alone.
+mixed = json.load(open(run_a))
+mixed["benchmarks"] += json.load(open(blocks))["benchmarks"]
+p = generate("-o", os.path.join(tmp, "mixed-blocks"), write_json(mixed, "mixed-blocks.json"))
+mrows = list(csv.DictReader(open(os.path.join(tmp, "mixed-blocks", "summary.csv")))) if p.returncode == 0 else []
+nrows = list(csv.DictReader(open(os.path.join(tmp, "norms-only", "summary.csv"))))
+mmd = open(os.path.join(tmp, "mixed-blocks", "report.md")).read() if p.returncode == 0 else ""
+check(p.returncode == 0 and mrows == nrows, "a run with norms and blocks: summary.csv as without the blocks")
+check(mmd.count("## Blocks (pre-norm and post-norm FFN)") == 1 and "block/" not in mmd.split("## Blocks")[0],
+      "a run with norms and blocks: the blocks only in their section")
+
+# No block cases: no section, and the report says why.
+md = open(os.path.join(tmp, "linear", "report.md")).read()
+check("## Blocks" not in md and "pre-norm and post-norm blocks: their cases (`block/...`) are not in this run" in md,
+      "a run without block cases: no Blocks section, and the report says so")
+
+# Compare mode lines up the block cases by name.
+slow = json.load(open(blocks))
+for b in slow["benchmarks"]:
+    if b["run_type"] == "iteration" or b.get("aggregate_name") in ("mean", "median", "stddev"):
+        b["cpu_time"] *= 1.25
+        b["real_time"] *= 1.25
+p = generate("-o", os.path.join(tmp, "blocks-compare"), "--compare", blocks, write_json(slow, "blocks-slow.json"))
+crow = {r["case"]: r for r in csv.DictReader(open(os.path.join(tmp, "blocks-compare", "summary.csv")))} \
+    if p.returncode == 0 else {}
+check(len(crow) == ncases and all(r["speedup"] == "0.8000" for r in crow.values()),
+      f"compare mode lines up the block cases (stderr: {p.stderr.strip()[:300]})")
+
+# ---- the depth section: normkit-depth's JSON (--depth, --run-depth) ----
+ddoc = json.load(open(depth))
+out = os.path.join(tmp, "depth")
+p = generate("-o", out, run_a, "--depth", depth)
+check(p.returncode == 0, f"a report with --depth {os.path.basename(depth)} (stderr: {p.stderr.strip()[:300]})")
+md = open(os.path.join(out, "report.md")).read() if p.returncode == 0 else ""
+page = open(os.path.join(out, "index.html")).read() if p.returncode == 0 else ""
+check("## Depth: residual stream and error over a stack of blocks" in md
+      and "<h2>Depth: residual stream and error over a stack of blocks</h2>" in page, "the depth section is there")
+check("depth.png" in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md) and is_png(os.path.join(out, "depth.png")),
+      "the depth plot is a PNG shown in report.md")
+check(os.path.isfile(os.path.join(out, "normkit-depth.json"))
+      and open(os.path.join(out, "normkit-depth.json")).read() == open(depth).read(),
+      "the depth JSON is kept in the report folder")
+paths = ddoc["config"]["paths"]
+nlayers = ddoc["config"]["layers"]
+shown = [L for L in (1, 2, 4, 8, 16, 32, 64) if L < nlayers] + [nlayers]
+for layout in ddoc["config"]["layouts"]:
+    recs = {r["layer"]: r for r in ddoc["records"] if r["layout"] == layout}
+    sub = md.split(f"### {layout} (excerpt)")[-1].split("\n#")[0]
+    check(f"### {layout} (excerpt)" in md and "| layer | residual RMS | output RMS | "
+          + " | ".join(f"`{q}`" for q in paths) + " | bound |" in sub, f"{layout}: the excerpt's header names every path")
+    for L in shown:
+        r = recs[L]
+        row = (f"| {L} | {r['residual_rms']:.4g} | {r['output_rms']:.4g} | "
+               + " | ".join(f"{r['errors'][q]:.2e}" for q in paths)
+               + (" | – |" if r["error_bound"] is None else f" | {r['error_bound']:.2e} |"))
+        check(row in sub, f"{layout} layer {L}: '{row}'")
+    check(len([l for l in sub.splitlines() if re.match(r"^\| \d+ \|", l)]) == len(shown),
+          f"{layout}: the excerpt shows layers {shown}")
+pre = sorted((r for r in ddoc["records"] if r["layout"] == "prenorm"), key=lambda r: r["layer"])
+note = (f"pre-norm residual RMS {pre[0]['residual_rms']:.3g} at layer 1 → {pre[-1]['residual_rms']:.3g} at layer "
+        f"{nlayers} (×{pre[-1]['residual_rms'] / pre[0]['residual_rms']:.2f})")
+check(note in md, f"the section sums up the pre-norm growth: '{note}'")
+check("the depth sweep" not in md.split("## Depth")[-1], "with --depth the report does not call the depth sweep absent")
+check(not [l for l in p.stdout.splitlines() if "running" in l], "--depth runs nothing")
+
+# --run-depth: runs the given normkit-depth (here a stand-in writing the fixture) and reports on it.
+fake = os.path.join(tmp, "fake-depth")
+with open(fake, "w") as f:
+    f.write("#!/bin/sh\n# normkit-depth --format json --output FILE\n"
+            f"[ \"$1 $2 $3\" = '--format json --output' ] || exit 9\ncp '{depth}' \"$4\"\n")
+os.chmod(fake, 0o755)
+p = generate("-o", os.path.join(tmp, "run-depth"), run_a, "--run-depth", fake)
+md = open(os.path.join(tmp, "run-depth", "report.md")).read() if p.returncode == 0 else ""
+check(p.returncode == 0 and "## Depth: residual stream" in md and f"report: running {fake} --format json" in p.stdout,
+      f"--run-depth runs normkit-depth and adds its section (stderr: {p.stderr.strip()[:300]})")
+with open(fake, "w") as f:
+    f.write("#!/bin/sh\nexit 3\n")
+dest = os.path.join(tmp, "run-depth-fail")
+p = generate("-o", dest, run_a, "--run-depth", fake)
+check(p.returncode == 2 and "exited with status 3" in p.stderr and not os.path.exists(dest),
+      "--run-depth: a failing normkit-depth is an error, no report")
+for args, message in ((["--compare", run_a, run_b, "--depth", depth], "go with a one-run report"),
+                      ([run_a, "--depth", depth, "--run-depth", fake], "not both")):
+    dest = os.path.join(tmp, "depth-usage")
+    p = generate("-o", dest, *args)
+    check(p.returncode == 2 and message in p.stderr and not os.path.exists(dest),
+          f"{' '.join(a for a in args if a.startswith('--'))}: usage error '{message}'")
+BAD_DEPTH = {
+    "depth-empty.json": ("", "is empty"),
+    "depth-truncated.json": (open(depth).read()[:300], "not valid JSON"),
+    "depth-foreign.json": (json.dumps({"context": {}, "benchmarks": []}), "not normkit-depth output"),
+    "depth-none.json": (json.dumps({"config": {}, "records": []}), "has no records"),
+    "depth-nolayer.json": (json.dumps({"config": {}, "records": [{"layout": "prenorm", "residual_rms": 1,
+                                                                   "output_rms": 1, "errors": {}}]}),
+                           "record #0 has no layer number"),
+    "depth-texterr.json": (json.dumps({"config": {}, "records": [{"layer": 1, "layout": "prenorm", "residual_rms": 1,
+                                                                   "output_rms": 1, "errors": {"x/fused": "small"}}]}),
+                           "'errors' is not an object of numbers"),
+    "depth-twice.json": (json.dumps({"config": {}, "records": [{"layer": 1, "layout": "prenorm", "residual_rms": 1,
+                                                                 "output_rms": 1, "errors": {}}] * 2}),
+                         "layer 1 prenorm appears twice"),
+}
+for fname, (content, message) in BAD_DEPTH.items():
+    path = os.path.join(tmp, fname)
+    open(path, "w").write(content)
+    dest = os.path.join(tmp, "out-" + fname)
+    p = generate("-o", dest, run_a, "--depth", path)
+    lines = p.stderr.strip().splitlines()
+    check(p.returncode == 2 and len(lines) == 1 and fname in lines[0] and message in lines[0]
+          and not os.path.exists(dest), f"--depth {fname}: one line naming the file and '{message}', no output "
+          f"(got: {p.stderr.strip()[:200]})")
 
 # ---- compare ----
 out = os.path.join(tmp, "compare")

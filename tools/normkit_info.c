@@ -118,11 +118,12 @@ int main(int argc, char **argv)
         printf("},\n  \"ops\": {");
         for (int op = 0; op < NORMKIT_OP_COUNT; op++) {
             const normkit_op_info *oi = normkit_op_get((normkit_op)op);
-            printf("%s\"%s\": {\"norm\": \"%s\", \"residual\": %s, \"beta\": %s, \"linear\": %s}",
+            printf("%s\"%s\": {\"norm\": \"%s\", \"residual\": %s, \"beta\": %s, \"linear\": %s, "
+                   "\"elementwise\": %s}",
                    op ? ", " : "", oi->name,
                    oi->norm == NORMKIT_NORM_RMS ? "rms" : oi->norm == NORMKIT_NORM_LN ? "ln" : "none",
                    oi->residual ? "true" : "false", oi->beta ? "true" : "false",
-                   oi->linear ? "true" : "false");
+                   oi->linear ? "true" : "false", oi->elementwise ? "true" : "false");
         }
         printf("},\n  \"dispatch\": {");
         for (int op = 0; op < NORMKIT_OP_COUNT; op++) {
@@ -205,6 +206,8 @@ int main(int argc, char **argv)
             printf("  %c %-40s kc %s mc %s prefetch %zu pack %ux%u\n", mark, ks[i].name,
                    p->lin_kc ? a : "auto", p->lin_mc ? b : "auto", p->lin_prefetch, p->pack_nr,
                    p->pack_vl);
+        } else if (normkit_op_get(ks[i].op)->elementwise) {
+            printf("  %c %-40s (elementwise: no knobs)\n", mark, ks[i].name);
         } else {
             printf("  %c %-40s nt %-8s memory %s\n", mark, ks[i].name,
                    knob_text(a, sizeof a, p->nt_min_bytes), knob_text(b, sizeof b, p->dram_min_bytes));

@@ -1,7 +1,7 @@
 /*
  * Peers: what users would otherwise pick, behind the same kernel signatures as normkit's own
  * variants (kernels/normkit_kernel.h), so the harness times them exactly like a variant.
- * Each is optional (bench/meson.build sets NKB_HAVE_EIGEN / NKB_HAVE_ONEDNN).
+ * Each is optional (bench/meson.build sets NKB_HAVE_EIGEN / NKB_HAVE_ONEDNN / NKB_HAVE_TORCH ...).
  *
  * They assume what the harness passes: gamma (and beta) present, eps > 0, dense rows.
  */
@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "normkit_block.h"
 #include "normkit_kernel.h"
 
 #ifdef __cplusplus
@@ -88,6 +89,50 @@ void nkb_linear_probe(const nkb_linear_peer *peer, int *before, int *after, char
  * - The packed copies (oneDNN, XNNPACK) are keyed by the shape, the pointers and a sample of
  *   the values (8 per row of w, all of bias; ~1 ms for 4096 x 4096): weights refilled at the
  *   same address are packed again, but a few values changed in place may go unnoticed. */
+
+/* A block peer: normkit_block.h's block composed from another library's operators, one thread.
+ * create(): untimed: builds primitives/tensors for block d and up to max_rows rows (copies the weights,
+ *   pre-packs them where the library can); *state receives its state. Returns NULL or a message.
+ * run(): timed: h[rows x dim] = Block(x[rows x dim]) on dense rows, rows <= max_rows. NULL or a message.
+ * destroy(): frees the state. */
+typedef struct nkb_block_peer {
+    const char *name; /* "onednn", "torch" */
+    const char *(*create)(const normkit_block_desc *d, size_t max_rows, void **state);
+    const char *(*run)(void *state, size_t rows, const float *x, float *h);
+    void (*destroy)(void *state);
+} nkb_block_peer;
+int nkb_onednn_block_init(nkb_block_peer *peer, char *info, size_t infolen);
+int nkb_torch_block_init(nkb_block_peer *peer, char *info, size_t infolen);
+/* What the two assume and do (bench/peers/onednn_block.c, bench/peers/torch_block.cc):
+ * - run() takes dense x and h (strides dim), h not overlapping x; rows == 0 does nothing.
+ * - oneDNN builds its primitives for max_rows at create() and for any other rows at the first
+ *   run() with that rows (kept until destroy(): a benchmark's untimed warm-up call builds
+ *   them); later calls only set the x/h handles and execute. libtorch has nothing to build:
+ *   every call runs the ATen operators (allocating their intermediates, as for PyTorch users).
+ * - Both copy everything from d at create() (d's arrays need not outlive it). A state serves
+ *   one thread at a time (its intermediates are part of it).
+ * - Their inits hold the libraries' thread pools to one thread for the whole process: OpenMP
+ *   (omp_set_num_threads, at::set_num_threads) and, for libtorch, whose float GEMMs run in the
+ *   system BLAS (OpenBLAS on Debian), openblas_set_num_threads(1).
+ * - oneDNN 2.x has no RMSNorm: it is eltwise square + reduction mean (mean(x^2) per row)
+ *   feeding layer_normalization with user-given statistics (mean 0, that variance). */
+
+/* One block of a benchmark's kind (pre-norm RMSNorm SiLU, NKB_BLOCK_PROBE_DIM x
+ * NKB_BLOCK_PROBE_HIDDEN, NKB_BLOCK_PROBE_ROWS rows, zero weights) through a block peer: the
+ * process's thread count before create() and after the first run(), and the CPU time of the
+ * calling thread and of all the other threads over two more run()s (a pool of threads started
+ * earlier, e.g. OpenBLAS's at load time, does not show in the count but does in the time).
+ * usable: no error, no new thread, other threads' CPU <= 25% of the caller's + 0.5 ms.
+ * Each block peer's init runs it (bench/peers/common.c). */
+enum { NKB_BLOCK_PROBE_ROWS = 32, NKB_BLOCK_PROBE_DIM = 768, NKB_BLOCK_PROBE_HIDDEN = 3072 };
+typedef struct nkb_block_probe_result {
+    int before, after;
+    double self_ms, other_ms;
+    int usable;
+    char why[256];  /* what create() or run() reported, "" when nothing */
+    char text[256]; /* the above as one phrase, for the peer's info */
+} nkb_block_probe_result;
+void nkb_block_probe(const nkb_block_peer *peer, nkb_block_probe_result *r);
 
 #ifdef __cplusplus
 }
