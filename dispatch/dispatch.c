@@ -41,7 +41,7 @@ const char *normkit_status_str(normkit_status s)
     case NORMKIT_ERR_NULL: return "a required pointer argument is NULL";
     case NORMKIT_ERR_SHAPE:
         return "bad shape: dim is 0, a stride is below dim, the size overflows, or y aliases r "
-               "(or x with another stride)";
+               "(or x with another stride, or overlaps an input the operator does not allow)";
     case NORMKIT_ERR_EPS: return "eps must be finite and >= 0";
     case NORMKIT_ERR_UNSUPPORTED: return "ISA not supported by this CPU, OS or build";
     case NORMKIT_ERR_NOMEM: return "out of memory";

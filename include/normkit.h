@@ -7,8 +7,8 @@
  * normkit_isa_*). The choice is made on the operator's first use, and again for every
  * operator by normkit_isa_force, thread-safely.
  *
- * Conventions shared by the normalization operators (the linear operators below state their
- * own shapes and overlap rules):
+ * Conventions shared by the normalization operators (the linear and the elementwise operators
+ * below state their own shapes and overlap rules):
  *  - Matrices are row-major: `rows` rows of `dim` floats; row i of x starts at x + i*ldx.
  *    Strides count elements (not bytes) and must be >= dim, and each matrix must be
  *    addressable ((rows-1)*ld + dim floats within PTRDIFF_MAX bytes), else
@@ -75,7 +75,8 @@ typedef enum {
     NORMKIT_OK = 0,
     NORMKIT_ERR_NULL,        /* a required pointer (x, y, r) is NULL */
     NORMKIT_ERR_SHAPE,       /* dim == 0, a stride below dim, a size that overflows, or
-                              * y aliasing r (or x with another stride) */
+                              * y aliasing r (or x with another stride, or
+                              * overlapping an input where the operator forbids it) */
     NORMKIT_ERR_EPS,         /* eps is negative, NaN or infinite */
     NORMKIT_ERR_UNSUPPORTED, /* an ISA this CPU, OS or build cannot run */
     NORMKIT_ERR_NOMEM,       /* an allocation failed */

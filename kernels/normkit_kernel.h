@@ -63,9 +63,11 @@ typedef struct normkit_kparams {
 } normkit_kparams;
 
 /* The activations of the elementwise operators (gelu, silu) and of the linear epilogue:
- *   GELU (exact, erf-based): x/2 (1 + erf(x / sqrt 2))      SiLU: x / (1 + exp(-x))
- * Accuracy (docs/numerics.md, "Activations"): the SIMD variants call SLEEF's 1.0-ULP
- * functions (Sleef_erff*_u10, Sleef_expf*_u10), the scalar one libm's erff/expf. */
+ *   GELU (exact, erf-based): x/2 (1 + erf(x / sqrt 2)), computed as x/2 erfc(-x / sqrt 2)
+ *   SiLU: x / (1 + exp(-x)), computed without overflow from exp(-|x|)
+ * Accuracy (docs/numerics.md, "Activations"): the SIMD variants call SLEEF's
+ * Sleef_erfcf*_u15 (1.5 ULP) and Sleef_expf*_u10 (1.0 ULP), the scalar one libm's erfcf and
+ * expf (kernels/act/act_f32__<isa>.h). */
 typedef enum { NORMKIT_ACT_NONE = 0, NORMKIT_ACT_GELU = 1, NORMKIT_ACT_SILU = 2 } normkit_act;
 
 /* What a linear kernel does to each output once its sum (bias included) is final, while the
