@@ -90,6 +90,7 @@ static float *floats(size_t n, double lo, double hi)
 }
 
 /* ---- the float64 reference, with its error bound ---- */
+/* Own copy, not tests/block_f64.c: its bound differs in every step, plus a tanh-GELU knob. */
 
 typedef enum { GELU_ERF, GELU_TANH } gelu_kind;
 

@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "block_f64.h"
 #include "reference.h"
 
 const size_t nk_dims[] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16, 17,
@@ -101,14 +102,12 @@ normkit_status nk_call_api(normkit_op op, const nk_args *a)
 }
 
 #define U 0x1p-24
-#define SUBNORMAL_ULP 0x1p-149
 
+/* The formulas live in block_f64.c (shared with normkit-depth's float64 blocks). */
 double nk_bound(normkit_op op, size_t n, double ref, double g, double zmax)
 {
-    if (nk_op_is_layernorm(op))
-        return (1.5 * (double)n + 12.0) * U * fabs(g) * zmax + 2.0 * U * fabs(ref) +
-               SUBNORMAL_ULP * (2.0 + fabs(g));
-    return ((double)n / 2.0 + 6.0) * U * fabs(ref) + SUBNORMAL_ULP * (1.0 + fabs(g));
+    return nk_norm_bound(nk_op_is_layernorm(op) ? NORMKIT_NORM_LN : NORMKIT_NORM_RMS, n, ref, g,
+                         zmax);
 }
 
 static int same_float(float a, float b)

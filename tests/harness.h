@@ -59,6 +59,7 @@ normkit_status nk_call_api(normkit_op op, const nk_args *a);
  *  add+norm:  r must hold fl(x + r) exactly (one IEEE addition), and y meets the bound above
  *     against the reference of that h.
  *  A NaN reference (the row held NaN/Inf) requires NaN in every y of the row.
+ * (Computed by nk_norm_bound, block_f64.h, which the float64 blocks use too.)
  */
 double nk_bound(normkit_op op, size_t n, double ref, double g, double zmax);
 

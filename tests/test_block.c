@@ -16,14 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "block_f64.h"
 #include "harness.h"
 #include "normkit_block.h"
-
-#define U 0x1p-24
-/* The activations' own error, relative (docs/numerics.md, "Activations"). */
-#define ACT_REL (8 * U)
-/* max |act'(s)|: GELU's derivative peaks at 1.129 (s ~ 1.5), SiLU's at 1.0998 (s ~ 2.4) */
-#define ACT_SLOPE 1.13
 
 typedef struct {
     normkit_block_desc d;
@@ -71,151 +66,40 @@ static void free_block(blockdef *bd)
         free(bd->mem[i]);
 }
 
-/* ---- the float64 block, with a first-order error bound for a float32 evaluation ---- */
-
-static double act64(normkit_act a, double s)
-{
-    return a == NORMKIT_ACT_GELU ? 0.5 * s * erfc(-s / sqrt(2.0)) : s / (1.0 + exp(-s));
-}
-
-/*
- * The norm of v (n values, with error ev[i] already in them) into y, and the bound of y's
- * error into ey: the norm's own bound (harness.h, nk_bound) plus the input errors carried by
- * the norm's derivative:
- *   RMSNorm   |dy_i| <= |g_i| / r (|dv_i| + |v_i| sum_k |v_k| |dv_k| / (n r^2))
- *   LayerNorm |dy_i| <= |g_i| / s (|dv_i| + m + |z_i| sum_k |z_k| (|dv_k| + m) / n), m = mean |dv|
- */
-static void norm64(const normkit_block_desc *d, const double *v, const double *ev, double *y,
-                   double *ey)
-{
-    const size_t n = d->dim;
-    const double eps = d->eps;
-    if (d->norm == NORMKIT_NORM_RMS) {
-        double ss = 0, sv = 0;
-        for (size_t k = 0; k < n; k++)
-            ss += v[k] * v[k], sv += fabs(v[k]) * ev[k];
-        const double r = sqrt(ss / n + eps);
-        for (size_t i = 0; i < n; i++) {
-            const double g = d->gamma ? d->gamma[i] : 1.0;
-            y[i] = v[i] / r * g;
-            ey[i] = fabs(g) / r * (ev[i] + fabs(v[i]) * sv / (n * r * r)) +
-                    nk_bound(normkit_op_rmsnorm, n, y[i], g, 0);
-        }
-        return;
-    }
-    double mean = 0, var = 0, m = 0;
-    for (size_t k = 0; k < n; k++)
-        mean += v[k], m += ev[k];
-    mean /= n, m /= n;
-    for (size_t k = 0; k < n; k++)
-        var += (v[k] - mean) * (v[k] - mean);
-    const double s = sqrt(var / n + eps);
-    double zmax = 0, sz = 0;
-    for (size_t k = 0; k < n; k++) {
-        const double z = fabs(v[k] - mean) / s;
-        zmax = z > zmax ? z : zmax;
-        sz += z * (ev[k] + m);
-    }
-    for (size_t i = 0; i < n; i++) {
-        const double g = d->gamma ? d->gamma[i] : 1.0, bt = d->beta ? d->beta[i] : 0.0;
-        const double z = (v[i] - mean) / s;
-        y[i] = z * g + bt;
-        ey[i] = fabs(g) / s * (ev[i] + m + fabs(z) * sz / n) +
-                nk_bound(normkit_op_layernorm, n, y[i], g, zmax);
-    }
-}
-
-/*
- * out = W a + bias (W [n x k] row-major) and its error: the float sum's (k + 6) u sum |terms|
- * (harness: (k + 4) u for the variants' sums; + 2u for W and bias rounded once more when
- * gamma and beta are folded in) + u |out|, plus the error ea of a carried through W.
- */
-static void matvec64(const float *w, const float *bias, size_t n, size_t k, const double *a,
-                     const double *ea, double *out, double *eout)
-{
-    for (size_t j = 0; j < n; j++) {
-        double s = bias ? bias[j] : 0.0, mag = bias ? fabs(bias[j]) : 0.0, prop = 0;
-        for (size_t q = 0; q < k; q++) {
-            s += w[j * k + q] * a[q];
-            mag += fabs(w[j * k + q] * a[q]);
-            prop += fabs((double)w[j * k + q]) * ea[q];
-        }
-        out[j] = s;
-        eout[j] = (double)(k + 6) * U * mag + U * fabs(s) + prop;
-    }
-}
-
-/* One row: h = Block(x), and the bound eh of a float32 evaluation's error. */
-static void block64(const normkit_block_desc *d, const float *x, double *h, double *eh)
-{
-    const size_t D = d->dim, H = d->hidden;
-    double *v = calloc(D, sizeof(double)), *ev = calloc(D, sizeof(double));
-    double *u = calloc(D, sizeof(double)), *eu = calloc(D, sizeof(double));
-    double *s = calloc(H, sizeof(double)), *es = calloc(H, sizeof(double));
-    double *g = calloc(H, sizeof(double)), *eg = calloc(H, sizeof(double));
-    double *f = calloc(D, sizeof(double)), *ef = calloc(D, sizeof(double));
-    assert_true(v && ev && u && eu && s && es && g && eg && f && ef);
-    for (size_t i = 0; i < D; i++)
-        v[i] = x[i], ev[i] = 0;
-    if (d->layout == NORMKIT_PRENORM)
-        norm64(d, v, ev, u, eu);
-    else
-        memcpy(u, v, D * sizeof(double)); /* eu stays 0: x is exact */
-    /* t = act(W1 u + b1) [* (W3 u + b3)] */
-    matvec64(d->w1, d->b1, H, D, u, eu, s, es);
-    for (size_t j = 0; j < H; j++) {
-        const double a = act64(d->act, s[j]);
-        es[j] = ACT_SLOPE * es[j] + ACT_REL * fabs(a) + U * fabs(a);
-        s[j] = a;
-    }
-    if (d->gated) {
-        matvec64(d->w3, d->b3, H, D, u, eu, g, eg);
-        for (size_t j = 0; j < H; j++) {
-            const double t = s[j] * g[j];
-            es[j] = fabs(g[j]) * es[j] + fabs(s[j]) * eg[j] + U * fabs(t);
-            s[j] = t;
-        }
-    }
-    matvec64(d->w2, d->b2, D, H, s, es, f, ef);
-    for (size_t i = 0; i < D; i++) {
-        v[i] = x[i] + f[i];
-        ev[i] = ef[i] + U * fabs(v[i]);
-    }
-    if (d->layout == NORMKIT_PRENORM) {
-        memcpy(h, v, D * sizeof(double));
-        memcpy(eh, ev, D * sizeof(double));
-    } else {
-        norm64(d, v, ev, h, eh);
-    }
-    free(v), free(ev), free(u), free(eu), free(s), free(es), free(g), free(eg), free(f), free(ef);
-}
-
 #ifdef NK_REPORT_RATIO
 static double worst_ratio;
 #endif
 
-/* Compares h (rows x dim, stride ldh) with the float64 block of x; msg on the first miss. */
+/* Compares h (rows x dim, stride ldh) with the float64 block of x (block_f64.h: h = Block(x)
+ * and the first-order bound of a float32 evaluation's error, docs/numerics.md "Blocks");
+ * msg on the first miss. */
 static int check_rows(const normkit_block_desc *d, size_t rows, const float *x, size_t ldx,
                       const float *h, size_t ldh, char *msg, size_t len)
 {
-    double *ref = calloc(d->dim, sizeof(double)), *err = calloc(d->dim, sizeof(double));
-    assert_true(ref && err);
+    const size_t D = d->dim;
+    double *x64 = malloc(rows * D * sizeof(double)), *ref = malloc(rows * D * sizeof(double)),
+           *err = malloc(rows * D * sizeof(double));
+    assert_true(x64 && ref && err);
+    for (size_t r = 0; r < rows; r++)
+        for (size_t i = 0; i < D; i++)
+            x64[r * D + i] = x[r * ldx + i];
+    assert_int_equal(nk_block_f64(d, rows, x64, NULL, ref, err, NULL), 0);
     int ok = 1;
     for (size_t r = 0; r < rows && ok; r++) {
-        block64(d, x + r * ldx, ref, err);
-        for (size_t i = 0; i < d->dim && ok; i++) {
-            const double got = h[r * ldh + i];
+        for (size_t i = 0; i < D && ok; i++) {
+            const double got = h[r * ldh + i], want = ref[r * D + i], bound = err[r * D + i];
 #ifdef NK_REPORT_RATIO
-            if (fabs(got - ref[i]) / err[i] > worst_ratio)
-                worst_ratio = fabs(got - ref[i]) / err[i];
+            if (fabs(got - want) / bound > worst_ratio)
+                worst_ratio = fabs(got - want) / bound;
 #endif
-            if (!(fabs(got - ref[i]) <= err[i])) {
+            if (!(fabs(got - want) <= bound)) {
                 snprintf(msg, len, "row %zu col %zu: got %.9g, float64 %.9g, |diff| %.3g > bound %.3g",
-                         r, i, got, ref[i], fabs(got - ref[i]), err[i]);
+                         r, i, got, want, fabs(got - want), bound);
                 ok = 0;
             }
         }
     }
+    free(x64);
     free(ref);
     free(err);
     return ok;

@@ -26,14 +26,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "block_f64.h" /* tests/: the float64 block, shared with tests/test_block.c */
 #include "cpu.h"
 #include "normkit.h"
 #include "normkit_block.h"
-
-#define U 0x1p-24                 /* float's unit roundoff */
-#define SUBNORMAL_ULP 0x1p-149    /* absolute rounding of a subnormal float result */
-#define ACT_REL (8 * U)           /* the activations' own error (docs/numerics.md) */
-#define ACT_SLOPE 1.13            /* max |GELU'| = 1.129, max |SiLU'| = 1.0998 */
 
 #define MAX_LAYERS 1000
 #define MAX_DIM 8192
@@ -405,173 +401,35 @@ static normkit_block_desc desc_of(const config *c, const weights *w, normkit_lay
 }
 
 /* ---- the float64 stack, with a first-order bound of a float32 evaluation's error ----
- * The rules of docs/numerics.md, "Blocks" (as tests/test_block.c applies them to one block),
- * carried from layer to layer: a path's input to layer L differs from the float64 stack's by
- * at most the bound after layer L - 1, and that error goes through the block's derivative. */
-
-static double act64(normkit_act a, double s)
-{
-    return a == NORMKIT_ACT_GELU ? 0.5 * s * erfc(-s / sqrt(2.0)) : s / (1.0 + exp(-s));
-}
-
-/* The norm's own bound (tests/harness.h, nk_bound). */
-static double norm_bound(normkit_norm norm, size_t n, double ref, double g, double zmax)
-{
-    if (norm == NORMKIT_NORM_LN)
-        return (1.5 * (double)n + 12.0) * U * fabs(g) * zmax + 2.0 * U * fabs(ref) +
-               SUBNORMAL_ULP * (2.0 + fabs(g));
-    return ((double)n / 2.0 + 6.0) * U * fabs(ref) + SUBNORMAL_ULP * (1.0 + fabs(g));
-}
-
-/* y = Norm(v) for one row of n, ey its bound given the error ev already in v. */
-static void norm64(const normkit_block_desc *d, const double *v, const double *ev, double *y,
-                   double *ey)
-{
-    const size_t n = d->dim;
-    const double eps = d->eps;
-    if (d->norm == NORMKIT_NORM_RMS) {
-        double ss = 0, sv = 0;
-        for (size_t k = 0; k < n; k++)
-            ss += v[k] * v[k], sv += fabs(v[k]) * ev[k];
-        const double r = sqrt(ss / (double)n + eps);
-        for (size_t i = 0; i < n; i++) {
-            const double g = d->gamma ? d->gamma[i] : 1.0;
-            y[i] = v[i] / r * g;
-            ey[i] = fabs(g) / r * (ev[i] + fabs(v[i]) * sv / ((double)n * r * r)) +
-                    norm_bound(NORMKIT_NORM_RMS, n, y[i], g, 0);
-        }
-        return;
-    }
-    double mean = 0, var = 0, m = 0;
-    for (size_t k = 0; k < n; k++)
-        mean += v[k], m += ev[k];
-    mean /= (double)n, m /= (double)n;
-    for (size_t k = 0; k < n; k++)
-        var += (v[k] - mean) * (v[k] - mean);
-    const double s = sqrt(var / (double)n + eps);
-    double zmax = 0, sz = 0;
-    for (size_t k = 0; k < n; k++) {
-        const double z = fabs(v[k] - mean) / s;
-        zmax = z > zmax ? z : zmax;
-        sz += z * (ev[k] + m);
-    }
-    for (size_t i = 0; i < n; i++) {
-        const double g = d->gamma ? d->gamma[i] : 1.0, bt = d->beta ? d->beta[i] : 0.0;
-        const double z = (v[i] - mean) / s;
-        y[i] = z * g + bt;
-        ey[i] = fabs(g) / s * (ev[i] + m + fabs(z) * sz / (double)n) +
-                norm_bound(NORMKIT_NORM_LN, n, y[i], g, zmax);
-    }
-}
-
-/* out = W a + bias for `rows` rows (W [n x k]), and its bound:
- * (k + 6) u sum_q |W_jq a_q| (+ |bias_j|) + u |out_j| + sum_q |W_jq| ea_q,
- * computed as one pass of |W| over c = (k + 6) u |a| + ea. */
-static void matmul64(size_t rows, const float *w, const float *bias, size_t n, size_t k,
-                     const double *a, const double *ea, double *c, double *out, double *eout)
-{
-    const double f = (double)(k + 6) * U;
-    for (size_t r = 0; r < rows; r++)
-        for (size_t q = 0; q < k; q++)
-            c[r * k + q] = f * fabs(a[r * k + q]) + ea[r * k + q];
-    for (size_t j = 0; j < n; j++) {
-        const float *wj = w + j * k;
-        const double bj = bias ? bias[j] : 0.0;
-        for (size_t r = 0; r < rows; r++) {
-            const double *ar = a + r * k, *cr = c + r * k;
-            double s = 0, e = 0;
-            for (size_t q = 0; q < k; q++) {
-                const double wq = wj[q];
-                s += wq * ar[q];
-                e += fabs(wq) * cr[q];
-            }
-            s += bj;
-            out[r * n + j] = s;
-            eout[r * n + j] = e + f * fabs(bj) + U * fabs(s);
-        }
-    }
-}
-
-typedef struct {
-    size_t rows, D, H;
-    double *u, *eu, *s, *es, *g, *eg, *t, *f, *ef, *v, *ev, *c;
-} scratch64;
-
-static int scratch_alloc(scratch64 *z, size_t rows, size_t D, size_t H)
-{
-    *z = (scratch64){.rows = rows, .D = D, .H = H};
-    double **dv[] = {&z->u, &z->eu, &z->f, &z->ef, &z->v, &z->ev};
-    double **hv[] = {&z->s, &z->es, &z->g, &z->eg, &z->t};
-    int ok = 1;
-    for (size_t i = 0; i < sizeof dv / sizeof *dv; i++)
-        ok &= (*dv[i] = malloc(rows * D * sizeof(double))) != NULL;
-    for (size_t i = 0; i < sizeof hv / sizeof *hv; i++)
-        ok &= (*hv[i] = malloc(rows * H * sizeof(double))) != NULL;
-    ok &= (z->c = malloc(rows * (D > H ? D : H) * sizeof(double))) != NULL;
-    return ok ? 0 : -1;
-}
-
-static void scratch_free(scratch64 *z)
-{
-    free(z->u), free(z->eu), free(z->s), free(z->es), free(z->g), free(z->eg), free(z->t);
-    free(z->f), free(z->ef), free(z->v), free(z->ev), free(z->c);
-}
+ * The rules of docs/numerics.md, "Blocks" (nk_block_f64, tests/block_f64.c, the float64 block
+ * tests/test_block.c checks one block against), carried from layer to layer: a path's input to
+ * layer L differs from the float64 stack's by at most the bound after layer L - 1, and that
+ * error goes through the block's derivative. */
 
 typedef struct {
     double residual_ms, output_ms, update_ms; /* mean squares over rows x D */
 } stats64;
 
-/* One layer of the float64 stack: x (rows x D, with bound ex) -> h (bound eh). */
-static void layer64(const normkit_block_desc *d, scratch64 *z, const double *x,
-                    const double *ex, double *h, double *eh, stats64 *st)
+/* One layer of the float64 stack: x (rows x D, with bound ex) -> h (bound eh), and its mean
+ * squares; f: rows x D scratch (the FFN branch's output). Returns 0, or -1 when out of memory. */
+static int layer64(const normkit_block_desc *d, size_t R, const double *x, const double *ex,
+                   double *h, double *eh, double *f, stats64 *st)
 {
-    const size_t R = z->rows, D = z->D, H = z->H;
-    const int pre = d->layout == NORMKIT_PRENORM;
-    /* u = Norm(x) (pre-norm) or x (post-norm) */
-    for (size_t r = 0; r < R; r++) {
-        if (pre) {
-            norm64(d, x + r * D, ex + r * D, z->u + r * D, z->eu + r * D);
-        } else {
-            memcpy(z->u + r * D, x + r * D, D * sizeof(double));
-            memcpy(z->eu + r * D, ex + r * D, D * sizeof(double));
-        }
-    }
-    /* t = act(W1 u + b1) [* (W3 u + b3)] */
-    matmul64(R, d->w1, d->b1, H, D, z->u, z->eu, z->c, z->s, z->es);
-    for (size_t i = 0; i < R * H; i++) {
-        const double a = act64(d->act, z->s[i]);
-        z->es[i] = ACT_SLOPE * z->es[i] + ACT_REL * fabs(a) + U * fabs(a);
-        z->s[i] = a;
-    }
-    if (d->gated) {
-        matmul64(R, d->w3, d->b3, H, D, z->u, z->eu, z->c, z->g, z->eg);
-        for (size_t i = 0; i < R * H; i++) {
-            const double t = z->s[i] * z->g[i];
-            z->es[i] = fabs(z->g[i]) * z->es[i] + fabs(z->s[i]) * z->eg[i] + U * fabs(t);
-            z->s[i] = t;
-        }
-    }
-    /* f = W2 t + b2; v = x + f */
-    matmul64(R, d->w2, d->b2, D, H, z->s, z->es, z->c, z->f, z->ef);
+    const size_t D = d->dim;
+    if (nk_block_f64(d, R, x, ex, h, eh, f) != 0)
+        return -1;
     double sf = 0, sv = 0, sh = 0;
     for (size_t i = 0; i < R * D; i++) {
-        z->v[i] = x[i] + z->f[i];
-        z->ev[i] = z->ef[i] + U * fabs(z->v[i]);
-        sf += z->f[i] * z->f[i];
-        sv += z->v[i] * z->v[i];
-    }
-    if (pre) {
-        memcpy(h, z->v, R * D * sizeof(double));
-        memcpy(eh, z->ev, R * D * sizeof(double));
-    } else {
-        for (size_t r = 0; r < R; r++)
-            norm64(d, z->v + r * D, z->ev + r * D, h + r * D, eh + r * D);
+        const double v = x[i] + f[i]; /* the residual stream, as nk_block_f64 forms it */
+        sf += f[i] * f[i];
+        sv += v * v;
     }
     for (size_t i = 0; i < R * D; i++)
         sh += h[i] * h[i];
     st->residual_ms = sv / (double)(R * D);
     st->update_ms = sf / (double)(R * D);
     st->output_ms = sh / (double)(R * D);
+    return 0;
 }
 
 /* max over rows of ||a_i - b_i||_2 / ||b_i||_2 (a float or, with af NULL, a bound ad) */
@@ -771,7 +629,7 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    const size_t R = c.rows, D = c.dim, H = c.hidden, N = c.layers, RD = R * D;
+    const size_t R = c.rows, D = c.dim, N = c.layers, RD = R * D;
 
     /* the paths: scalar once, then unfused and fused on every supported ISA */
     path_run p[MAX_PATHS];
@@ -786,15 +644,14 @@ int main(int argc, char **argv)
 
     int status = 0;
     weights w;
-    scratch64 z;
     int oom = weights_alloc(&w, &c) != 0;
-    oom |= scratch_alloc(&z, R, D, H) != 0;
     record *rec[2] = {calloc(N, sizeof(record)), calloc(N, sizeof(record))};
     double *x64[2], *ex64[2], *h64 = malloc(RD * sizeof(double)), *eh64 = malloc(RD * sizeof(double));
+    double *f64 = malloc(RD * sizeof(double));
     float *x0 = malloc(RD * sizeof(float));
     void *ws = NULL;
     size_t ws_len = 0;
-    oom |= !rec[0] || !rec[1] || !h64 || !eh64 || !x0;
+    oom |= !rec[0] || !rec[1] || !h64 || !eh64 || !f64 || !x0;
     for (int lo = 0; lo < 2; lo++) {
         x64[lo] = malloc(RD * sizeof(double));
         ex64[lo] = calloc(RD, sizeof(double));
@@ -834,7 +691,10 @@ int main(int argc, char **argv)
             const normkit_block_desc d = desc_of(&c, &w, (normkit_layout)lo);
             record *r = &rec[lo][l];
             stats64 st;
-            layer64(&d, &z, x64[lo], ex64[lo], h64, eh64, &st);
+            if (layer64(&d, R, x64[lo], ex64[lo], h64, eh64, f64, &st) != 0) {
+                status = fail("out of memory", "");
+                break;
+            }
             r->residual_rms = sqrt(st.residual_ms);
             r->output_rms = sqrt(st.output_ms);
             r->update_rms = sqrt(st.update_ms);
@@ -897,8 +757,7 @@ done:
         free(p[k].h[0]), free(p[k].h[1]), free(p[k].next);
     for (int lo = 0; lo < 2; lo++)
         free(x64[lo]), free(ex64[lo]);
-    free(rec[0]), free(rec[1]), free(h64), free(eh64), free(x0), free(ws);
-    scratch_free(&z);
+    free(rec[0]), free(rec[1]), free(h64), free(eh64), free(f64), free(x0), free(ws);
     weights_free(&w);
     return status;
 }
