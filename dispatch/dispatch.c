@@ -215,6 +215,24 @@ static int ranges_overlap(const float *p, size_t prows, size_t pcols, size_t pld
     return p0 < q1 && q0 < p1;
 }
 
+/* The epilogue (normkit_kernel.h), when there is one: an activation of the enum, and mul and
+ * add [rows x n] with strides >= n, addressable and apart from y (a tile of y holds partial
+ * sums before its epilogue reads them). */
+static normkit_status epilogue_check(const normkit_args *a)
+{
+    const normkit_epilogue *e = a->epi;
+    if (!e)
+        return NORMKIT_OK;
+    if (e->act != NORMKIT_ACT_NONE && e->act != NORMKIT_ACT_GELU && e->act != NORMKIT_ACT_SILU)
+        return NORMKIT_ERR_SHAPE;
+    if ((e->mul && (!normkit_matrix_ok(a->rows, a->n, e->ldmul) ||
+                    ranges_overlap(a->y, a->rows, a->n, a->ldy, e->mul, a->rows, a->n, e->ldmul))) ||
+        (e->add && (!normkit_matrix_ok(a->rows, a->n, e->ldadd) ||
+                    ranges_overlap(a->y, a->rows, a->n, a->ldy, e->add, a->rows, a->n, e->ldadd))))
+        return NORMKIT_ERR_SHAPE;
+    return NORMKIT_OK;
+}
+
 /* Linear operators: x [rows x dim], W [n x dim], y [rows x n] not overlapping either. (The
  * packed calls check their handle's panels as a dense W.) */
 static normkit_status linear_check(const normkit_op_info *info, const normkit_args *a)
@@ -236,7 +254,7 @@ static normkit_status linear_check(const normkit_op_info *info, const normkit_ar
         return NORMKIT_ERR_SHAPE;
     if (info->norm != NORMKIT_NORM_NONE && !eps_ok(a->eps))
         return NORMKIT_ERR_EPS;
-    return NORMKIT_OK;
+    return epilogue_check(a);
 }
 
 /* y against an input matrix p of an elementwise operator: the same matrix (the same start and,

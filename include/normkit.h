@@ -224,7 +224,7 @@ NORMKIT_API normkit_status normkit_layernorm_linear_packed_f32(size_t rows, cons
  *    variants use SLEEF (1.5-ULP erfc, 1.0-ULP exp), the scalar one libm. Bounds, asserted by
  *    the tests against float64 over a sweep of all floats: |y - y_exact| <= 6u |y_exact|
  *    (GELU) and <= 5u |y_exact| (SiLU), u = 2^-24, while y_exact and the intermediate
- *    erfc(-x/sqrt 2), resp. exp(-|x|), are normal floats (x from about -13.2, resp. -87.3, up);
+ *    erfc(-x/sqrt 2), resp. exp(-|x|), are normal floats (x from about -13.0, resp. -87.3, up);
  *    elsewhere, where those are subnormal, |y - y_exact| <= 2^-148 (1 + |x|).
  *  - Edge values: NaN gives NaN; +Inf gives +Inf; -Inf gives -0.0 (the limit of both
  *    activations); -0 gives -0; large negative x gives -0.0 or a tiny negative y, never NaN.

@@ -69,9 +69,10 @@ typedef struct normkit_block normkit_block;
 
 /*
  * Builds a block running `path` on `isa`'s kernels (NORMKIT_ISA_AUTO: the dispatcher's active
- * ISA now; ignored for NORMKIT_PATH_SCALAR). Statuses: NORMKIT_ERR_NULL (d, out, a required
- * weight); NORMKIT_ERR_SHAPE (dim or hidden 0 or too large, a norm, act, layout or path
- * outside its enum, w3 or b3 given without gated, beta with RMSNorm); NORMKIT_ERR_EPS;
+ * ISA now; any ISA of the enum is accepted, and ignored, for NORMKIT_PATH_SCALAR). Statuses:
+ * NORMKIT_ERR_NULL (d, out, a required weight); NORMKIT_ERR_SHAPE (dim or hidden 0 or too
+ * large, a norm, act, layout, path or isa outside its enum, w3 or b3 given without gated, beta
+ * with RMSNorm); NORMKIT_ERR_EPS;
  * NORMKIT_ERR_UNSUPPORTED (an ISA this CPU or build cannot run); NORMKIT_ERR_NOMEM. On any
  * error *out is NULL and nothing leaks. The block is immutable: threads may share it, each
  * with its own workspace. It keeps running on `isa` whatever normkit_isa_force says later.
@@ -93,7 +94,9 @@ NORMKIT_API size_t normkit_block_ws_bytes(const normkit_block *b, size_t rows);
  * h = Block(x) for `rows` rows: x [rows x dim] with stride ldx >= dim, h [rows x dim] with
  * ldh >= dim. h must not overlap x (NORMKIT_ERR_SHAPE). ws: at least
  * normkit_block_ws_bytes(b, rows) bytes (any alignment; NORMKIT_ERR_SHAPE if ws_bytes is
- * smaller), or NULL, when the call allocates (and frees) it itself. rows == 0 is a no-op.
+ * smaller), not overlapping x or h (not checked: results are then unspecified), or NULL, when
+ * the call allocates (and frees) it itself (NORMKIT_ERR_NOMEM if it cannot). rows == 0 is a
+ * no-op.
  * NORMKIT_ERR_NULL for b, x or h NULL. Rows are independent: a row holding NaN or Inf gives
  * NaN or Inf only in its own h.
  */

@@ -88,7 +88,9 @@ typedef struct normkit_args {
      * none of the memory modes); normkit_op_run uses the active variant's registry knobs
      * when this is NULL. */
     const normkit_kparams *kp;
-    /* linear operators: applied to each finished output (normkit_kernel.h); NULL: none */
+    /* linear operators: applied to each finished output (normkit_kernel.h); NULL: none.
+     * normkit_args_check refuses (NORMKIT_ERR_SHAPE) an act outside the enum, and mul or add
+     * with a stride below n, not addressable, or overlapping y. */
     const normkit_epilogue *epi;
 } normkit_args;
 

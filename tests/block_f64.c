@@ -80,18 +80,23 @@ static void norm64(const normkit_block_desc *d, const double *v, const double *e
 
 /*
  * out = W a + bias for `rows` rows (W [n x k] row-major, a [rows x k]), and its bound:
- *   (k + 6) u sum_q |W_jq a_q| (+ |bias_j|) + u |out_j| + sum_q |W_jq| ea_q
+ *   (k + 6) u sum_q |W_jq| (|a_q| + |beta_q|) (+ |bias_j|) + u |out_j| + sum_q |W_jq| ea_q
  * (docs/numerics.md, "Linear": (k + 4) u for the variants' sums; + 2u for W and the bias
- * rounded once more when the fused pre-norm path folds gamma and beta into them), computed as
- * one pass of |W| over c = (k + 6) u |a| + ea (c: rows x k scratch).
+ * rounded once more when the fused pre-norm path folds gamma and beta into them). beta: the
+ * LayerNorm shift of a = z gamma + beta when the fused path may fold it (NULL otherwise): its
+ * kernel sums the terms W_jq gamma_q z_q, up to |W_jq| (|a_q| + |beta_q|), then adds
+ * b + W beta. Computed as one pass of |W| over c = (k + 6) u (|a| + |beta|) + ea (c: rows x k
+ * scratch).
  */
 static void matmul64(size_t rows, const float *w, const float *bias, size_t n, size_t k,
-                     const double *a, const double *ea, double *c, double *out, double *eout)
+                     const double *a, const double *ea, const float *beta, double *c,
+                     double *out, double *eout)
 {
     const double f = (double)(k + 6) * U;
     for (size_t r = 0; r < rows; r++)
         for (size_t q = 0; q < k; q++)
-            c[r * k + q] = f * fabs(a[r * k + q]) + ea[r * k + q];
+            c[r * k + q] = f * (fabs(a[r * k + q]) + (beta ? fabs((double)beta[q]) : 0.0)) +
+                           ea[r * k + q];
     for (size_t j = 0; j < n; j++) {
         const float *wj = w + j * k;
         const double bj = bias ? bias[j] : 0.0;
@@ -142,14 +147,15 @@ int nk_block_f64(const normkit_block_desc *d, size_t rows, const double *x, cons
         fin = u, efin = eu;
     }
     /* t = act(W1 u + b1) [* (W3 u + b3)], in s */
-    matmul64(R, d->w1, d->b1, H, D, fin, efin, c, s, es);
+    const float *fold = pre && d->norm == NORMKIT_NORM_LN ? d->beta : NULL;
+    matmul64(R, d->w1, d->b1, H, D, fin, efin, fold, c, s, es);
     for (size_t i = 0; i < R * H; i++) {
         const double a = act64(d->act, s[i]);
         es[i] = ACT_SLOPE * es[i] + ACT_REL * fabs(a) + U * fabs(a);
         s[i] = a;
     }
     if (d->gated) {
-        matmul64(R, d->w3, d->b3, H, D, fin, efin, c, g, eg);
+        matmul64(R, d->w3, d->b3, H, D, fin, efin, fold, c, g, eg);
         for (size_t i = 0; i < R * H; i++) {
             const double t = s[i] * g[i];
             es[i] = fabs(g[i]) * es[i] + fabs(s[i]) * eg[i] + U * fabs(t);
@@ -157,7 +163,7 @@ int nk_block_f64(const normkit_block_desc *d, size_t rows, const double *x, cons
         }
     }
     /* f = W2 t + b2; the residual add x + f is h (pre-norm) or the norm's input (post-norm) */
-    matmul64(R, d->w2, d->b2, D, H, s, es, c, f, ef);
+    matmul64(R, d->w2, d->b2, D, H, s, es, NULL, c, f, ef);
     double *const sum = pre ? h : v, *const esum = pre ? eh : ev;
     for (size_t i = 0; i < R * D; i++) {
         sum[i] = x[i] + f[i];

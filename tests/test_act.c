@@ -228,7 +228,7 @@ static void test_guard_start(void **state) { guard_run(nk_kernel_or_skip(state),
 /* ---- the sweep ---- */
 
 /* Edge values: zeros, the subnormal and normal extremes, the limits of the intermediates
- * (GELU's erfc and SiLU's exp go subnormal near -13.2 and -87.3, and to 0 near -14.2 and
+ * (GELU's erfc and SiLU's exp go subnormal near -13.0 and -87.3, and to 0 near -14.2 and
  * -103.9), large magnitudes, infinities and NaNs (quiet, with a payload, negative). */
 static size_t edge_values(float *out)
 {

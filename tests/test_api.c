@@ -166,6 +166,52 @@ static void test_bad_arguments(void **state)
     }
 }
 
+/* The linear epilogue through normkit_op_run: its act, mul and add are checked like the other
+ * arguments, and a refused call writes nothing. */
+static void test_epilogue_arguments(void **state)
+{
+    (void)state;
+    enum { R = 3, D = 8, N = 5 };
+    float x[R * D], w[N * D], y[R * N + 8], m[R * 8], ad[R * 8];
+    for (size_t i = 0; i < R * D; i++)
+        x[i] = (float)i / 7.0f;
+    for (size_t i = 0; i < N * D; i++)
+        w[i] = 1.0f / (float)(i + 1);
+    for (size_t i = 0; i < R * 8; i++)
+        m[i] = 2.0f, ad[i] = 1.0f;
+    for (int op = 0; op < NORMKIT_OP_COUNT; op++) {
+        if (!normkit_op_get((normkit_op)op)->linear)
+            continue;
+        normkit_epilogue e = {.act = NORMKIT_ACT_SILU, .mul = m, .ldmul = 8, .add = ad, .ldadd = 8};
+        normkit_args a = {.rows = R, .dim = D, .n = N, .x = x, .ldx = D, .w = w, .ldw = D,
+                          .eps = 1e-5f, .y = y, .ldy = N, .epi = &e};
+        assert_int_equal(normkit_op_run((normkit_op)op, &a), NORMKIT_OK);
+        const float ok = y[0];
+        assert_true(isfinite(ok));
+        normkit_epilogue bad[] = {
+            {.act = (normkit_act)3},
+            {.act = (normkit_act)-1},
+            {.mul = m, .ldmul = N - 1},                  /* stride below n */
+            {.add = ad, .ldadd = 2},
+            {.mul = y + 1, .ldmul = N},                  /* overlaps y */
+            {.add = y, .ldadd = N},                      /* y itself: its tiles hold partial sums */
+            {.add = y + R * N - 1, .ldadd = N},          /* overlaps y's last element */
+            {.mul = m, .ldmul = SIZE_MAX / 2},           /* not addressable */
+        };
+        for (size_t b = 0; b < sizeof bad / sizeof *bad; b++) {
+            y[0] = -12345.0f;
+            a.epi = &bad[b];
+            assert_int_equal(normkit_args_check((normkit_op)op, &a), NORMKIT_ERR_SHAPE);
+            assert_int_equal(normkit_op_run((normkit_op)op, &a), NORMKIT_ERR_SHAPE);
+            assert_true(y[0] == -12345.0f);
+        }
+        /* starting right after y's last element: apart, accepted (checked only, not run) */
+        normkit_epilogue next = {.add = y + R * N, .ldadd = N};
+        a.epi = &next;
+        assert_int_equal(normkit_args_check((normkit_op)op, &a), NORMKIT_OK);
+    }
+}
+
 static void test_dispatched_results(void **state)
 {
     (void)state;
@@ -401,6 +447,7 @@ int main(void)
         cmocka_unit_test(test_initial_isa), /* first: nothing forced yet */
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_bad_arguments),
+        cmocka_unit_test(test_epilogue_arguments),
         cmocka_unit_test(test_dispatched_results),
         cmocka_unit_test(test_force),
         cmocka_unit_test(test_dispatched_results), /* again, after forcing back to auto */

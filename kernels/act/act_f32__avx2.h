@@ -25,7 +25,8 @@
 #endif
 
 /* The argument correction of act_f32__avx512.h: y = x/2 * erfc(t_hi) * (1 + e g(t_hi)), with
- * g from rsqrt (1.5 * 2^-12 is ample: g only needs ~1e-3). */
+ * g from a correctly rounded sqrt: AVX2's rsqrt would do (g only needs ~1e-3) but its bits
+ * differ between CPU vendors, and results should not. */
 static inline __m256 nk_gelu_f32x8(__m256 x)
 {
     const __m256 zero = _mm256_setzero_ps();
@@ -35,7 +36,7 @@ static inline __m256 nk_gelu_f32x8(__m256 x)
     const __m256 e = _mm256_fmadd_ps(x, c_lo, _mm256_fmsub_ps(x, c_hi, u));
     const __m256 tc = _mm256_min_ps(_mm256_max_ps(t, zero), _mm256_set1_ps(16.0f));
     const __m256 a = _mm256_fmadd_ps(tc, tc, _mm256_set1_ps(2.0f));
-    const __m256 g = _mm256_fmadd_ps(a, _mm256_rsqrt_ps(a), tc);
+    const __m256 g = _mm256_add_ps(_mm256_sqrt_ps(a), tc);
     const __m256 pos = _mm256_cmp_ps(t, zero, _CMP_GT_OQ);
     const __m256 eg = _mm256_and_ps(pos, _mm256_mul_ps(e, g));
     const __m256 E = Sleef_erfcf8_u15avx2(t);
