@@ -361,6 +361,241 @@ static void test_column_split(void **state)
     free_case(&c);
 }
 
+/* ---- the epilogue: y = act(sum + bias) * mul + add (normkit_kernel.h) ----
+ *
+ * The reference is the variant's own result without the epilogue (same knobs, same W form,
+ * epi NULL): a float s per output, the very value the epilogue receives, so the check
+ * isolates the epilogue. Then in double: a = act(s) (reference.c's ref_gelu, ref_silu: erfc
+ * and exp), ref = a * mul + add, and (docs/numerics.md, "Activations"; first order in u)
+ *   |y - ref| <= (R u |a| + 2^-148 (1 + |s|)) |mul| + (u |a mul| + 2^-150) + (u |ref| + 2^-150)
+ * with R = 6 (GELU), 5 (SiLU); the activation terms drop with act NONE, the mul term without
+ * mul, the add term without add, so NONE without mul and add must give s itself, bit for bit.
+ * The 2^-150 terms are the product's and the sum's roundings where they land in the subnormal
+ * range (absolute, as in "Test bounds"): GELU of s near -13 times a small mul gets there.
+ */
+#define EPI_GELU_REL 6.0
+#define EPI_SILU_REL 5.0
+
+/* An operand of the epilogue (mul or add), rows x n with stride ld > n: in a matrix
+ * surrounded by canaries (nk_mat), and the same values in a guarded copy whose last row ends
+ * against an unmapped page (or whose first row starts right after one). Snapshots of both
+ * allocations, canaries and gaps included, show that the kernel modified neither. */
+typedef struct {
+    nk_mat m;
+    float *snap;          /* m.base[0 .. m.len) as filled */
+    nk_guard g;
+    float *gp, *gsnap;    /* the guarded copy (stride m.ld), and its snapshot */
+    size_t gfloats;
+} epi_operand;
+
+static void epi_operand_make(epi_operand *o, size_t rows, size_t n, size_t ld, size_t offset,
+                             int at_start, float lo, float hi, nk_rng *rng)
+{
+    nk_mat_alloc(&o->m, rows, n, ld, offset);
+    nk_mat_fill(&o->m, rng, lo, hi);
+    o->snap = malloc(o->m.len * 4);
+    memcpy(o->snap, o->m.base, o->m.len * 4);
+    o->gfloats = (rows - 1) * ld + n;
+    o->gp = nk_guarded(o->gfloats, at_start, &o->g);
+    for (size_t i = 0; i < o->gfloats; i++)
+        o->gp[i] = i % ld < n ? o->m.m[i] : nk_canary();
+    o->gsnap = malloc(o->gfloats * 4);
+    memcpy(o->gsnap, o->gp, o->gfloats * 4);
+}
+
+static int epi_operand_intact(const epi_operand *o)
+{
+    return memcmp(o->snap, o->m.base, o->m.len * 4) == 0 &&
+           memcmp(o->gsnap, o->gp, o->gfloats * 4) == 0;
+}
+
+static void epi_operand_free(epi_operand *o)
+{
+    nk_mat_free(&o->m);
+    nk_guard_free(&o->g);
+    free(o->snap);
+    free(o->gsnap);
+}
+
+static void epi_reset(nk_mat *y)
+{
+    for (size_t i = 0; i < y->len; i++)
+        y->base[i] = nk_canary();
+}
+
+/* One direct call of variant k with knobs kp (resolved), W as given, workspace or none. */
+static void epi_call(const normkit_kernel *k, const lin_case *c, const float *w, size_t ldw,
+                     const normkit_kparams *kp, int use_ws, nk_mat *y, const normkit_epilogue *epi)
+{
+    const int fused = normkit_op_get(k->op)->norm != NORMKIT_NORM_NONE;
+    float *ws = use_ws ? xmalloc(normkit_linear_ws_floats(kp, c->rows, c->dim, fused) * 4) : NULL;
+    epi_reset(y);
+    const normkit_args a = {.rows = c->rows, .dim = c->dim, .n = c->n, .x = c->x, .ldx = c->ldx,
+                            .gamma = c->gamma, .beta = c->beta, .eps = 1e-5f, .w = w,
+                            .ldw = ldw, .bias = c->bias, .y = y->m, .ldy = y->ld, .kp = kp,
+                            .ws = ws, .epi = epi};
+    normkit_kernel_call(k, &a);
+    free(ws);
+}
+
+/* y against the epilogue applied in double to s (y0, the call without it); ga, sa: GELU and
+ * SiLU of s in double (dense, stride n). 0 and a message on the first failure. */
+static int epi_check(const nk_mat *y, const nk_mat *y0, const double *ga, const double *sa,
+                     const normkit_epilogue *e, char *msg, size_t len)
+{
+    const size_t rows = y->rows, n = y->dim;
+    if (!nk_mat_canaries_ok(y)) {
+        snprintf(msg, len, "y written outside its rows x n (a stride gap, before or after)");
+        return 0;
+    }
+    if (e->act == NORMKIT_ACT_NONE && !e->mul && !e->add) {
+        for (size_t i = 0; i < rows; i++)
+            if (memcmp(y->m + i * y->ld, y0->m + i * y0->ld, n * 4) != 0) {
+                snprintf(msg, len, "act NONE, no mul, no add: row %zu differs from epi == NULL "
+                         "(must be bit-identical)", i);
+                return 0;
+            }
+        return 1;
+    }
+    const double rel = e->act == NORMKIT_ACT_GELU   ? EPI_GELU_REL * U
+                       : e->act == NORMKIT_ACT_SILU ? EPI_SILU_REL * U
+                                                    : 0.0;
+    for (size_t i = 0; i < rows; i++)
+        for (size_t j = 0; j < n; j++) {
+            const float s = y0->m[i * y0->ld + j];
+            const double a = e->act == NORMKIT_ACT_GELU   ? ga[i * n + j]
+                             : e->act == NORMKIT_ACT_SILU ? sa[i * n + j]
+                                                          : (double)s;
+            const double m = e->mul ? e->mul[i * e->ldmul + j] : 1.0;
+            const double ad = e->add ? e->add[i * e->ldadd + j] : 0.0;
+            const double ref = a * m + ad;
+            const double act_abs = e->act == NORMKIT_ACT_NONE ? 0.0 : 0x1p-148 * (1.0 + fabs((double)s));
+            const double bound = (rel * fabs(a) + act_abs) * fabs(m) +
+                                 (e->mul ? U * fabs(a * m) + 0x1p-150 : 0.0) +
+                                 (e->add ? U * fabs(ref) + 0x1p-150 : 0.0);
+            const double got = y->m[i * y->ld + j];
+            if (!(fabs(got - ref) <= bound)) {
+                snprintf(msg, len, "y[%zu][%zu] = %a, reference %.17g (s %a, mul %a, add %a): "
+                         "error %.3g > bound %.3g", i, j, got, ref, (double)s, m, ad,
+                         fabs(got - ref), bound);
+                return 0;
+            }
+        }
+    return 1;
+}
+
+static void test_epilogue(void **state)
+{
+    const normkit_kernel *k = nk_kernel_or_skip(state);
+    const int fused = normkit_op_get(k->op)->norm != NORMKIT_NORM_NONE;
+    nk_rng rng = {SEED + 8};
+    static const char *const act_names[] = {"NONE", "GELU", "SILU"};
+    /* rows: one 8-row tile or less, several row blocks of 8 (and a partial one), >= 64 (the
+     * AVX-512 broadcast form on row-major W); n: inside one column group, and across the
+     * 48-, 64- and 96-column groups with tails */
+    const size_t rows_s[] = {1, 3, 9, 70}, dims_s[] = {37, 200}, ns[] = {5, 97, 130};
+    /* knob modes: 0 resolved defaults; 1 lin_mc 8, lin_kc 128; 2 as 1 with lin_pack_rows 1
+     * (row-major W packed on the fly at every row block, variants that can); 3 as 1 without
+     * a workspace (plain linear only) */
+    static const char *const mode_names[] = {
+        "default knobs", "lin_mc 8, lin_kc 128", "lin_mc 8, lin_kc 128, lin_pack_rows 1",
+        "lin_mc 8, lin_kc 128, no workspace"};
+    size_t cfg = 0;
+    for (size_t ri = 0; ri < LEN(rows_s); ri++)
+        for (size_t di = 0; di < LEN(dims_s); di++)
+            for (size_t ni = 0; ni < LEN(ns); ni++) {
+                const size_t rows = rows_s[ri], dim = dims_s[di], n = ns[ni];
+                lin_case c;
+                make_case(&c, rows, dim, n, 1 + (ni + di) % 2, fused, fused, (ri + ni) % 2 == 0,
+                          0, &rng);
+                /* the operands: strides > n, starts off 64-byte alignment; guarded copies
+                 * against the page after (even shapes) or before (odd ones) */
+                const int at_start = (int)((ri * LEN(dims_s) + di) * LEN(ns) + ni) % 2;
+                epi_operand mul, add;
+                epi_operand_make(&mul, rows, n, n + 3, 5, at_start, -2.0f, 2.0f, &rng);
+                epi_operand_make(&add, rows, n, n + 7, 1, !at_start, -3.0f, 3.0f, &rng);
+                nk_mat y, y0;
+                nk_mat_alloc(&y, rows, n, n + 2, 3);
+                nk_mat_alloc(&y0, rows, n, n + 2, 3);
+                double *ga = malloc(rows * n * sizeof *ga), *sa = malloc(rows * n * sizeof *sa);
+                float *panels = NULL;
+                for (int packed = 0; packed < 2; packed++)
+                    for (int mode = 0; mode < 4; mode++, cfg++) {
+                        if (mode == 2 && (packed || !k->params.lin_pack_rows))
+                            continue; /* no on-the-fly packing to force */
+                        if (mode == 3 && fused)
+                            continue; /* the fused kernels require a workspace */
+                        normkit_kparams kp = k->params;
+                        if (mode) {
+                            kp.lin_mc = 8;
+                            kp.lin_kc = 128;
+                        }
+                        if (mode == 2)
+                            kp.lin_pack_rows = 1;
+                        normkit_linear_resolve_knobs(&kp, rows, dim, &kp);
+                        const float *w = c.w;
+                        size_t ldw = c.ldw;
+                        if (packed) {
+                            if (!panels) {
+                                panels = xmalloc(normkit_linear_panels_floats(&kp, n, dim) * 4);
+                                normkit_linear_pack_panels(&kp, n, dim, c.w, c.ldw, NULL, panels);
+                            }
+                            w = panels, ldw = 0;
+                        }
+                        /* s: the same call without the epilogue */
+                        epi_call(k, &c, w, ldw, &kp, mode != 3, &y0, NULL);
+                        for (size_t i = 0; i < rows; i++)
+                            for (size_t j = 0; j < n; j++) {
+                                ga[i * n + j] = ref_gelu(y0.m[i * y0.ld + j]);
+                                sa[i * n + j] = ref_silu(y0.m[i * y0.ld + j]);
+                            }
+                        for (int act = 0; act < 3; act++)
+                            for (int has_mul = 0; has_mul < 2; has_mul++)
+                                for (int has_add = 0; has_add < 2; has_add++) {
+                                    const int combo = act * 4 + has_mul * 2 + has_add;
+                                    /* which operand (if present) lies against the page:
+                                     * 0 neither, 1 mul, 2 add; every combination meets each */
+                                    const int guard = (int)((cfg + (size_t)combo) % 3);
+                                    const normkit_epilogue e = {
+                                        .act = (normkit_act)act,
+                                        .mul = !has_mul ? NULL : guard == 1 ? mul.gp : mul.m.m,
+                                        .ldmul = mul.m.ld,
+                                        .add = !has_add ? NULL : guard == 2 ? add.gp : add.m.m,
+                                        .ldadd = add.m.ld};
+                                    epi_call(k, &c, w, ldw, &kp, mode != 3, &y, &e);
+                                    char msg[300];
+                                    int ok = epi_check(&y, &y0, ga, sa, &e, msg, sizeof msg);
+                                    if (ok && !nk_mat_canaries_ok(&y0))
+                                        ok = 0, snprintf(msg, sizeof msg, "y (epi NULL) written "
+                                                         "outside its rows x n");
+                                    if (ok && !(epi_operand_intact(&mul) && epi_operand_intact(&add)))
+                                        ok = 0, snprintf(msg, sizeof msg, "mul or add (or the "
+                                                         "canaries around them) modified");
+                                    if (!ok)
+                                        fail_msg("%s epilogue (%s W, %s): rows %zu dim %zu n %zu "
+                                                 "ldy %zu act %s mul %s (ld %zu) add %s (ld %zu) "
+                                                 "bias %d (seed %#llx): %s",
+                                                 k->name, packed ? "packed" : "row-major",
+                                                 mode_names[mode], rows, dim, n, y.ld,
+                                                 act_names[act],
+                                                 !has_mul ? "none" : guard == 1 ? "guarded" : "canaries",
+                                                 mul.m.ld,
+                                                 !has_add ? "none" : guard == 2 ? "guarded" : "canaries",
+                                                 add.m.ld, c.bias != NULL,
+                                                 (unsigned long long)SEED, msg);
+                                }
+                    }
+                free(panels);
+                free(ga);
+                free(sa);
+                nk_mat_free(&y);
+                nk_mat_free(&y0);
+                epi_operand_free(&mul);
+                epi_operand_free(&add);
+                free_case(&c);
+            }
+}
+
 /* ---- the public API ---- */
 
 static normkit_status api(normkit_op op, size_t rows, size_t dim, size_t n, const float *x,
@@ -619,6 +854,7 @@ static const struct {
     {"large bias", test_large_bias},
     {"guard pages", test_guard_pages},
     {"column split equals the whole", test_column_split},
+    {"epilogue: act, mul, add (row-major and packed; default and small blocks)", test_epilogue},
 };
 
 int main(void)
