@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -451,6 +452,68 @@ static void test_isa_force(void **state)
     free_block(&bd);
 }
 
+/* ---- one block shared by threads, each with its own workspace ---- */
+
+typedef struct {
+    const normkit_block *b;
+    const float *x;
+    float *h;
+    size_t rows, dim;
+    normkit_status st;
+} fwd_job;
+
+static void *forward_many(void *arg)
+{
+    fwd_job *j = arg;
+    const size_t need = normkit_block_ws_bytes(j->b, j->rows);
+    void *ws = malloc(need);
+    j->st = ws ? NORMKIT_OK : NORMKIT_ERR_NOMEM;
+    for (int it = 0; it < 20 && j->st == NORMKIT_OK; it++)
+        j->st = normkit_block_forward(j->b, j->rows, j->x, j->dim, j->h, j->dim, ws, need);
+    free(ws);
+    return NULL;
+}
+
+/* Blocks are immutable: two threads running the same block (fused and unfused, every supported
+ * ISA) give, bit for bit, what one thread gives. ThreadSanitizer runs this in CI. */
+static void test_shared_by_threads(void **state)
+{
+    (void)state;
+    nk_rng rng = {0x7468726561647321ull};
+    const size_t D = 48, H = 192, rows = 5;
+    for (size_t ii = 0; ii < sizeof isas / sizeof *isas; ii++) {
+        if (!isa_runs(isas[ii], "shared_by_threads"))
+            continue;
+        for (int path = NORMKIT_PATH_UNFUSED; path <= NORMKIT_PATH_FUSED; path++) {
+            blockdef bd;
+            make_block(&bd, NORMKIT_PRENORM, NORMKIT_NORM_LN, NORMKIT_ACT_GELU, 1, D, H, 1, &rng);
+            normkit_block *b;
+            assert_int_equal(normkit_block_create(&bd.d, isas[ii], (normkit_block_path)path, &b),
+                             NORMKIT_OK);
+            float x[2][5 * 48], h[2][5 * 48], want[2][5 * 48];
+            for (int t = 0; t < 2; t++) {
+                for (size_t i = 0; i < rows * D; i++)
+                    x[t][i] = (float)nk_rng_normal(&rng);
+                assert_int_equal(normkit_block_forward(b, rows, x[t], D, want[t], D, NULL, 0),
+                                 NORMKIT_OK);
+            }
+            fwd_job jobs[2];
+            pthread_t th[2];
+            for (int t = 0; t < 2; t++) {
+                jobs[t] = (fwd_job){.b = b, .x = x[t], .h = h[t], .rows = rows, .dim = D};
+                assert_int_equal(pthread_create(&th[t], NULL, forward_many, &jobs[t]), 0);
+            }
+            for (int t = 0; t < 2; t++) {
+                assert_int_equal(pthread_join(th[t], NULL), 0);
+                assert_int_equal(jobs[t].st, NORMKIT_OK);
+                assert_memory_equal(h[t], want[t], sizeof h[t]);
+            }
+            normkit_block_free(b);
+            free_block(&bd);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -460,6 +523,7 @@ int main(void)
         cmocka_unit_test(test_rows_and_workspace),
         cmocka_unit_test(test_guard_pages),
         cmocka_unit_test(test_isa_force),
+        cmocka_unit_test(test_shared_by_threads),
     };
     return cmocka_run_group_tests_name("block", tests, NULL, NULL);
 }
