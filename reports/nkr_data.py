@@ -211,20 +211,26 @@ def _require(cond, path, what):
         raise ReportError(f"{path}: {what}")
 
 
-def load_run(path):
-    """Reads one normkit-bench JSON file into a Run, or raises ReportError."""
+def _read_json(path, expected):
+    """The parsed JSON of a file, or a ReportError naming the file and what is wrong with it
+    (`expected`: what an empty file should have held)."""
     try:
         with open(path, "rb") as f:
             raw = f.read()
     except OSError as e:
         raise ReportError(f"{path}: cannot read: {e.strerror}") from None
-    _require(raw.strip(), path, "is empty (expected Google Benchmark JSON from normkit-bench)")
+    _require(raw.strip(), path, f"is empty (expected {expected})")
     try:
-        doc = json.loads(raw)
+        return json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         where = f" at line {e.lineno} column {e.colno}" if isinstance(e, json.JSONDecodeError) else ""
         raise ReportError(f"{path}: not valid JSON (truncated or corrupt?){where}: "
                           f"{getattr(e, 'msg', str(e))}") from None
+
+
+def load_run(path):
+    """Reads one normkit-bench JSON file into a Run, or raises ReportError."""
+    doc = _read_json(path, "Google Benchmark JSON from normkit-bench")
     _require(isinstance(doc, dict) and isinstance(doc.get("context"), dict)
              and isinstance(doc.get("benchmarks"), list), path,
              "not Google Benchmark output (expected an object with 'context' and 'benchmarks')")
@@ -383,18 +389,7 @@ def _number_or_null(v):
 def load_depth(path):
     """Reads normkit-depth's JSON (--format json) into a Depth, or raises ReportError naming the
     file and what is wrong."""
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except OSError as e:
-        raise ReportError(f"{path}: cannot read: {e.strerror}") from None
-    _require(raw.strip(), path, "is empty (expected normkit-depth JSON)")
-    try:
-        doc = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        where = f" at line {e.lineno} column {e.colno}" if isinstance(e, json.JSONDecodeError) else ""
-        raise ReportError(f"{path}: not valid JSON (truncated or corrupt?){where}: "
-                          f"{getattr(e, 'msg', str(e))}") from None
+    doc = _read_json(path, "normkit-depth JSON")
     _require(isinstance(doc, dict) and isinstance(doc.get("config"), dict)
              and isinstance(doc.get("records"), list), path,
              "not normkit-depth output (expected an object with 'config' and 'records')")
