@@ -176,7 +176,12 @@ def linear_rows(run, op, tables, path, title):
         ax.set_xlabel("rows per call (log scale)")
         ax.set_ylabel("GFLOP/s (2·rows·n·dim per call; one core)")
         ax.grid(True, which="both", alpha=0.25)
-    legend = {}  # one legend under the panels: every label once
+    return _finish_panels(fig, axes, path, title)
+
+
+def _finish_panels(fig, axes, path, title):
+    """One legend under the panels (every label once), the title, and the file."""
+    legend = {}
     for ax in axes.flat:
         for h, label in zip(*ax.get_legend_handles_labels()):
             legend.setdefault(label, h)
@@ -261,16 +266,7 @@ def block_rows(tables, group, path, title):
         ax.set_xlabel("rows (tokens) per call (log scale)")
         ax.set_ylabel("tokens/s (log scale; one core)")
         ax.grid(True, which="both", alpha=0.25)
-    legend = {}
-    for ax in axes.flat:
-        for h, label in zip(*ax.get_legend_handles_labels()):
-            legend.setdefault(label, h)
-    fig.legend(list(legend.values()), list(legend), loc="lower center", ncol=min(3, len(legend)), fontsize=8)
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout(rect=(0, 0.06 * math.ceil(len(legend) / 3) + 0.02, 1, 1))
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return True
+    return _finish_panels(fig, axes, path, title)
 
 
 LAYOUT_DASH = {"prenorm": "-", "postnorm": "--"}
