@@ -4,6 +4,7 @@
 #define NKB_BENCH_INTERNAL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "bench.h"
 
@@ -22,6 +23,14 @@ void nkb_cases_free(void);
 /* Context the case side knows: the shapes chosen, the variants skipped, which ceiling ISA
  * each name's isa field maps to. Calls add(key, value) for each. */
 void nkb_cases_context(void (*add)(const char *key, const char *value));
+
+/* snprintf appended to the string in buf (truncated at len), and the splitmix64 step that fills
+ * every buffer from a fixed seed: shared by bench/cases.c and bench/blocks.c. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+void nkb_appendf(char *buf, size_t len, const char *fmt, ...);
+uint64_t nkb_splitmix(uint64_t *s);
 
 /* "L1", "L2", "L3" or "DRAM" for a working set, by the hwloc capacities in m. */
 const char *nkb_level_name(int level);

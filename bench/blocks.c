@@ -50,7 +50,7 @@ enum { MAX_ROWS = 512 };
 #define SCALAR_MAX_FLOPS 2.5e9
 
 typedef struct {
-    char name[16];        /* the impl field */
+    const char *name;     /* the impl field */
     normkit_isa isa;      /* normkit impls */
     normkit_block_path path;
     const nkb_block_peer *peer;
@@ -111,14 +111,9 @@ static int add(const blk_entry *e)
     return 0;
 }
 
-static void appendf(char *buf, size_t len, const char *fmt, const char *a, const char *b)
-{
-    const size_t used = strlen(buf);
-    if (used < len)
-        snprintf(buf + used, len - used, fmt, a, b);
-}
-
-static void collect_impls(void)
+/* normkit's paths per supported ISA, then the peers: started (and probed) for a run, only
+ * named under --list, as the linear peers are. */
+static void collect_impls(const nkb_options *o)
 {
     nimpls = 0;
     impls[nimpls++] = (blk_impl){"scalar", NORMKIT_ISA_SCALAR, NORMKIT_PATH_SCALAR, NULL};
@@ -127,11 +122,8 @@ static void collect_impls(void)
     for (size_t i = 0; i < sizeof simd / sizeof *simd; i++) {
         if (!normkit_isa_supported(simd[i]))
             continue;
-        for (int p = NORMKIT_PATH_UNFUSED; p <= NORMKIT_PATH_FUSED; p++) {
-            blk_impl *im = &impls[nimpls++];
-            *im = (blk_impl){"", simd[i], (normkit_block_path)p, NULL};
-            snprintf(im->name, sizeof im->name, "%s", normkit_isa_name(simd[i]));
-        }
+        for (int p = NORMKIT_PATH_UNFUSED; p <= NORMKIT_PATH_FUSED; p++)
+            impls[nimpls++] = (blk_impl){normkit_isa_name(simd[i]), simd[i], (normkit_block_path)p, NULL};
     }
     typedef int init_fn(nkb_block_peer *, char *, size_t);
     struct {
@@ -148,24 +140,23 @@ static void collect_impls(void)
     };
     npeers = 0;
     for (size_t i = 0; inits[i].name; i++) {
-        char info[512] = "";
-        const int ok = inits[i].init(&peers[npeers], info, sizeof info) == 0;
-        appendf(peer_info, sizeof peer_info, "%s%s", peer_info[0] ? "; " : "", inits[i].name);
-        appendf(peer_info, sizeof peer_info, ": %s%s", ok ? "" : "UNUSABLE: ", info);
+        char info[512] = "built (not started: --list)";
+        const int ok = o->list || inits[i].init(&peers[npeers], info, sizeof info) == 0;
+        nkb_appendf(peer_info, sizeof peer_info, "%s%s: %s%s", peer_info[0] ? "; " : "",
+                    inits[i].name, ok ? "" : "UNUSABLE: ", info);
         if (!ok) {
             fprintf(stderr, "normkit-bench: warning: block peer %s disabled: %s\n", inits[i].name,
                     info);
             continue;
         }
-        impls[nimpls++] = (blk_impl){"", NORMKIT_ISA_AUTO, NORMKIT_PATH_SCALAR, &peers[npeers]};
-        snprintf(impls[nimpls - 1].name, sizeof impls[nimpls - 1].name, "%s", inits[i].name);
-        npeers++;
+        impls[nimpls++] =
+            (blk_impl){inits[i].name, NORMKIT_ISA_AUTO, NORMKIT_PATH_SCALAR, &peers[npeers++]};
     }
 }
 
 int nkb_blocks_build(const nkb_options *o, const size_t cap[3])
 {
-    collect_impls();
+    collect_impls(o);
     const int quick = o->profile == NKB_PROFILE_QUICK;
     const size_t *dims = quick ? quick_dims : full_dims;
     const size_t ndims = quick ? sizeof quick_dims / sizeof *quick_dims
@@ -201,7 +192,7 @@ int nkb_blocks_build(const nkb_options *o, const size_t cap[3])
                              e.rows);
                     if (!e.impl->peer && e.impl->path == NORMKIT_PATH_SCALAR &&
                         e.c.flops > SCALAR_MAX_FLOPS) {
-                        appendf(skipped, sizeof skipped, "%s%s", skipped[0] ? " " : "", e.c.name);
+                        nkb_appendf(skipped, sizeof skipped, "%s%s", skipped[0] ? " " : "", e.c.name);
                         continue;
                     }
                     if (add(&e) != 0)
@@ -233,21 +224,13 @@ void nkb_blocks_context(void (*add_ctx)(const char *key, const char *value))
 
 /* ---- buffers and objects ---- */
 
-static uint64_t splitmix(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 static float *uniform(int slot, size_t n, uint64_t seed, float lo, float hi)
 {
     float *p = malloc(n * sizeof(float));
     if (!p)
         return NULL;
     for (size_t i = 0; i < n; i++)
-        p[i] = lo + (hi - lo) * (float)((double)(splitmix(&seed) >> 40) * 0x1p-24);
+        p[i] = lo + (hi - lo) * (float)((double)(nkb_splitmix(&seed) >> 40) * 0x1p-24);
     live.mem[slot] = p;
     return p;
 }
@@ -345,8 +328,8 @@ int nkb_blocks_setup(const nkb_case *c, char *err, size_t errlen)
     }
     uint64_t seed = 99;
     for (size_t i = 0; i < e->rows * e->dim; i++) /* sum of 4 uniforms: roughly normal */
-        live.x[i] = (float)(((double)(splitmix(&seed) >> 40) + (double)(splitmix(&seed) >> 40) +
-                             (double)(splitmix(&seed) >> 40) + (double)(splitmix(&seed) >> 40)) *
+        live.x[i] = (float)(((double)(nkb_splitmix(&seed) >> 40) + (double)(nkb_splitmix(&seed) >> 40) +
+                             (double)(nkb_splitmix(&seed) >> 40) + (double)(nkb_splitmix(&seed) >> 40)) *
                                 0x1p-24 * 1.7320508 - 3.4641016);
     if (live.b) {
         const size_t need = normkit_block_ws_bytes(live.b, e->rows);

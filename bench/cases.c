@@ -191,7 +191,7 @@ const char *nkb_level_name(int level)
 #if defined(__GNUC__)
 __attribute__((format(printf, 3, 4)))
 #endif
-static void appendf(char *buf, size_t len, const char *fmt, ...)
+void nkb_appendf(char *buf, size_t len, const char *fmt, ...)
 {
     size_t used = strlen(buf);
     va_list ap;
@@ -218,7 +218,7 @@ static int collect_variants(const nkb_machine *m)
     const normkit_kernel *ks = normkit_kernel_list(&nk);
     for (size_t i = 0; i < nk; i++) {
         if (!normkit_isa_supported(ks[i].isa)) {
-            appendf(skipped, sizeof skipped, "%s (ISA not supported here); ", ks[i].name);
+            nkb_appendf(skipped, sizeof skipped, "%s (ISA not supported here); ", ks[i].name);
             continue;
         }
         if (add_variant(ks[i].op, normkit_isa_name(ks[i].isa), &ks[i], &ks[i].params, NULL) != 0)
@@ -443,7 +443,7 @@ static int build_ceilings(const nkb_machine *m)
         const double target = level_target(m, l);
         if (target == 0)
             continue;
-        appendf(ceiling_ws, sizeof ceiling_ws, "%s%s=%.0f", ceiling_ws[0] ? " " : "",
+        nkb_appendf(ceiling_ws, sizeof ceiling_ws, "%s%s=%.0f", ceiling_ws[0] ? " " : "",
                 level_names[l], target);
         for (int kind = 0; kind < NKB_BW_KINDS; kind++)
             for (size_t t = 0; t < sizeof ceiling_tables / sizeof ceiling_tables[0]; t++) {
@@ -497,7 +497,7 @@ static void build_ceiling_map(const nkb_machine *m)
             own |= strcmp(ceiling_tables[t].isa, isa) == 0;
         if (!own)
             to = best ? best : "none";
-        appendf(ceiling_map, sizeof ceiling_map, "%s%s=%s", ceiling_map[0] ? " " : "", isa, to);
+        nkb_appendf(ceiling_map, sizeof ceiling_map, "%s%s=%s", ceiling_map[0] ? " " : "", isa, to);
     }
 }
 
@@ -516,7 +516,7 @@ int nkb_cases_build(const nkb_options *o, const nkb_machine *m, char *err, size_
         unsigned rw, ws, vecs;
         op_arrays((normkit_op)op, &rw, &ws, &vecs);
         for (size_t s = 0; s < ns; s++) {
-            appendf(shapes_used[op], sizeof shapes_used[op], "%sdim:%zu/rows:%zu=%s",
+            nkb_appendf(shapes_used[op], sizeof shapes_used[op], "%sdim:%zu/rows:%zu=%s",
                     shapes_used[op][0] ? " " : "", shapes[s].dim, shapes[s].rows,
                     level_names[level_of(m, kernel_ws((normkit_op)op, shapes[s]))]);
             for (size_t i = 0; i < nvariants; i++) {
@@ -625,7 +625,7 @@ static float *pool_alloc(int slot, size_t n)
     return p;
 }
 
-static uint64_t splitmix(uint64_t *s)
+uint64_t nkb_splitmix(uint64_t *s)
 {
     uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
@@ -639,7 +639,7 @@ static void fill(float *p, size_t n, unsigned stream, float lo, float width)
 {
     uint64_t s = NKB_SEED ^ ((uint64_t)stream << 56);
     for (size_t i = 0; i < n; i++)
-        p[i] = lo + width * (float)(splitmix(&s) >> 40) * 0x1p-24f;
+        p[i] = lo + width * (float)(nkb_splitmix(&s) >> 40) * 0x1p-24f;
 }
 
 enum { NKB_X, NKB_Y, NKB_R, NKB_GAMMA, NKB_BETA };
@@ -847,14 +847,14 @@ static int collect_linear_variants(const nkb_options *o)
         char info[512] = "";
         if (o->list) {
             lpeers[nlpeers++] = (nkb_linear_peer){.name = inits[i].name};
-            appendf(lpeer_info, sizeof lpeer_info, "%s%s: built (not started: --list)",
+            nkb_appendf(lpeer_info, sizeof lpeer_info, "%s%s: built (not started: --list)",
                     lpeer_info[0] ? "; " : "", inits[i].name);
         } else if (inits[i].init(&lpeers[nlpeers], info, sizeof info) == 0) {
             nlpeers++;
-            appendf(lpeer_info, sizeof lpeer_info, "%s%s: %s", lpeer_info[0] ? "; " : "",
+            nkb_appendf(lpeer_info, sizeof lpeer_info, "%s%s: %s", lpeer_info[0] ? "; " : "",
                     inits[i].name, info);
         } else {
-            appendf(lpeer_info, sizeof lpeer_info, "%s%s: disabled (%s)",
+            nkb_appendf(lpeer_info, sizeof lpeer_info, "%s%s: disabled (%s)",
                     lpeer_info[0] ? "; " : "", inits[i].name, info);
             fprintf(stderr, "normkit-bench: warning: linear peer %s disabled: %s\n",
                     inits[i].name, info);
