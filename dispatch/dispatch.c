@@ -108,6 +108,77 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic int cap_isa;                                    /* a normkit_isa */
 static _Atomic(const normkit_kernel *) active[NORMKIT_OP_COUNT]; /* NULL: not resolved yet */
 
+/* ---- shape classes: which of an ISA's variants of an operator runs a call ---- */
+
+static const char *const class_names[NORMKIT_CLASS_COUNT] = {"l1_row", "l1_rows", "l2_row",
+                                                             "l2_rows", "mem_row", "mem_rows"};
+
+const char *normkit_shape_class_name(normkit_shape_class c)
+{
+    return (unsigned)c < NORMKIT_CLASS_COUNT ? class_names[c] : NULL;
+}
+
+/* The default variant per operator, ISA and class (kernels/normkit_defaults.inc), resolved
+ * once in init() from names to registry entries and immutable afterwards; NULL: the ISA's
+ * default variant. Readers see it complete: they reach it only through an active[] entry
+ * published (release) after init() ran. */
+static const normkit_kernel *by_class[NORMKIT_OP_COUNT][NORMKIT_ISA_COUNT][NORMKIT_CLASS_COUNT];
+static size_t class_l1_bytes, class_l2_bytes; /* the cache sizes the classes are cut at */
+
+typedef struct {
+    const char *op, *isa, *cls, *kernel;
+} class_default;
+
+#define NORMKIT_DEFAULT(OP, ISA, CLS, VAR) {#OP, #ISA, #CLS, "normkit_" #OP "_f32__" #ISA #VAR},
+static const class_default class_defaults[] = {
+#include "normkit_defaults.inc"
+};
+#undef NORMKIT_DEFAULT
+
+static const normkit_kernel *kernel_named(const char *name)
+{
+    size_t n;
+    const normkit_kernel *k = normkit_kernel_list(&n);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(k[i].name, name) == 0)
+            return &k[i];
+    return NULL;
+}
+
+static void init_classes(void)
+{
+    normkit_cache_info c;
+    normkit_cpu_caches(&c);
+    class_l1_bytes = c.bytes[0];
+    class_l2_bytes = c.bytes[1];
+    for (size_t i = 0; i < sizeof class_defaults / sizeof class_defaults[0]; i++) {
+        const class_default *d = &class_defaults[i];
+        const int op = normkit_op_from_name(d->op), isa = normkit_isa_from_name(d->isa);
+        int cls = -1;
+        for (int j = 0; j < NORMKIT_CLASS_COUNT; j++)
+            if (strcmp(class_names[j], d->cls) == 0)
+                cls = j;
+        const normkit_kernel *k = kernel_named(d->kernel); /* NULL when not in this build */
+        if (op >= 0 && isa >= 0 && cls >= 0 && k && (int)k->op == op && (int)k->isa == isa)
+            by_class[op][isa][cls] = k;
+    }
+}
+
+static size_t sat_mul(size_t a, size_t b)
+{
+    return b && a > SIZE_MAX / b ? SIZE_MAX : a * b;
+}
+
+/* A working set beyond SIZE_MAX bytes is simply "mem". */
+static normkit_shape_class class_of(const normkit_op_info *info, size_t rows, size_t dim)
+{
+    const size_t mats = sat_mul(sat_mul(rows, dim), 4 * ((size_t)info->mats_read + info->mats_written));
+    const size_t vecs = sat_mul(dim, 4 * (size_t)info->vecs);
+    const size_t bytes = mats > SIZE_MAX - vecs ? SIZE_MAX : mats + vecs;
+    const int level = bytes <= class_l1_bytes ? 0 : bytes <= class_l2_bytes ? 1 : 2;
+    return (normkit_shape_class)(2 * level + (rows > 1));
+}
+
 /* NORMKIT_ISA sets the initial cap; a bad value warns once (this runs once) and falls back. */
 static void init(void)
 {
@@ -133,6 +204,7 @@ static void init(void)
             cap = (normkit_isa)want;
     }
     atomic_store(&cap_isa, (int)cap);
+    init_classes();
 }
 
 static const normkit_kernel *pick(normkit_op op, normkit_isa cap)
@@ -167,6 +239,31 @@ static inline const normkit_kernel *kernel_for(normkit_op op)
 const normkit_kernel *normkit_kernel_active(normkit_op op)
 {
     return (unsigned)op < NORMKIT_OP_COUNT ? kernel_for(op) : NULL;
+}
+
+normkit_shape_class normkit_shape_class_of(normkit_op op, size_t rows, size_t dim)
+{
+    const normkit_op_info *info = normkit_op_get(op);
+    if (!info)
+        return NORMKIT_CLASS_COUNT;
+    pthread_once(&init_once, init);
+    return class_of(info, rows ? rows : 1, dim ? dim : 1);
+}
+
+/* The variant for this call: the class's default for the active variant's ISA, if any. */
+static inline const normkit_kernel *select_for(normkit_op op, const normkit_kernel *k,
+                                               size_t rows, size_t dim)
+{
+    const normkit_kernel *c = by_class[op][k->isa][class_of(normkit_op_get(op), rows, dim)];
+    return c ? c : k;
+}
+
+const normkit_kernel *normkit_kernel_select(normkit_op op, size_t rows, size_t dim)
+{
+    if ((unsigned)op >= NORMKIT_OP_COUNT)
+        return NULL;
+    const normkit_kernel *k = kernel_for(op);
+    return select_for(op, k, rows ? rows : 1, dim ? dim : 1);
 }
 
 normkit_isa normkit_isa_active(void)
@@ -318,6 +415,7 @@ normkit_status normkit_op_run(normkit_op op, const normkit_args *a)
     const normkit_kernel *k = kernel_for(op);
     if (normkit_op_get(op)->linear)
         return normkit_linear_run(k, a);
+    k = select_for(op, k, a->rows, a->dim);
     normkit_args call = *a;
     if (!call.kp)
         call.kp = &k->params;

@@ -72,22 +72,28 @@ void normkit_kernel_call(const normkit_kernel *k, const normkit_args *a)
 
 /* ---- variants ---- */
 
-/* Declarations: `normkit_rmsnorm_f32_ukernel normkit_rmsnorm_f32__scalar;` and so on. */
-#define NORMKIT_KERNEL(OP, DT, ISA, ...) normkit_##OP##_##DT##_ukernel normkit_##OP##_##DT##__##ISA;
+/* Declarations: `normkit_rmsnorm_f32_ukernel normkit_rmsnorm_f32__avx512_u4_acc8;` and so on
+ * (VAR, the knob suffix, may be empty). */
+#define NORMKIT_KERNEL(OP, DT, ISA, VAR, KNOBS, ...)                                               \
+    normkit_##OP##_##DT##_ukernel normkit_##OP##_##DT##__##ISA##VAR;
 #include "normkit_enumerators.inc"
 #undef NORMKIT_KERNEL
 
-#define NORMKIT_KERNEL(OP, DT, ISA, ...)                                                           \
-    {.name = "normkit_" #OP "_" #DT "__" #ISA,                                                     \
+#define NORMKIT_KNOBS(...) {__VA_ARGS__}
+#define NORMKIT_KERNEL(OP, DT, ISA, VAR, KNOBS, ...)                                               \
+    {.name = "normkit_" #OP "_" #DT "__" #ISA #VAR,                                                \
      .op = normkit_op_##OP,                                                                        \
      .dtype = #DT,                                                                                 \
      .isa = (normkit_isa)normkit_isa_id_##ISA,                                                     \
-     .fn.OP##_##DT = normkit_##OP##_##DT##__##ISA,                                                 \
-     .params = __VA_ARGS__},
+     .fn.OP##_##DT = normkit_##OP##_##DT##__##ISA##VAR,                                            \
+     .params = __VA_ARGS__,                                                                        \
+     .variant = #VAR + (sizeof #VAR > 1), /* without its leading '_' */                            \
+     .knobs = KNOBS},
 static const normkit_kernel registry[] = {
 #include "normkit_enumerators.inc"
 };
 #undef NORMKIT_KERNEL
+#undef NORMKIT_KNOBS
 
 const normkit_kernel *normkit_kernel_list(size_t *count)
 {

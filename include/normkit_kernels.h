@@ -94,8 +94,18 @@ typedef struct normkit_args {
     const normkit_epilogue *epi;
 } normkit_args;
 
+/* A compiled knob of a variant (normkit_kernel.knobs): its name in the variant's name and its
+ * value, e.g. {"u", 4} (output-pass unroll) or {"acc", 8} (statistics accumulators). */
+typedef struct normkit_knob {
+    const char *name;
+    unsigned value;
+} normkit_knob;
+#define NORMKIT_MAX_KNOBS 4
+
 typedef struct normkit_kernel {
-    const char *name;  /* "normkit_rmsnorm_f32__avx512": the function, and its file's name */
+    /* "normkit_rmsnorm_f32__avx512_u4_acc8": the function, and its file's name
+     * (kernels/rmsnorm/rmsnorm_f32__avx512_u4_acc8.c) */
+    const char *name;
     normkit_op op;
     const char *dtype; /* "f32" */
     normkit_isa isa;
@@ -104,17 +114,47 @@ typedef struct normkit_kernel {
 #include "normkit_ops.inc"
 #undef NORMKIT_OP
     } fn;
-    normkit_kparams params; /* the variant's default knobs */
+    normkit_kparams params; /* the variant's default run-time knobs */
+    /* The compiled knobs: as the name's suffix after the ISA ("u4_acc8"; "" for a variant
+     * without any), and as data (ending at the first NULL name). Several variants of one
+     * operator and ISA differ only in these; the dispatcher picks one per shape class. */
+    const char *variant;
+    normkit_knob knobs[NORMKIT_MAX_KNOBS];
 } normkit_kernel;
 
 /* Every variant in this build, grouped by operator, best first within an operator;
  * *count receives the length. Variants whose ISA the CPU lacks are listed too: check
  * normkit_isa_supported(k->isa) before calling one. */
 NORMKIT_API const normkit_kernel *normkit_kernel_list(size_t *count);
-/* The variant of `op` for exactly `isa`, or NULL if this build has none. */
+/* The default variant of `op` for exactly `isa` (the first listed), or NULL if this build has
+ * none. */
 NORMKIT_API const normkit_kernel *normkit_kernels_for(normkit_isa isa, normkit_op op);
-/* The variant the dispatcher calls for `op` now (resolving it if needed); NULL outside the enum. */
+/* The active ISA's default variant of `op` (resolving it if needed); NULL outside the enum.
+ * Norm operators with several variants per ISA run the one normkit_kernel_select picks. */
 NORMKIT_API const normkit_kernel *normkit_kernel_active(normkit_op op);
+
+/* Shape classes: where a call's working set (every matrix it reads or writes, plus gamma and
+ * beta) fits — L1d, L2, or neither (mem), by the cache sizes normkit_cpu_caches reads — and
+ * whether it is one row or more. The dispatcher's default variant per operator, ISA and class
+ * is data (kernels/normkit_defaults.inc, from the manifest in tools/gen/generate.py). */
+typedef enum {
+    NORMKIT_CLASS_L1_ROW,
+    NORMKIT_CLASS_L1_ROWS,
+    NORMKIT_CLASS_L2_ROW,
+    NORMKIT_CLASS_L2_ROWS,
+    NORMKIT_CLASS_MEM_ROW,
+    NORMKIT_CLASS_MEM_ROWS,
+    NORMKIT_CLASS_COUNT
+} normkit_shape_class;
+/* "l1_row", "l1_rows", ...; NULL outside the enum. */
+NORMKIT_API const char *normkit_shape_class_name(normkit_shape_class c);
+/* The class of a call of `op` on rows x dim (rows, dim >= 1); NORMKIT_CLASS_COUNT outside
+ * the operator enum. */
+NORMKIT_API normkit_shape_class normkit_shape_class_of(normkit_op op, size_t rows, size_t dim);
+/* The variant the public entry point of `op` calls for rows x dim now: the active ISA's
+ * default for the call's class (or its default variant, for operators and classes the table
+ * does not name). NULL outside the operator enum. */
+NORMKIT_API const normkit_kernel *normkit_kernel_select(normkit_op op, size_t rows, size_t dim);
 
 /* Calls variant k (of operator k->op) with a's members, in the order of its signature, and
  * a->kp as its knobs. No checks: a must meet the kernel-level contract above, and k's ISA

@@ -19,6 +19,7 @@
 #include <float.h>
 #include <math.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -42,6 +43,10 @@ typedef struct normkit_kparams {
      * row's output pass with the next row's first pass, which only pays off in cache, runs
      * only below this threshold. SIZE_MAX: never. */
     size_t dram_min_bytes;
+    /* Norm operators: rows up to this long are software-pipelined (the statistics of the next
+     * row are computed while this row is written; beyond it, two rows no longer share L1).
+     * 0: never. A NULL kp means NORMKIT_PIPE_MAX_DIM_DEFAULT. */
+    size_t pipe_max_dim;
 
     /* Linear operators (linear, rmsnorm_linear, layernorm_linear) only. */
     /* K block: the k-range one pass of the microkernel covers before its partial sums are
@@ -61,6 +66,8 @@ typedef struct normkit_kparams {
      * of pack_nr rows of W, k in vectors of pack_vl floats; see normkit_linear_pack. */
     unsigned pack_nr, pack_vl;
 } normkit_kparams;
+
+#define NORMKIT_PIPE_MAX_DIM_DEFAULT 2048
 
 /* The activations of the elementwise operators (gelu, silu) and of the linear epilogue:
  *   GELU (exact, erf-based): x/2 (1 + erf(x / sqrt 2)), computed as x/2 erfc(-x / sqrt 2)
@@ -151,13 +158,15 @@ static inline size_t normkit_linear_ws_floats(const normkit_kparams *kp, size_t 
 }
 
 /*
- * A fused norm + linear variant of one ISA, composed from that ISA's own norm and linear
- * variants: each block of lin_mc rows is normalized into the workspace (which stays in L2),
- * then the matmul reads it from there. The activations thus cost one read of x and no extra
- * pass over memory; the norm keeps every numerics rule of the norm variant.
- * NORMKIT_NORM_LINEAR(rmsnorm, avx512) defines normkit_rmsnorm_linear_f32__avx512.
+ * A fused norm + linear variant of one ISA, composed from one of that ISA's norm variants
+ * (NVAR: its knob suffix, e.g. _u4_acc8, or empty) and its linear variant: each block of
+ * lin_mc rows is normalized into the workspace (which stays in L2), then the matmul reads it
+ * from there. The activations thus cost one read of x and no extra pass over memory; the
+ * norm keeps every numerics rule of the norm variant.
+ * NORMKIT_NORM_LINEAR(rmsnorm, avx512, _u4_acc8) defines normkit_rmsnorm_linear_f32__avx512
+ * from normkit_rmsnorm_f32__avx512_u4_acc8 and normkit_linear_f32__avx512.
  */
-#define NORMKIT_NORM_LINEAR_DEFINE(NORM, ISA, NORM_PARAMS, NORM_ARGS)                         \
+#define NORMKIT_NORM_LINEAR_DEFINE(NORM, ISA, NVAR, NORM_PARAMS, NORM_ARGS)                   \
     void normkit_##NORM##_linear_f32__##ISA(size_t rows, size_t dim, size_t n, const float *x,    \
                                             size_t ldx, NORMKIT_UNPAREN NORM_PARAMS,              \
                                             const float *w, size_t ldw, const float *bias,        \
@@ -168,23 +177,24 @@ static inline size_t normkit_linear_ws_floats(const normkit_kparams *kp, size_t 
         normkit_epilogue e;                                                                       \
         for (size_t i = 0; i < rows; i += mc) {                                                   \
             const size_t mb = rows - i < mc ? rows - i : mc;                                      \
-            normkit_##NORM##_f32__##ISA(mb, dim, x + i * ldx, ldx, NORMKIT_UNPAREN NORM_ARGS, ws, \
-                                        ld, NULL);                                                \
+            normkit_##NORM##_f32__##ISA##NVAR(mb, dim, x + i * ldx, ldx,                          \
+                                              NORMKIT_UNPAREN NORM_ARGS, ws, ld, NULL);           \
             normkit_linear_f32__##ISA(mb, dim, n, ws, ld, w, ldw, bias, y + i * ldy, ldy, kp,     \
                                       ws + (rows < mc ? rows : mc) * ld,                          \
                                       normkit_epilogue_at(epi, i, 0, &e));                        \
         }                                                                                         \
     }
-#define NORMKIT_NORM_LINEAR_rmsnorm(ISA)                                                         \
-    NORMKIT_NORM_LINEAR_DEFINE(rmsnorm, ISA, (const float *gamma, float eps), (gamma, eps))
-#define NORMKIT_NORM_LINEAR_layernorm(ISA)                                                       \
-    NORMKIT_NORM_LINEAR_DEFINE(layernorm, ISA, (const float *gamma, const float *beta, float eps), \
+#define NORMKIT_NORM_LINEAR_rmsnorm(ISA, NVAR)                                                   \
+    NORMKIT_NORM_LINEAR_DEFINE(rmsnorm, ISA, NVAR, (const float *gamma, float eps), (gamma, eps))
+#define NORMKIT_NORM_LINEAR_layernorm(ISA, NVAR)                                                 \
+    NORMKIT_NORM_LINEAR_DEFINE(layernorm, ISA, NVAR,                                              \
+                               (const float *gamma, const float *beta, float eps),                \
                                (gamma, beta, eps))
-#define NORMKIT_NORM_LINEAR(NORM, ISA)                                                           \
-    normkit_##NORM##_f32_ukernel normkit_##NORM##_f32__##ISA;                                     \
+#define NORMKIT_NORM_LINEAR(NORM, ISA, NVAR)                                                     \
+    normkit_##NORM##_f32_ukernel normkit_##NORM##_f32__##ISA##NVAR;                               \
     normkit_linear_f32_ukernel normkit_linear_f32__##ISA;                                         \
     normkit_##NORM##_linear_f32_ukernel normkit_##NORM##_linear_f32__##ISA;                       \
-    NORMKIT_NORM_LINEAR_##NORM(ISA)
+    NORMKIT_NORM_LINEAR_##NORM(ISA, NVAR)
 
 /*
  * When a variant's float fast path may be inaccurate, it hands the row to the rare path.

@@ -355,10 +355,19 @@ static void test_registry(void **state)
     const normkit_kernel *ks = normkit_kernel_list(&n);
     assert_true(n >= NORMKIT_OP_COUNT);
     for (size_t i = 0; i < n; i++) {
-        char want[96];
-        snprintf(want, sizeof want, "normkit_%s_%s__%s", normkit_op_name(ks[i].op), ks[i].dtype,
-                 normkit_isa_name(ks[i].isa));
+        /* the name says operator, dtype, ISA and compiled knobs; the knobs as data agree */
+        char want[128], knobs[64] = "";
+        for (int j = 0; j < NORMKIT_MAX_KNOBS && ks[i].knobs[j].name; j++) {
+            size_t used = strlen(knobs);
+            snprintf(knobs + used, sizeof knobs - used, "%s%s%u", j ? "_" : "", ks[i].knobs[j].name,
+                     ks[i].knobs[j].value);
+        }
+        assert_string_equal(ks[i].variant, knobs);
+        snprintf(want, sizeof want, "normkit_%s_%s__%s%s%s", normkit_op_name(ks[i].op), ks[i].dtype,
+                 normkit_isa_name(ks[i].isa), knobs[0] ? "_" : "", knobs);
         assert_string_equal(ks[i].name, want);
+        for (size_t j = 0; j < i; j++)
+            assert_string_not_equal(ks[j].name, ks[i].name);
         assert_non_null(ks[i].fn.rmsnorm_f32);
         /* an ISA of the build covers every operator that has any SIMD variant (an operator
          * may be scalar-only, e.g. tests/example_op's) */
@@ -371,6 +380,78 @@ static void test_registry(void **state)
     }
     assert_null(normkit_kernels_for(NORMKIT_ISA_AUTO, normkit_op_rmsnorm));
     assert_null(normkit_kernel_active(NORMKIT_OP_COUNT));
+}
+
+/* The dispatcher's default per shape class is the data of kernels/normkit_defaults.inc: for
+ * each supported ISA and each line naming a variant of this build, a shape of that class
+ * selects exactly that variant, and the class boundaries follow the cache sizes. */
+typedef struct {
+    const char *op, *isa, *cls, *kernel;
+} class_default;
+#define NORMKIT_DEFAULT(OP, ISA, CLS, VAR) {#OP, #ISA, #CLS, "normkit_" #OP "_f32__" #ISA #VAR},
+static const class_default class_defaults[] = {
+#include "normkit_defaults.inc"
+};
+#undef NORMKIT_DEFAULT
+
+static int in_build(const char *name)
+{
+    size_t n;
+    const normkit_kernel *ks = normkit_kernel_list(&n);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(ks[i].name, name) == 0)
+            return 1;
+    return 0;
+}
+
+/* A dim that puts rows x dim of op in class cls, by the cache sizes the dispatcher reads. */
+static size_t dim_for_class(normkit_op op, int cls, size_t rows)
+{
+    normkit_cache_info c;
+    normkit_cpu_caches(&c);
+    const normkit_op_info *info = normkit_op_get(op);
+    const size_t per_dim = 4 * (rows * (info->mats_read + info->mats_written) + info->vecs);
+    const size_t target = cls / 2 == 0 ? c.bytes[0] / 2 : cls / 2 == 1 ? (c.bytes[0] + c.bytes[1]) / 2
+                                                                       : 2 * c.bytes[1];
+    return target / per_dim;
+}
+
+static void test_shape_classes(void **state)
+{
+    (void)state;
+    size_t checked = 0;
+    assert_null(normkit_shape_class_name(NORMKIT_CLASS_COUNT));
+    assert_int_equal(normkit_shape_class_of(NORMKIT_OP_COUNT, 1, 1), NORMKIT_CLASS_COUNT);
+    assert_null(normkit_kernel_select(NORMKIT_OP_COUNT, 1, 1));
+    for (int isa = NORMKIT_ISA_SCALAR; isa < NORMKIT_ISA_COUNT; isa++) {
+        if (!normkit_isa_supported((normkit_isa)isa))
+            continue;
+        assert_int_equal(normkit_isa_force((normkit_isa)isa), NORMKIT_OK);
+        for (size_t i = 0; i < sizeof class_defaults / sizeof class_defaults[0]; i++) {
+            const class_default *d = &class_defaults[i];
+            if (strcmp(d->isa, normkit_isa_name((normkit_isa)isa)) != 0 || !in_build(d->kernel))
+                continue;
+            const normkit_op op = (normkit_op)normkit_op_from_name(d->op);
+            int cls = -1;
+            for (int j = 0; j < NORMKIT_CLASS_COUNT; j++)
+                if (strcmp(normkit_shape_class_name((normkit_shape_class)j), d->cls) == 0)
+                    cls = j;
+            assert_true(cls >= 0);
+            const size_t rows = cls % 2 ? 2 : 1, dim = dim_for_class(op, cls, rows);
+            assert_true(dim >= 1);
+            assert_int_equal(normkit_shape_class_of(op, rows, dim), cls);
+            const normkit_kernel *k = normkit_kernel_select(op, rows, dim);
+            assert_non_null(k);
+            assert_string_equal(k->name, d->kernel);
+            checked++;
+        }
+    }
+    assert_int_equal(normkit_isa_force(NORMKIT_ISA_AUTO), NORMKIT_OK);
+    /* operators the table does not name run their ISA's default variant */
+    assert_ptr_equal(normkit_kernel_select(normkit_op_linear, 1, 64),
+                     normkit_kernel_active(normkit_op_linear));
+    print_message("checked %zu shape-class defaults\n", checked);
+    assert_true(checked > 0);
 }
 
 /* Detection logic, fed feature sets this machine may not have. */
@@ -453,6 +534,7 @@ int main(void)
         cmocka_unit_test(test_dispatched_results), /* again, after forcing back to auto */
         cmocka_unit_test(test_operator_table),
         cmocka_unit_test(test_registry),
+        cmocka_unit_test(test_shape_classes),
         cmocka_unit_test(test_detection_logic),
         cmocka_unit_test(test_detection_matches_libgcc),
     };

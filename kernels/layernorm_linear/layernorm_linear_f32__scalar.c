@@ -5,4 +5,5 @@
  */
 #include "normkit_kernel.h"
 
-NORMKIT_NORM_LINEAR(layernorm, scalar)
+/* the norm variant: its ISA's default for row blocks (tools/gen/generate.py, DEFAULTS) */
+NORMKIT_NORM_LINEAR(layernorm, scalar, )
