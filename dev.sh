@@ -4,6 +4,7 @@
 #   ./dev.sh test     build and run the test suite (meson test)
 #   ./dev.sh report   build, run the quick benchmark profile, write the report (build/report/)
 #   ./dev.sh bench    build and run the quick benchmark profile (console output only)
+#   ./dev.sh gen      regenerate the norm kernels from kernels/templates/ (tools/gen/generate.py)
 #   ./dev.sh deps     only install the Debian packages
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -32,8 +33,9 @@ configure() {
 
 case "${1:-}" in
 deps) deps ;;
+gen) python3 tools/gen/generate.py ;;
 test) deps; configure; meson test -C build --print-errorlogs ;;
 bench) deps; configure; ./build/bench/normkit-bench --profile=quick ;;
 report) deps; configure; meson compile -C build report ;;
-*) echo "usage: ./dev.sh test|report|bench|deps" >&2; exit 2 ;;
+*) echo "usage: ./dev.sh test|report|bench|gen|deps" >&2; exit 2 ;;
 esac

@@ -598,10 +598,17 @@ static const struct {
     {"memory modes forced; kp == NULL", test_memory_modes_and_null_knobs},
 };
 
-int main(void)
+/* test_kernels [ISA]: every norm variant, or only ISA's (meson runs one test per ISA, in
+ * parallel). */
+int main(int argc, char **argv)
 {
     size_t nk;
     const normkit_kernel *ks = normkit_kernel_list(&nk);
+    const int only = argc > 1 ? normkit_isa_from_name(argv[1]) : -1;
+    if (argc > 1 && only <= NORMKIT_ISA_AUTO) {
+        fprintf(stderr, "test_kernels: '%s' is not an ISA name\n", argv[1]);
+        return 2;
+    }
     const size_t ncases = sizeof cases / sizeof cases[0];
     struct CMUnitTest *tests = calloc(nk * ncases, sizeof *tests);
     char (*names)[160] = calloc(nk * ncases, sizeof *names);
@@ -612,6 +619,8 @@ int main(void)
                 continue; /* nothing to compare with */
             if (normkit_op_get(ks[i].op)->linear || normkit_op_get(ks[i].op)->elementwise)
                 continue; /* tests/test_linear.c, tests/test_act.c */
+            if (only >= 0 && ks[i].isa != (normkit_isa)only)
+                continue;
             snprintf(names[t], sizeof names[t], "%s: %s", ks[i].name, cases[c].name);
             tests[t] = (struct CMUnitTest){.name = names[t], .test_func = cases[c].fn,
                                            .initial_state = (void *)&ks[i]};

@@ -38,6 +38,21 @@ static void json_str(const char *s)
     putchar('"');
 }
 
+/* The variant a call of class c runs: normkit_kernel_select on a shape of that class. */
+static const normkit_kernel *class_kernel(normkit_op op, int c)
+{
+    normkit_cache_info ci;
+    normkit_cpu_caches(&ci);
+    const normkit_op_info *info = normkit_op_get(op);
+    const size_t rows = c % 2 ? 2 : 1;
+    const size_t per_dim = 4 * (rows * (info->mats_read + info->mats_written) + info->vecs);
+    const size_t target = c / 2 == 0 ? ci.bytes[0] / 2
+                          : c / 2 == 1 ? (ci.bytes[0] + ci.bytes[1]) / 2
+                                       : 2 * ci.bytes[1];
+    const size_t dim = target / per_dim ? target / per_dim : 1;
+    return normkit_kernel_select(op, rows, dim);
+}
+
 static void size_text(char *buf, size_t len, size_t bytes)
 {
     if (!bytes)
@@ -128,18 +143,30 @@ int main(int argc, char **argv)
         printf("},\n  \"dispatch\": {");
         for (int op = 0; op < NORMKIT_OP_COUNT; op++) {
             const normkit_kernel *k = normkit_kernel_active((normkit_op)op);
-            printf("%s\"%s\": {\"kernel\": \"%s\", \"isa\": \"%s\"}", op ? ", " : "",
+            printf("%s\"%s\": {\"kernel\": \"%s\", \"isa\": \"%s\", \"classes\": {", op ? ", " : "",
                    normkit_op_name((normkit_op)op), k->name, normkit_isa_name(k->isa));
+            /* the variant each shape class runs (normkit_kernel_select) */
+            for (int c = 0; c < NORMKIT_CLASS_COUNT; c++)
+                printf("%s\"%s\": \"%s\"", c ? ", " : "",
+                       normkit_shape_class_name((normkit_shape_class)c),
+                       class_kernel((normkit_op)op, c)->name);
+            printf("}}");
         }
         printf("},\n  \"kernels\": [");
         char a[32], b[32];
         for (size_t i = 0; i < nk; i++) {
             printf("%s\n    {\"name\": \"%s\", \"op\": \"%s\", \"dtype\": \"%s\", \"isa\": \"%s\", "
-                   "\"supported\": %s, \"knobs\": {\"nt_min_bytes\": %s, \"dram_min_bytes\": %s",
+                   "\"supported\": %s, \"variant\": \"%s\", \"compiled\": {",
                    i ? "," : "", ks[i].name, normkit_op_name(ks[i].op), ks[i].dtype,
                    normkit_isa_name(ks[i].isa), normkit_isa_supported(ks[i].isa) ? "true" : "false",
+                   ks[i].variant);
+            for (int j = 0; j < NORMKIT_MAX_KNOBS && ks[i].knobs[j].name; j++)
+                printf("%s\"%s\": %u", j ? ", " : "", ks[i].knobs[j].name, ks[i].knobs[j].value);
+            printf("}, \"knobs\": {\"nt_min_bytes\": %s, \"dram_min_bytes\": %s",
                    knob_json(a, sizeof a, ks[i].params.nt_min_bytes),
                    knob_json(b, sizeof b, ks[i].params.dram_min_bytes));
+            if (!normkit_op_get(ks[i].op)->linear && !normkit_op_get(ks[i].op)->elementwise)
+                printf(", \"pipe_max_dim\": %zu", ks[i].params.pipe_max_dim);
             if (normkit_op_get(ks[i].op)->linear) /* 0: sized from the caches at call time */
                 printf(", \"lin_kc\": %zu, \"lin_mc\": %zu, \"lin_prefetch\": %zu, "
                        "\"lin_pack_rows\": %zu, \"pack_nr\": %u, \"pack_vl\": %u",
@@ -188,9 +215,25 @@ int main(int argc, char **argv)
     printf("   (CPU, OS and this build all support them)\n");
     printf("dispatch:  %s (NORMKIT_ISA %s%s)\n", normkit_isa_name(active), env ? "=" : "unset",
            env ? env : "");
-    for (int op = 0; op < NORMKIT_OP_COUNT; op++)
-        printf("  %-16s %s\n", normkit_op_name((normkit_op)op),
+    for (int op = 0; op < NORMKIT_OP_COUNT; op++) {
+        printf("  %-16s %s", normkit_op_name((normkit_op)op),
                normkit_kernel_active((normkit_op)op)->name);
+        /* the shape classes whose default is another variant (kernels/normkit_defaults.inc) */
+        for (int c = 0; c < NORMKIT_CLASS_COUNT; c++)
+            if (class_kernel((normkit_op)op, c) != normkit_kernel_active((normkit_op)op))
+                printf("; %s: %s", normkit_shape_class_name((normkit_shape_class)c),
+                       class_kernel((normkit_op)op, c)->variant);
+        printf("\n");
+    }
+    {
+        normkit_cache_info ci;
+        normkit_cpu_caches(&ci);
+        char c1[32], c2[32];
+        size_text(c1, sizeof c1, ci.bytes[0]);
+        size_text(c2, sizeof c2, ci.bytes[1]);
+        printf("  (shape classes: a call's working set within %s (l1), %s (l2) or beyond (mem), "
+               "one row or more)\n", c1, c2);
+    }
     printf("variants in this build (* active, - CPU cannot run; knobs: norms: streaming stores\n"
            "and memory mode from this many bytes of y per call; linear: k block, row block (auto:\n"
            "from the caches), W prefetch distance in k, packed panel rows x vector length):\n");
@@ -209,8 +252,9 @@ int main(int argc, char **argv)
         } else if (normkit_op_get(ks[i].op)->elementwise) {
             printf("  %c %-40s (elementwise: no knobs)\n", mark, ks[i].name);
         } else {
-            printf("  %c %-40s nt %-8s memory %s\n", mark, ks[i].name,
-                   knob_text(a, sizeof a, p->nt_min_bytes), knob_text(b, sizeof b, p->dram_min_bytes));
+            printf("  %c %-40s nt %-8s memory %-8s pipeline to dim %zu\n", mark, ks[i].name,
+                   knob_text(a, sizeof a, p->nt_min_bytes), knob_text(b, sizeof b, p->dram_min_bytes),
+                   p->pipe_max_dim);
         }
     }
     /* one line; the cache sizes either way, each with its source */

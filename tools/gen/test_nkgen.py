@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+"""Tests of the template language (nkgen.py) and of the manifest's variant naming."""
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import generate  # noqa: E402
+import nkgen  # noqa: E402
+
+
+class TemplateLanguage(unittest.TestCase):
+    def test_substitution_and_loops(self):
+        tpl = ("a${N}b\n"
+               "$for i in range(N):\n"
+               "  x${i} = ${i * 2};\n"
+               "$endfor\n"
+               "end")
+        self.assertEqual(nkgen.render(tpl, {"N": 3}), "a3b\n  x0 = 0;\n  x1 = 2;\n  x2 = 4;\nend")
+
+    def test_if_elif_else_and_assignment(self):
+        tpl = ("$K = N + 1\n"
+               "$if N == 1:\n"
+               "one ${K}\n"
+               "$elif N == 2:\n"
+               "two ${K}\n"
+               "$else:\n"
+               "many ${K}\n"
+               "$endif")
+        self.assertEqual(nkgen.render(tpl, {"N": 1}), "one 2")
+        self.assertEqual(nkgen.render(tpl, {"N": 2}), "two 3")
+        self.assertEqual(nkgen.render(tpl, {"N": 7}), "many 8")
+
+    def test_nesting(self):
+        tpl = ("$for i in range(2):\n"
+               "  $if i:\n"
+               "b${i}\n"
+               "  $else:\n"
+               "a${i}\n"
+               "  $endif\n"
+               "$endfor")
+        self.assertEqual(nkgen.render(tpl, {}), "a0\nb1")
+
+    def test_errors_name_the_template_line(self):
+        for tpl, msg in [("$if X:\nfoo", "never closed"),
+                         ("$endif", "without"),
+                         ("$else:", "outside"),
+                         ("$if X\n$endif", "trailing ':'"),
+                         ("ok\n${missing}", "t.c.in:2: NameError")]:
+            with self.assertRaises(nkgen.TemplateError) as cm:
+                nkgen.render(tpl, {"X": 1}, "t.c.in")
+            self.assertIn(msg, str(cm.exception))
+
+    def test_blank_runs_collapse(self):
+        self.assertEqual(nkgen.render("a\n\n$if 0:\nz\n$endif\n\n\nb", {}), "a\n\nb")
+
+
+class Manifest(unittest.TestCase):
+    def test_every_knob_value_has_a_variant(self):
+        for isa, spec in generate.ISAS.items():
+            names = [v[0] for v in generate.variants(isa)]
+            self.assertEqual(len(names), len(set(names)))
+            for key, _, values in spec["knobs"]:
+                for value in values:
+                    self.assertTrue(any("%s%d" % (key, value) in n.split("_") for n in names),
+                                    (isa, key, value))
+
+    def test_defaults_name_existing_variants_for_every_class(self):
+        for (family, isa), d in generate.DEFAULTS.items():
+            self.assertIn(family, generate.FAMILIES)
+            self.assertEqual(sorted(d), sorted(generate.CLASSES))
+            names = {v[0] for v in generate.variants(isa)}
+            for cls, v in d.items():
+                self.assertIn(v, names, (family, isa, cls))
+
+    def test_default_variant_is_listed_first(self):
+        for (family, isa), d in generate.DEFAULTS.items():
+            self.assertEqual(generate.ordered_variants(family, isa)[0][0], d[generate.CLASSES[0]])
+
+
+if __name__ == "__main__":
+    unittest.main()
