@@ -59,10 +59,20 @@ for k in doc["kernels"]:
     knobs = k.get("knobs", {})
     mem = {"nt_min_bytes", "dram_min_bytes"}
     lin = {"lin_kc", "lin_mc", "lin_prefetch", "lin_pack_rows", "pack_nr", "pack_vl"}
-    linear = doc.get("ops", {}).get(k["op"], {}).get("linear")
-    check(set(knobs) == (mem | lin if linear else mem)
+    op = doc.get("ops", {}).get(k["op"], {})
+    linear, norm = op.get("linear"), not op.get("linear") and not op.get("elementwise")
+    check(set(knobs) == (mem | lin if linear else mem | {"pipe_max_dim"} if norm else mem)
           and all(v is None or (isinstance(v, int) and v >= 0) for v in knobs.values()),
           f"{k['name']}: its default knobs are listed (bytes, or null for never)")
+    # the compiled knobs: the name's suffix after the ISA, and the same as data
+    suffix = "_".join("%s%d" % kv for kv in k.get("compiled", {}).items())
+    check(k.get("variant") == suffix and k["name"].endswith(k["isa"] + ("_" + suffix if suffix else "")),
+          f"{k['name']}: variant '{k.get('variant')}' and compiled knobs agree with the name")
+for op, d in doc["dispatch"].items():
+    names = {k["name"] for k in doc["kernels"] if k["op"] == op and k["isa"] == d["isa"]}
+    check(set(d.get("classes", {})) == {"l1_row", "l1_rows", "l2_row", "l2_rows", "mem_row", "mem_rows"}
+          and all(v in names for v in d["classes"].values()),
+          f"{op}: every shape class runs a variant of the active ISA")
     if linear:
         check(knobs.get("pack_nr", 0) >= 1 and knobs.get("pack_vl", 0) >= 1,
               f"{k['name']}: its packed layout is listed")
