@@ -9,10 +9,15 @@
  * Names parse (fields separated by '/'):
  *   <op>/<dtype>/<isa>/dim:<D>/rows:<R>        a kernel, a plain-C rebuild or a peer
  *   ceiling_<kind>/<dtype>/<isa>/bytes:<N>     kind: read, copy, triad (one working set per
- *                                              cache level), copy_nt (DRAM only); N: bytes
+ *                                              cache level), copy_nt (DRAM only), write (L1
+ *                                              only), copy_ws (a copy of a norm case's own
+ *                                              working set); N: bytes
  *   ceiling_fma/<dtype>/<isa>/acc:<A>          peak FMA, A independent vector accumulators
+ *   ceiling_rowcall/<dtype>/<isa>/dim:<D>      the least a norm call does: one row of one
+ *                                              vector (D = the ISA's lanes)
  *   block/<layout>/<norm>/<act>/<impl>/<path>/d:<D>/rows:<R>
  *                                              a whole FFN block (bench/blocks.c)
+ * With --variants=all a kernel's <isa> is <isa>_<knobs> (avx512_u4_acc8): every knob variant.
  * Labels: L1, L2, L3 or DRAM (the level the working set fits in), REG for ceiling_fma.
  */
 #ifndef NKB_BENCH_H
@@ -32,6 +37,7 @@ typedef struct nkb_options {
     int pin;      /* pin the benchmark thread (default 1; --no-pin clears it) */
     int pin_core; /* which core (--pin-core=N, default 0) */
     int list;     /* --list: print the cases of the profile and exit */
+    int variants_all; /* --variants=all: every knob variant, not only each ISA's default */
 } nkb_options;
 
 /* Reads and removes normkit-bench's own flags from argv (Google Benchmark's --benchmark_*
@@ -43,7 +49,13 @@ int nkb_parse_args(int *argc, char **argv, nkb_options *o);
 /* normkit-bench's own part of --help. */
 void nkb_print_help(FILE *f);
 
-typedef enum { NKB_CASE_KERNEL, NKB_CASE_BANDWIDTH, NKB_CASE_FMA, NKB_CASE_BLOCK } nkb_case_kind;
+typedef enum {
+    NKB_CASE_KERNEL,
+    NKB_CASE_BANDWIDTH,
+    NKB_CASE_FMA,
+    NKB_CASE_ROW, /* ceiling_rowcall: a one-vector RMSNorm called as a variant */
+    NKB_CASE_BLOCK
+} nkb_case_kind;
 
 typedef struct nkb_case {
     char name[96];       /* see the grammar above */
@@ -75,6 +87,16 @@ const char *nkb_context_value(size_t i);
 int nkb_case_setup(const nkb_case *c, char *err, size_t errlen);
 /* One timed call; the returned value only exists to be consumed (DoNotOptimize). */
 float nkb_case_run(const nkb_case *c);
+/* What one run of a case measured: its iterations and their thread CPU time (the time Google
+ * Benchmark's rates use). Each ceiling keeps its best run (the most iterations, then the least
+ * time per call): the bounds of the norm cases after it read them. */
+void nkb_case_record(const nkb_case *c, double iterations, double cpu_seconds);
+/* A norm case's bound (docs/performance.md), after nkb_case_setup: its modeled best time per
+ * call and the time a copy of its working set (ceiling_copy_ws, same run) takes to move the
+ * bytes the case counts, in ns (copy_ws_ns 0: no reference). 0, or -1 for a case without a
+ * model (not a norm operator, or a ceiling it needs was not measured). A ceiling the bound
+ * needs that the run's filter left out is measured on the spot (a note on stderr). */
+int nkb_case_model(const nkb_case *c, double *bound_ns, double *copy_ws_ns);
 /* Frees every buffer and stops the peers. */
 void nkb_fini(void);
 

@@ -10,9 +10,19 @@
 //   working_set_bytes  distinct bytes one call touches (not a rate): what picks the label
 //   wall_time_rates    1 on cases that run threads of their own (<isa>_2t): their rates are
 //                      per second of wall time, not of the main thread's CPU time
+// and on the norm cases (rmsnorm, layernorm, add_rmsnorm, add_layernorm), from this run's
+// ceilings (docs/performance.md) and the thread CPU time of the timed loop (the time the rates
+// use), as plain values:
+//   ns_per_call        the time per call (also on ceiling_rowcall)
+//   bound_ns           the modeled best time per call
+//   pct_of_bound       bound_ns / ns_per_call * 100
+//   copy_ws_ns         the time ceiling_copy_ws (a copy of the case's working set, this run)
+//                      takes to move the bytes the case counts
+//   pct_of_copy_ws     copy_ws_ns / ns_per_call * 100: the case's bandwidth over that copy's
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <vector>
 
 #include <benchmark/benchmark.h>
@@ -37,12 +47,18 @@ void run_case(benchmark::State &state, const nkb_case *c)
         return;
     }
     const auto start = std::chrono::steady_clock::now();
+    timespec cpu0, cpu1; // the thread's CPU time, as Google Benchmark measures it
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu0);
     for (auto _ : state) {
         float v = nkb_case_run(c);
         benchmark::DoNotOptimize(v);
         benchmark::ClobberMemory();
     }
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu1);
     const double iters = static_cast<double>(state.iterations());
+    const double cpu = static_cast<double>(cpu1.tv_sec - cpu0.tv_sec) +
+                       1e-9 * static_cast<double>(cpu1.tv_nsec - cpu0.tv_nsec);
+    nkb_case_record(c, iters, cpu);
     if (c->real_time) {
         // The case runs a thread of its own, whose time the CPU time would leave out: its rates
         // are per second of wall time (UseRealTime would rename the case, "/real_time").
@@ -72,6 +88,19 @@ void run_case(benchmark::State &state, const nkb_case *c)
             benchmark::Counter(c->flops, benchmark::Counter::kIsIterationInvariantRate);
     if (c->ws_bytes > 0)
         state.counters["working_set_bytes"] = c->ws_bytes;
+    const double ns = iters > 0 && cpu > 0 ? 1e9 * cpu / iters : 0;
+    double bound_ns, copy_ws_ns;
+    if (c->kind == NKB_CASE_ROW && ns > 0)
+        state.counters["ns_per_call"] = ns;
+    if (nkb_case_model(c, &bound_ns, &copy_ws_ns) == 0 && ns > 0) {
+        state.counters["ns_per_call"] = ns;
+        state.counters["bound_ns"] = bound_ns;
+        state.counters["pct_of_bound"] = 100 * bound_ns / ns;
+        if (copy_ws_ns > 0) {
+            state.counters["copy_ws_ns"] = copy_ws_ns;
+            state.counters["pct_of_copy_ws"] = 100 * copy_ws_ns / ns;
+        }
+    }
     state.SetLabel(c->label);
 }
 

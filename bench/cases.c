@@ -25,6 +25,7 @@
 #include <string.h>
 #include <pthread.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include "bench_config.h"
 #include "bench_blocks.h"
@@ -81,38 +82,48 @@ static const nkb_rebuild rebuilds[] = {
 
 #define NKB_STREAM(ISA, ISA_ENUM) extern const nkb_stream_ceiling nkb_stream_f32__##ISA;
 #define NKB_FMA(ISA, ISA_ENUM) extern const nkb_fma_ceiling nkb_fma_f32__##ISA;
+#define NKB_ROW(ISA, ISA_ENUM) extern const nkb_row_ceiling nkb_row_f32__##ISA;
 #include "ceilings/ceilings.inc"
 #undef NKB_STREAM
 #undef NKB_FMA
+#undef NKB_ROW
 
 typedef struct {
     const char *isa;
     normkit_isa isa_enum;
     const nkb_stream_ceiling *stream;
     const nkb_fma_ceiling *fma;
+    const nkb_row_ceiling *row;
 } nkb_ceiling_isa;
 
-#define NKB_STREAM(ISA, ISA_ENUM) {#ISA, ISA_ENUM, &nkb_stream_f32__##ISA, NULL},
-#define NKB_FMA(ISA, ISA_ENUM) {#ISA, ISA_ENUM, NULL, &nkb_fma_f32__##ISA},
+#define NKB_STREAM(ISA, ISA_ENUM) {#ISA, ISA_ENUM, &nkb_stream_f32__##ISA, NULL, NULL},
+#define NKB_FMA(ISA, ISA_ENUM) {#ISA, ISA_ENUM, NULL, &nkb_fma_f32__##ISA, NULL},
+#define NKB_ROW(ISA, ISA_ENUM) {#ISA, ISA_ENUM, NULL, NULL, &nkb_row_f32__##ISA},
 static const nkb_ceiling_isa ceiling_tables[] = {
 #include "ceilings/ceilings.inc"
 };
 #undef NKB_STREAM
 #undef NKB_FMA
+#undef NKB_ROW
 
-/* The bandwidth kinds: name, arrays touched, and the table member. */
-enum { NKB_READ, NKB_COPY, NKB_COPY_NT, NKB_TRIAD, NKB_BW_KINDS };
+/* The bandwidth kinds: name, arrays touched, and the table member. copy_ws is the copy
+ * kernel again, at the working set of a norm case (the case's same-size copy reference);
+ * write is measured in L1 only (the store rate of the bound, docs/performance.md). */
+enum { NKB_READ, NKB_COPY, NKB_COPY_NT, NKB_TRIAD, NKB_WRITE, NKB_COPY_WS, NKB_BW_KINDS };
 static const struct {
     const char *name;
     unsigned arrays;
-} bw_kinds[NKB_BW_KINDS] = {{"read", 1}, {"copy", 2}, {"copy_nt", 2}, {"triad", 3}};
+} bw_kinds[NKB_BW_KINDS] = {{"read", 1},  {"copy", 2},  {"copy_nt", 2},
+                            {"triad", 3}, {"write", 1}, {"copy_ws", 2}};
 
 static nkb_stream_fn *bw_fn(const nkb_stream_ceiling *s, int kind)
 {
     switch (kind) {
     case NKB_READ: return s->read;
-    case NKB_COPY: return s->copy;
+    case NKB_COPY:
+    case NKB_COPY_WS: return s->copy;
     case NKB_COPY_NT: return s->copy_nt;
+    case NKB_WRITE: return s->write;
     default: return s->triad;
     }
 }
@@ -125,10 +136,11 @@ static nkb_stream_fn *bw_fn(const nkb_stream_ceiling *s, int kind)
 
 typedef struct {
     normkit_op op;
-    const char *isa; /* the name's isa field */
+    char isa[40];     /* the name's isa field: "avx512", or with --variants=all "avx512_u4_acc8" */
     normkit_kernel k; /* fn: what is called */
     const normkit_kparams *kp;
     const char *(*error)(void); /* peers: what went wrong in the last call */
+    normkit_isa cisa; /* whose ceilings it is held against (NORMKIT_ISA_AUTO: none) */
 } nkb_variant;
 
 /* Linear operators: what the <isa> field names and how it is run. */
@@ -161,6 +173,16 @@ typedef struct {
     int bw_kind;
     size_t n, reps;        /* bandwidth: floats per array, passes per call */
     const nkb_fma_ceiling *fma;
+    normkit_kernel row;    /* ceiling_rowcall: the ISA's one-vector RMSNorm, as a variant */
+    /* The best run Google Benchmark made of the case (most iterations, then least time):
+     * what the bound of later cases reads (nkb_case_record). rec_internal: measured by
+     * measure_alone instead, because a filter left the case out of the run. */
+    double rec_iters, rec_sec; /* iterations, thread CPU seconds per call */
+    int rec_internal;
+    /* Norm cases: the bound (docs/performance.md), computed in nkb_case_setup. */
+    int copy_ws;               /* entry of the same-size copy reference, or -1 */
+    int have_model;
+    double bound_ns, copy_ws_ns;
 } nkb_entry;
 
 static nkb_variant *variants;
@@ -179,7 +201,8 @@ static size_t nentries, entries_cap;
 static char skipped[1024];   /* variants not benchmarked, and why */
 static char shapes_used[NORMKIT_OP_COUNT][1024];
 static char ceiling_ws[256];
-static char ceiling_map[512];
+static char ceiling_map[1024];
+static char variants_mode[160];
 
 static const char *const level_names[NKB_LEVELS] = {"L1", "L2", "L3", "DRAM"};
 
@@ -201,31 +224,77 @@ void nkb_appendf(char *buf, size_t len, const char *fmt, ...)
     va_end(ap);
 }
 
+/* The ISA whose ceilings a variant of `isa` is held against: its own when it has stream
+ * ceilings, else `best`. */
+static normkit_isa own_ceiling_isa(normkit_isa isa, normkit_isa best)
+{
+    for (size_t t = 0; t < sizeof ceiling_tables / sizeof ceiling_tables[0]; t++)
+        if (ceiling_tables[t].stream && ceiling_tables[t].isa_enum == isa)
+            return isa;
+    return best;
+}
+
+/* The best ISA this CPU runs that has stream ceilings: what everything built for the native
+ * machine (autovec*, eigen) and oneDNN (which picks its own code at run time) is held against. */
+static normkit_isa best_ceiling_isa(const nkb_machine *m)
+{
+    normkit_isa best = NORMKIT_ISA_AUTO;
+    for (size_t t = 0; t < sizeof ceiling_tables / sizeof ceiling_tables[0]; t++) {
+        const nkb_ceiling_isa *ci = &ceiling_tables[t];
+        if (ci->stream && (m->cpu_isas >> ci->isa_enum & 1u) && ci->isa_enum > best)
+            best = ci->isa_enum;
+    }
+    return best;
+}
+
 static int add_variant(normkit_op op, const char *isa, const normkit_kernel *k,
-                       const normkit_kparams *kp, const char *(*error)(void))
+                       const normkit_kparams *kp, const char *(*error)(void), normkit_isa cisa)
 {
     nkb_variant *nv = realloc(variants, (nvariants + 1) * sizeof *nv);
     if (!nv)
         return -1;
     variants = nv;
-    variants[nvariants++] = (nkb_variant){op, isa, *k, kp, error};
+    nkb_variant *v = &variants[nvariants++];
+    *v = (nkb_variant){.op = op, .k = *k, .kp = kp, .error = error, .cisa = cisa};
+    snprintf(v->isa, sizeof v->isa, "%s", isa);
     return 0;
 }
 
-static int collect_variants(const nkb_machine *m)
+static int collect_variants(const nkb_options *o, const nkb_machine *m)
 {
-    size_t nk;
+    size_t nk, others = 0;
     const normkit_kernel *ks = normkit_kernel_list(&nk);
+    const normkit_isa best = best_ceiling_isa(m);
     for (size_t i = 0; i < nk; i++) {
         if (!normkit_isa_supported(ks[i].isa)) {
             nkb_appendf(skipped, sizeof skipped, "%s (ISA not supported here); ", ks[i].name);
             continue;
         }
-        if (add_variant(ks[i].op, normkit_isa_name(ks[i].isa), &ks[i], &ks[i].params, NULL) != 0)
+        if (normkit_op_get(ks[i].op)->linear)
+            continue; /* collect_linear_variants */
+        /* Each ISA's default variant of the operator (listed first: what normkit_kernels_for
+         * gives); --variants=all: every knob variant, its suffix in the isa field. */
+        const char *knobs = ks[i].variant ? ks[i].variant : ""; /* "u4_acc8", or "" */
+        char isa[40];
+        if (!o->variants_all && normkit_kernels_for(ks[i].isa, ks[i].op) != &ks[i]) {
+            others++;
+            continue;
+        }
+        snprintf(isa, sizeof isa, "%s%s%s", normkit_isa_name(ks[i].isa),
+                 o->variants_all && knobs[0] ? "_" : "", o->variants_all ? knobs : "");
+        if (add_variant(ks[i].op, isa, &ks[i], &ks[i].params, NULL,
+                        own_ceiling_isa(ks[i].isa, best)) != 0)
             return -1;
     }
+    snprintf(variants_mode, sizeof variants_mode, "%s",
+             o->variants_all ? "all: every knob variant of each ISA (--variants=all), named "
+                               "<isa>_<knobs>"
+                             : "defaults: each ISA's default variant of each operator");
+    if (others)
+        nkb_appendf(variants_mode, sizeof variants_mode,
+                    " (%zu other knob variants not benchmarked: --variants=all)", others);
     for (size_t i = 0; i < sizeof rebuilds / sizeof rebuilds[0]; i++)
-        if (add_variant(rebuilds[i].k.op, rebuilds[i].isa, &rebuilds[i].k, NULL, NULL) != 0)
+        if (add_variant(rebuilds[i].k.op, rebuilds[i].isa, &rebuilds[i].k, NULL, NULL, best) != 0)
             return -1;
 #if NKB_HAVE_EIGEN
     /* The operators Eigen has a peer for (bench/peers/eigen.cc); others have none. */
@@ -238,14 +307,14 @@ static int collect_variants(const nkb_machine *m)
          .fn.add_layernorm_f32 = nkb_eigen_add_layernorm_f32},
     };
     for (size_t i = 0; m->have_eigen && i < sizeof eigen / sizeof eigen[0]; i++)
-        if (add_variant(eigen[i].op, "eigen", &eigen[i], NULL, NULL) != 0)
+        if (add_variant(eigen[i].op, "eigen", &eigen[i], NULL, NULL, best) != 0)
             return -1;
 #endif
 #if NKB_HAVE_ONEDNN
     static const normkit_kernel onednn = {.op = normkit_op_layernorm, .dtype = "f32",
                                           .fn.layernorm_f32 = nkb_onednn_layernorm_f32};
     if (m->have_onednn &&
-        add_variant(normkit_op_layernorm, "onednn", &onednn, NULL, nkb_onednn_error) != 0)
+        add_variant(normkit_op_layernorm, "onednn", &onednn, NULL, nkb_onednn_error, best) != 0)
         return -1;
 #endif
     (void)m;
@@ -267,13 +336,17 @@ static const size_t model_dims[] = {768, 2048, 4096, 8192};
 static const size_t model_rows[] = {1, 16, 128, 512, 4096};
 static const size_t grid_dims[] = {768, 4096, 8192};
 static const size_t grid_rows[] = {1, 64, 4096, 16384};
+/* Decode: one row of a small, a BERT/GPT-2 and a Llama-7B hidden size, for every norm operator
+ * in both profiles (the per-call cost of a decode step: docs/performance.md). */
+static const size_t decode_dims[] = {64, 768, 4096};
 
 #define NKB_LEN(a) (sizeof(a) / sizeof((a)[0]))
 /* Every canonical shape fits: the model grid plus the judging grid, before duplicates go. */
 enum { NKB_MAX_CANONICAL = NKB_LEN(model_dims) * NKB_LEN(model_rows) +
                            NKB_LEN(grid_dims) * NKB_LEN(grid_rows) };
-/* ... and a profile's shapes are the canonical ones plus at most one made up per level. */
-enum { NKB_MAX_SHAPES = NKB_MAX_CANONICAL + NKB_LEVELS };
+/* ... and a profile's shapes are the canonical ones plus at most one made up per level, plus
+ * the decode rows. */
+enum { NKB_MAX_SHAPES = NKB_MAX_CANONICAL + NKB_LEVELS + NKB_LEN(decode_dims) };
 
 static size_t canonical(nkb_shape out[NKB_MAX_CANONICAL])
 {
@@ -360,7 +433,8 @@ static int add_entry(const nkb_entry *e)
 
 /* The shapes of `op` in this profile: quick takes, per level, the canonical shape nearest
  * (in log scale) to the level's target; full takes them all. Either way a level no canonical
- * shape reaches on this machine gets a made-up shape (dim 4096, rows to the target). */
+ * shape reaches on this machine gets a made-up shape (dim 4096, rows to the target), and a
+ * norm operator gets the decode rows (decode_dims x rows 1). */
 static size_t shapes_for(normkit_op op, const nkb_options *o, const nkb_machine *m,
                          nkb_shape out[NKB_MAX_SHAPES])
 {
@@ -404,6 +478,15 @@ static size_t shapes_for(normkit_op op, const nkb_options *o, const nkb_machine 
         }
         out[n++] = s;
     }
+    const normkit_op_info *info = normkit_op_get(op);
+    for (size_t d = 0; info->norm != NORMKIT_NORM_NONE && !info->linear && d < NKB_LEN(decode_dims);
+         d++) {
+        int dup = 0;
+        for (size_t i = 0; i < n; i++)
+            dup |= out[i].dim == decode_dims[d] && out[i].rows == 1;
+        if (!dup)
+            out[n++] = (nkb_shape){decode_dims[d], 1};
+    }
     /* in order of working set */
     for (size_t i = 1; i < n; i++)
         for (size_t j = i; j > 0 && kernel_ws(op, out[j - 1]) > kernel_ws(op, out[j]); j--) {
@@ -414,12 +497,20 @@ static size_t shapes_for(normkit_op op, const nkb_options *o, const nkb_machine 
     return n;
 }
 
-/* One bandwidth ceiling of `kind` for ISA table entry ci, over about `target` bytes. */
+/* The ceiling entries the bound reads, by ISA (normkit_isa): the bandwidth kinds at each
+ * level's target working set, the FMA peak and the one-vector row; -1 where there is none. */
+static int lvl_entry[NKB_BW_KINDS][NKB_LEVELS][NORMKIT_ISA_COUNT];
+static int fma_entry[NORMKIT_ISA_COUNT], row_entry[NORMKIT_ISA_COUNT];
+static nkb_machine machine; /* a copy: the caches the bound reads */
+
+/* One bandwidth ceiling of `kind` for ISA table entry ci, over about `target` bytes: the largest
+ * size the kernel runs not above it (a copy_ws reference: the nearest). Its entry index (the
+ * existing one when a ceiling of that name is there already), or -1. */
 static int add_bw_ceiling(const nkb_machine *m, const nkb_ceiling_isa *ci, int kind, double target)
 {
     const unsigned arrays = bw_kinds[kind].arrays;
     const double unit = (double)arrays * NKB_CEIL_BLOCK * sizeof(float);
-    double blocks = floor(target / unit);
+    double blocks = kind == NKB_COPY_WS ? floor(target / unit + 0.5) : floor(target / unit);
     nkb_entry e = {0};
     e.n = (size_t)(blocks < 1 ? 1 : blocks) * NKB_CEIL_BLOCK;
     e.c.kind = NKB_CASE_BANDWIDTH;
@@ -429,16 +520,24 @@ static int add_bw_ceiling(const nkb_machine *m, const nkb_ceiling_isa *ci, int k
     e.c.label = level_names[level_of(m, e.c.ws_bytes)];
     e.stream = ci->stream;
     e.bw_kind = kind;
+    e.copy_ws = -1;
     snprintf(e.c.name, sizeof e.c.name, "ceiling_%s/f32/%s/bytes:%.0f", bw_kinds[kind].name,
              ci->isa, e.c.ws_bytes);
     for (size_t i = 0; i < nentries; i++) /* one per name */
         if (strcmp(entries[i].c.name, e.c.name) == 0)
-            return 0;
-    return add_entry(&e);
+            return (int)i;
+    return add_entry(&e) == 0 ? (int)nentries - 1 : -1;
 }
 
 static int build_ceilings(const nkb_machine *m)
 {
+    for (int k = 0; k < NKB_BW_KINDS; k++)
+        for (int l = 0; l < NKB_LEVELS; l++)
+            for (int i = 0; i < NORMKIT_ISA_COUNT; i++)
+                lvl_entry[k][l][i] = -1;
+    for (int i = 0; i < NORMKIT_ISA_COUNT; i++)
+        fma_entry[i] = row_entry[i] = -1;
+    machine = *m;
     for (int l = NKB_L1; l < NKB_LEVELS; l++) {
         const double target = level_target(m, l);
         if (target == 0)
@@ -448,89 +547,147 @@ static int build_ceilings(const nkb_machine *m)
         for (int kind = 0; kind < NKB_BW_KINDS; kind++)
             for (size_t t = 0; t < sizeof ceiling_tables / sizeof ceiling_tables[0]; t++) {
                 const nkb_ceiling_isa *ci = &ceiling_tables[t];
+                if (kind == NKB_COPY_WS) /* per norm case: nkb_cases_build */
+                    continue;
                 if (!ci->stream || !bw_fn(ci->stream, kind) || !(m->cpu_isas >> ci->isa_enum & 1u))
                     continue;
-                /* a streaming store bypasses the caches: only DRAM has a copy_nt ceiling */
-                if (kind == NKB_COPY_NT && l != NKB_DRAM)
+                /* a streaming store bypasses the caches: only DRAM has a copy_nt ceiling; the
+                 * store rate is an L1 figure (the bound's store port) */
+                if ((kind == NKB_COPY_NT && l != NKB_DRAM) || (kind == NKB_WRITE && l != NKB_L1))
                     continue;
-                if (add_bw_ceiling(m, ci, kind, target) != 0)
+                const int idx = add_bw_ceiling(m, ci, kind, target);
+                if (idx < 0)
                     return -1;
+                lvl_entry[kind][l][ci->isa_enum] = idx;
             }
-    }
-    for (size_t t = 0; t < sizeof ceiling_tables / sizeof ceiling_tables[0]; t++) {
-        const nkb_ceiling_isa *ci = &ceiling_tables[t];
-        if (!ci->fma || !(m->cpu_isas >> ci->isa_enum & 1u))
-            continue;
-        nkb_entry e = {0};
-        e.c.kind = NKB_CASE_FMA;
-        e.c.label = "REG";
-        e.c.flops = 2.0 * ci->fma->lanes * ci->fma->accs * (double)NKB_FMA_ITERS;
-        e.fma = ci->fma;
-        snprintf(e.c.name, sizeof e.c.name, "ceiling_fma/f32/%s/acc:%u", ci->isa, ci->fma->accs);
-        if (add_entry(&e) != 0)
-            return -1;
     }
     return 0;
 }
 
-/* The ceiling ISA each isa field is held against: an ISA is its own; everything built for
- * the native machine (autovec*, eigen) and oneDNN (which picks its own code at run time)
- * against the best ISA this CPU runs that has ceilings. */
-static void build_ceiling_map(const nkb_machine *m)
+/* The FMA peaks and the one-vector rows (ceiling_rowcall), per ISA. */
+static int build_call_ceilings(const nkb_machine *m)
 {
-    const char *best = NULL;
-    normkit_isa best_enum = NORMKIT_ISA_AUTO;
     for (size_t t = 0; t < sizeof ceiling_tables / sizeof ceiling_tables[0]; t++) {
         const nkb_ceiling_isa *ci = &ceiling_tables[t];
-        if (ci->stream && (m->cpu_isas >> ci->isa_enum & 1u) && ci->isa_enum > best_enum)
-            best = ci->isa, best_enum = ci->isa_enum;
+        if (!(m->cpu_isas >> ci->isa_enum & 1u) || (!ci->fma && !ci->row))
+            continue;
+        nkb_entry e = {0};
+        e.copy_ws = -1;
+        if (ci->fma) {
+            e.c.kind = NKB_CASE_FMA;
+            e.c.label = "REG";
+            e.c.flops = 2.0 * ci->fma->lanes * ci->fma->accs * (double)NKB_FMA_ITERS;
+            e.fma = ci->fma;
+            snprintf(e.c.name, sizeof e.c.name, "ceiling_fma/f32/%s/acc:%u", ci->isa,
+                     ci->fma->accs);
+        } else {
+            /* one row of one vector through the cases' own call path (run_kernel) */
+            e.c.kind = NKB_CASE_ROW;
+            e.dim = ci->row->lanes, e.rows = 1;
+            e.c.ws_bytes = 4.0 * 3 * ci->row->lanes; /* x, y, gamma */
+            e.c.label = level_names[level_of(m, e.c.ws_bytes)];
+            e.row = (normkit_kernel){.name = "nkb_row", .op = normkit_op_rmsnorm, .dtype = "f32",
+                                     .isa = ci->isa_enum, .fn.rmsnorm_f32 = ci->row->run};
+            snprintf(e.c.name, sizeof e.c.name, "ceiling_rowcall/f32/%s/dim:%u", ci->isa,
+                     ci->row->lanes);
+        }
+        if (add_entry(&e) != 0)
+            return -1;
+        (ci->fma ? fma_entry : row_entry)[ci->isa_enum] = (int)nentries - 1;
     }
+    return 0;
+}
+
+/* The ceiling ISA each isa field is held against (nkb_variant.cisa): an ISA is its own;
+ * everything built for the native machine (autovec*, eigen) and oneDNN (which picks its own
+ * code at run time) the best ISA this CPU runs that has ceilings. */
+static void build_ceiling_map(void)
+{
     ceiling_map[0] = '\0';
     for (size_t i = 0; i < nvariants; i++) {
-        const char *isa = variants[i].isa, *to = isa;
-        int seen = 0, own = 0;
+        const char *isa = variants[i].isa;
+        int seen = 0;
         for (size_t j = 0; j < i; j++)
             seen |= strcmp(variants[j].isa, isa) == 0;
         if (seen)
             continue;
-        for (size_t t = 0; t < sizeof ceiling_tables / sizeof ceiling_tables[0]; t++)
-            own |= strcmp(ceiling_tables[t].isa, isa) == 0;
-        if (!own)
-            to = best ? best : "none";
-        nkb_appendf(ceiling_map, sizeof ceiling_map, "%s%s=%s", ceiling_map[0] ? " " : "", isa, to);
+        const normkit_isa to = variants[i].cisa;
+        nkb_appendf(ceiling_map, sizeof ceiling_map, "%s%s=%s", ceiling_map[0] ? " " : "", isa,
+                    to == NORMKIT_ISA_AUTO ? "none" : normkit_isa_name(to));
     }
+}
+
+/* Norm operators: the ones the bound (docs/performance.md) models. */
+static int is_norm_op(normkit_op op)
+{
+    const normkit_op_info *info = normkit_op_get(op);
+    return info->norm != NORMKIT_NORM_NONE && !info->linear;
 }
 
 static int build_linear_cases(const nkb_options *o, const nkb_machine *m);
 
 int nkb_cases_build(const nkb_options *o, const nkb_machine *m, char *err, size_t errlen)
 {
-    if (collect_variants(m) != 0 || build_ceilings(m) != 0)
+    if (collect_variants(o, m) != 0 || build_ceilings(m) != 0)
         goto oom;
-    build_ceiling_map(m);
+    build_ceiling_map();
+    nkb_shape shapes[NORMKIT_OP_COUNT][NKB_MAX_SHAPES];
+    size_t nshapes[NORMKIT_OP_COUNT] = {0};
+    for (int op = 0; op < NORMKIT_OP_COUNT; op++)
+        if (!normkit_op_get((normkit_op)op)->linear) /* build_linear_cases */
+            nshapes[op] = shapes_for((normkit_op)op, o, m, shapes[op]);
+    /* The same-size copy references of the norm cases, before any kernel case (the ceilings
+     * run first: the kernel cases' bounds read them), one per working set, with the best ISA's
+     * copy (as the plain C and the peers are held against it); largest first, so that each
+     * runs in the arrays of the one before (setup_ceiling) instead of allocating its own. */
+    const normkit_isa best = best_ceiling_isa(m);
+    const nkb_ceiling_isa *best_ci = NULL;
+    for (size_t t = 0; t < sizeof ceiling_tables / sizeof ceiling_tables[0]; t++)
+        if (ceiling_tables[t].stream && ceiling_tables[t].isa_enum == best)
+            best_ci = &ceiling_tables[t];
+    double refs[NORMKIT_OP_COUNT * NKB_MAX_SHAPES];
+    size_t nrefs = 0;
+    for (int op = 0; best_ci && op < NORMKIT_OP_COUNT; op++)
+        for (size_t s = 0; is_norm_op((normkit_op)op) && s < nshapes[op]; s++)
+            refs[nrefs++] = kernel_ws((normkit_op)op, shapes[op][s]);
+    for (size_t i = 1; i < nrefs; i++)
+        for (size_t j = i; j > 0 && refs[j - 1] < refs[j]; j--) {
+            const double t = refs[j];
+            refs[j] = refs[j - 1];
+            refs[j - 1] = t;
+        }
+    for (size_t i = 0; i < nrefs; i++)
+        if (add_bw_ceiling(m, best_ci, NKB_COPY_WS, refs[i]) < 0)
+            goto oom;
+    if (build_call_ceilings(m) != 0)
+        goto oom;
     for (int op = 0; op < NORMKIT_OP_COUNT; op++) {
         if (normkit_op_get((normkit_op)op)->linear)
-            continue; /* build_linear_cases */
-        nkb_shape shapes[NKB_MAX_SHAPES];
-        size_t ns = shapes_for((normkit_op)op, o, m, shapes);
+            continue;
         unsigned rw, ws, vecs;
         op_arrays((normkit_op)op, &rw, &ws, &vecs);
-        for (size_t s = 0; s < ns; s++) {
+        for (size_t s = 0; s < nshapes[op]; s++) {
+            const nkb_shape sh = shapes[op][s];
             nkb_appendf(shapes_used[op], sizeof shapes_used[op], "%sdim:%zu/rows:%zu=%s",
-                    shapes_used[op][0] ? " " : "", shapes[s].dim, shapes[s].rows,
-                    level_names[level_of(m, kernel_ws((normkit_op)op, shapes[s]))]);
+                    shapes_used[op][0] ? " " : "", sh.dim, sh.rows,
+                    level_names[level_of(m, kernel_ws((normkit_op)op, sh))]);
+            const int ref = best_ci && is_norm_op((normkit_op)op)
+                                ? add_bw_ceiling(m, best_ci, NKB_COPY_WS,
+                                                 kernel_ws((normkit_op)op, sh))
+                                : -1;
             for (size_t i = 0; i < nvariants; i++) {
                 const nkb_variant *v = &variants[i];
                 if (v->op != (normkit_op)op)
                     continue;
                 nkb_entry e = {0};
                 e.c.kind = NKB_CASE_KERNEL;
-                e.dim = shapes[s].dim, e.rows = shapes[s].rows, e.v = v;
-                e.c.ws_bytes = kernel_ws((normkit_op)op, shapes[s]);
+                e.dim = sh.dim, e.rows = sh.rows, e.v = v;
+                e.c.ws_bytes = kernel_ws((normkit_op)op, sh);
                 e.c.bytes =
                     4.0 * ((double)rw * (double)e.rows * (double)e.dim + (double)vecs * (double)e.dim);
                 e.c.rows = (double)e.rows;
                 e.c.label = level_names[level_of(m, e.c.ws_bytes)];
+                e.copy_ws = ref;
                 snprintf(e.c.name, sizeof e.c.name, "%s/%s/%s/dim:%zu/rows:%zu",
                          normkit_op_name((normkit_op)op), v->k.dtype ? v->k.dtype : "f32", v->isa,
                          e.dim, e.rows);
@@ -579,6 +736,12 @@ void nkb_cases_context(void (*add)(const char *key, const char *value))
     add("ceiling_targets_bytes", ceiling_ws);
     add("ceiling_isa_map", ceiling_map);
     add("variants_skipped", skipped[0] ? skipped : "none");
+    add("variants", variants_mode);
+    add("bound_model", "docs/performance.md: pct_of_bound = bound_ns / ns_per_call; bound_ns from "
+                       "this run's ceilings of the ISA ceiling_isa_map names: read and write in L1 "
+                       "(load and store ports), fma (FP instructions), copy per level and copy_nt "
+                       "in DRAM (the traffic of each level), rowcall (the per-call cost); "
+                       "copy_ws_ns from the ceiling_copy_ws of the case's working set");
     nkb_blocks_context(add);
 }
 
@@ -703,22 +866,266 @@ static float run_kernel(const nkb_entry *e)
 
 static int setup_ceiling(const nkb_entry *e, char *err, size_t errlen)
 {
-    const unsigned arrays = e->c.kind == NKB_CASE_BANDWIDTH ? bw_kinds[e->bw_kind].arrays : 0;
-    char key[64];
-    snprintf(key, sizeof key, "c%u:%zu", arrays, e->n);
-    if (arrays == 0 || strcmp(key, pool.key) == 0)
+    if (e->c.kind == NKB_CASE_ROW) { /* x, y, gamma: one vector each, as setup_kernel fills */
+        char key[64];
+        snprintf(key, sizeof key, "row:%zu", e->dim);
+        if (strcmp(key, pool.key) == 0)
+            return 0;
+        pool_free();
+        if (!pool_alloc(0, e->dim) || !pool_alloc(1, e->dim) || !pool_alloc(2, e->dim)) {
+            pool_free();
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        fill(pool.a[0], e->dim, NKB_X, -1.0f, 2.0f);
+        fill(pool.a[2], e->dim, NKB_GAMMA, 0.5f, 1.0f);
+        snprintf(pool.key, sizeof pool.key, "%s", key);
+        return 0;
+    }
+    if (e->c.kind != NKB_CASE_BANDWIDTH)
+        return 0; /* register-only */
+    /* a: written by copy, triad and write; b: read by all but write; c: read by triad */
+    const int kind = e->bw_kind, na = kind == NKB_READ ? 1 : 0, nb = kind == NKB_WRITE ? 1 : 0;
+    const size_t a_n = na ? 1 : e->n, b_n = nb ? 1 : e->n, c_n = kind == NKB_TRIAD ? e->n : 1;
+    /* The arrays of an earlier ceiling serve when large enough: b and c are filled from the
+     * seed, so a prefix of a larger fill is the smaller fill (no reallocation and refill of
+     * the DRAM-sized arrays for each same-size copy reference below them). */
+    if (strcmp(pool.key, "c") == 0 && pool.bytes[0] >= a_n * sizeof(float) &&
+        pool.bytes[1] >= b_n * sizeof(float) && pool.bytes[2] >= c_n * sizeof(float))
         return 0;
     pool_free();
-    /* a: written by copy and triad; b: read by all; c: read by triad */
-    if (!pool_alloc(0, arrays >= 2 ? e->n : 1) || !pool_alloc(1, e->n) ||
-        !pool_alloc(2, arrays >= 3 ? e->n : 1)) {
+    if (!pool_alloc(0, a_n) || !pool_alloc(1, b_n) || !pool_alloc(2, c_n)) {
         pool_free();
         snprintf(err, errlen, "out of memory allocating %.0f bytes", e->c.ws_bytes);
         return -1;
     }
-    fill(pool.a[1], e->n, 1, 0.5f, 0.5f);
-    fill(pool.a[2], arrays >= 3 ? e->n : 1, 2, 0.5f, 0.5f);
-    snprintf(pool.key, sizeof pool.key, "%s", key);
+    fill(pool.a[1], pool.bytes[1] / sizeof(float), 1, 0.5f, 0.5f);
+    fill(pool.a[2], pool.bytes[2] / sizeof(float), 2, 0.5f, 0.5f);
+    snprintf(pool.key, sizeof pool.key, "c");
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* The bound of a norm case (docs/performance.md): the modeled best time of one call, from the
+ * ceilings measured earlier in this run of the case's ISA (ceiling_isa_map):
+ *   T = max(loads * t_load, stores * t_store, FP instructions * t_fp,
+ *           per level l from L2 to the working set's: traffic_l / copy traffic bandwidth_l
+ *           (at DRAM, y streamed with its source read: their traffic / copy_nt's))
+ * with traffic the bytes moved between level l and the level nearer the core, write-allocate
+ * included (a copy moves 12 bytes per float copied, 8 with streaming stores), over the whole
+ * call when it has several rows (their passes can overlap), pass by pass and summed for one
+ * row (its output pass waits for its statistics); then
+ *   bound = t_call + max(T - T(one row of one vector), 0)
+ * with t_call the time per call of ceiling_rowcall (that row, through the same call path). */
+
+static double cpu_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* A ceiling a filter left out of the run, measured here (outside Google Benchmark) so that
+ * the bound needs no unfiltered run: calls in batches of at least 10 ms of thread CPU time,
+ * the best of three. */
+static void measure_alone(nkb_entry *e)
+{
+    char err[160];
+    e->rec_internal = 1;
+    if (setup_ceiling(e, err, sizeof err) != 0) {
+        fprintf(stderr, "normkit-bench: warning: %s: %s (no bound for the cases needing it)\n",
+                e->c.name, err);
+        return;
+    }
+    volatile float sink = nkb_case_run(&e->c); /* warms the level, as nkb_case_setup */
+    double n = 1, t = 0, best = 0;
+    for (int batch = 0; batch < 3;) {
+        const double t0 = cpu_seconds();
+        for (double i = 0; i < n; i++)
+            sink = nkb_case_run(&e->c);
+        t = cpu_seconds() - t0;
+        if (t < 0.01 && n < 1e9) {
+            n *= 2;
+            continue;
+        }
+        best = batch++ == 0 || t / n < best ? t / n : best;
+    }
+    (void)sink;
+    e->rec_iters = n, e->rec_sec = best;
+    fprintf(stderr, "normkit-bench: note: %s measured for the bounds (the filter left it out)\n",
+            e->c.name);
+}
+
+/* Seconds per call of ceiling entry idx (its best recorded run, else measure_alone); 0 when
+ * there is none. */
+static double ceiling_sec(int idx)
+{
+    if (idx < 0)
+        return 0;
+    nkb_entry *e = &entries[idx];
+    if (e->rec_iters <= 0 && !e->rec_internal)
+        measure_alone(e);
+    return e->rec_sec;
+}
+
+void nkb_case_record(const nkb_case *c, double iterations, double seconds)
+{
+    if (c->kind == NKB_CASE_BLOCK || iterations <= 0 || seconds <= 0)
+        return;
+    nkb_entry *e = &entries[c->index];
+    const double per = seconds / iterations;
+    if (e->rec_internal || iterations > e->rec_iters ||
+        (iterations == e->rec_iters && per < e->rec_sec))
+        e->rec_iters = iterations, e->rec_sec = per, e->rec_internal = 0;
+}
+
+/* What a call (or one pass of it) uses, in floats: L1 loads and stores, FP instructions (per
+ * lane), and per level l >= L2 the floats coming in from it (in: reads and write-allocates) and
+ * going back to it (out: write-backs); ynt: floats of y streamed to DRAM. */
+typedef struct {
+    double ld, st, fp, in[NKB_LEVELS], out[NKB_LEVELS], ynt;
+} nkb_use;
+
+/* Seconds per float of each of those, from the ceilings of one ISA: ld, st (L1 ports), fp (per
+ * lane-instruction), mv[l] per float moved at level l (a copy moves 3 per float copied: its
+ * read, its destination's write-allocate and write-back; 0: level l not measured, not
+ * modeled), nt per float moved by the streaming copy at DRAM (2 per float copied); call:
+ * seconds per call of ceiling_rowcall. */
+typedef struct {
+    double ld, st, fp, mv[NKB_LEVELS], nt, call;
+    unsigned fma_insns; /* instructions per multiply-add: 1 with FMA, 2 without */
+    unsigned lanes;     /* floats in the row of ceiling_rowcall */
+} nkb_rates;
+
+/* The rates of `isa` a case whose working set sits in level W needs (and DRAM's copy_nt when
+ * nt): only those ceilings are read, or measured when a filter left them out. */
+static int rates_for(normkit_isa isa, int W, int nt, nkb_rates *r)
+{
+    memset(r, 0, sizeof *r);
+    if (isa <= NORMKIT_ISA_AUTO || isa >= NORMKIT_ISA_COUNT)
+        return -1;
+    const int rl1 = lvl_entry[NKB_READ][NKB_L1][isa], wl1 = lvl_entry[NKB_WRITE][NKB_L1][isa];
+    const int fma = fma_entry[isa], row = row_entry[isa];
+    const double s_rl1 = ceiling_sec(rl1), s_wl1 = ceiling_sec(wl1), s_fma = ceiling_sec(fma),
+                 s_row = ceiling_sec(row);
+    if (s_rl1 <= 0 || s_wl1 <= 0 || s_fma <= 0 || s_row <= 0)
+        return -1;
+    r->ld = s_rl1 / (entries[rl1].c.bytes / 4);
+    r->st = s_wl1 / (entries[wl1].c.bytes / 4);
+    r->fma_insns = entries[fma].fma->insns;
+    r->fp = s_fma / (entries[fma].c.flops * entries[fma].fma->insns / 2); /* per lane-insn */
+    r->call = s_row;
+    r->lanes = (unsigned)entries[row].dim;
+    for (int l = NKB_L2; l < NKB_LEVELS; l++) {
+        if (l > W && !(nt && l == NKB_DRAM))
+            continue;
+        const int cp = lvl_entry[NKB_COPY][l][isa]; /* its bytes: 8 per float copied */
+        const double s_cp = ceiling_sec(cp);
+        if (s_cp > 0)
+            r->mv[l] = s_cp / (3 * entries[cp].c.bytes / 8);
+        const int cnt = lvl_entry[NKB_COPY_NT][l][isa];
+        const double s_nt = l == NKB_DRAM && nt ? ceiling_sec(cnt) : 0;
+        if (s_nt > 0)
+            r->nt = s_nt / (2 * entries[cnt].c.bytes / 8);
+    }
+    return 0;
+}
+
+static double use_time(const nkb_use *u, const nkb_rates *r)
+{
+    double t = fmax(u->ld * r->ld, fmax(u->st * r->st, u->fp * r->fp));
+    for (int l = NKB_L2; l < NKB_LEVELS; l++) {
+        if (r->mv[l] <= 0)
+            continue;
+        double in = u->in[l], tl = 0;
+        if (l == NKB_DRAM && u->ynt > 0 && r->nt > 0) {
+            const double pair = fmin(in, u->ynt); /* y streamed with the read it comes from */
+            tl = (pair + u->ynt) * r->nt;
+            in -= pair;
+        }
+        t = fmax(t, tl + (in + u->out[l]) * r->mv[l]);
+    }
+    return t;
+}
+
+/* Whether a variant with knobs kp streams y in a call of rows x dim (the kernels' rule:
+ * bytes of y >= nt_min_bytes). */
+static int streams(const normkit_kparams *kp, size_t rows, size_t dim)
+{
+    return kp && (double)kp->nt_min_bytes <= 4.0 * (double)rows * (double)dim;
+}
+
+/* T of a call of `op` (rows x dim, working set in level W) by the rates r: the two passes of a
+ * norm (the kernels' header comments), the statistics (add & norm: h = x + r stored into r),
+ * then the output from x (h) again, gamma and beta. */
+static double norm_time(normkit_op op, size_t rows, size_t dim, int W, int nt, const nkb_rates *r)
+{
+    const normkit_op_info *info = normkit_op_get(op);
+    const double R = (double)rows, D = (double)dim, E = R * D, vecs = info->vecs;
+    const double res = info->residual ? 1 : 0, fma = r->fma_insns;
+    const int ln = info->norm == NORMKIT_NORM_LN;
+    nkb_use p1 = {0}, p2 = {0}, all;
+    /* pass 1: x (and r) loaded, h stored into r; sum x^2 (RMS: one FMA) or sum x and x^2
+     * (LN: an add and an FMA), plus the residual add */
+    p1.ld = E * (1 + res);
+    p1.st = E * res;
+    p1.fp = E * ((ln ? 1 + fma : fma) + res);
+    /* pass 2: x (h) and gamma (beta) loaded, y stored; RMS x * s * gamma (two multiplies), LN
+     * (x - mean) * s * gamma + beta (a subtraction, a multiply and an FMA) */
+    p2.ld = E * (1 + vecs);
+    p2.st = E;
+    p2.fp = E * (ln ? 2 + fma : 2);
+    /* Nothing beyond L1 when the working set is there; from L2 to its level: x (and r) come in
+     * once, r goes back; y is written with write-allocate (in and out) or streamed to DRAM
+     * when the variant streams. The output pass re-reads x (h) from level l when the data
+     * touched between its two reads of an element, 4 D (2 + vecs) bytes (the rest of the row,
+     * gamma, beta and y: the reuse distance), does not fit in the level nearer the core; gamma
+     * (beta) come in once per call, or every row when the data touched between two rows' reads
+     * of them, 4 D (3 + residual + vecs) bytes, does not fit. */
+    const double reread = 4.0 * D * (2 + vecs), gamma_row = 4.0 * D * (3 + res + vecs);
+    for (int l = NKB_L2; l <= W; l++) {
+        const double cap = (double)machine.cap[l - 1];
+        p1.in[l] = E * (1 + res);
+        p1.out[l] = E * res;
+        p2.in[l] = (reread > cap ? E : 0) + vecs * (gamma_row > cap ? E : D) + (nt ? 0 : E);
+        p2.out[l] = nt ? 0 : E;
+    }
+    p2.ynt = nt ? E : 0;
+    if (rows == 1)
+        return use_time(&p1, r) + use_time(&p2, r);
+    all = p1;
+    all.ld += p2.ld, all.st += p2.st, all.fp += p2.fp, all.ynt += p2.ynt;
+    for (int l = 0; l < NKB_LEVELS; l++)
+        all.in[l] += p2.in[l], all.out[l] += p2.out[l];
+    return use_time(&all, r);
+}
+
+/* The bound and the same-size copy reference of kernel entry e, into e (have_model = 0 for
+ * cases without a model: not a norm operator, or a ceiling missing). */
+static void compute_model(nkb_entry *e)
+{
+    nkb_rates r;
+    e->have_model = 0;
+    if (!e->v || !is_norm_op(e->v->op))
+        return;
+    const int W = level_of(&machine, e->c.ws_bytes), nt = streams(e->v->kp, e->rows, e->dim);
+    if (rates_for(e->v->cisa, W, nt, &r) != 0)
+        return;
+    /* ceiling_rowcall's row is already in t_call: the model adds what the call does beyond it */
+    const double t = norm_time(e->v->op, e->rows, e->dim, W, nt, &r) -
+                     norm_time(normkit_op_rmsnorm, 1, r.lanes, NKB_L1, 0, &r);
+    e->bound_ns = 1e9 * (r.call + (t > 0 ? t : 0));
+    const double s_ref = ceiling_sec(e->copy_ws);
+    e->copy_ws_ns = s_ref > 0 ? 1e9 * e->c.bytes * s_ref / entries[e->copy_ws].c.bytes : 0;
+    e->have_model = 1;
+}
+
+int nkb_case_model(const nkb_case *c, double *bound_ns, double *copy_ws_ns)
+{
+    if (c->kind != NKB_CASE_KERNEL || !entries[c->index].have_model)
+        return -1;
+    *bound_ns = entries[c->index].bound_ns;
+    *copy_ws_ns = entries[c->index].copy_ws_ns;
     return 0;
 }
 
@@ -735,6 +1142,13 @@ float nkb_case_run(const nkb_case *c)
     case NKB_CASE_BANDWIDTH:
         return bw_fn(e->stream, e->bw_kind)(e->n, e->reps, pool.a[0], pool.a[1], pool.a[2]);
     case NKB_CASE_FMA: return e->fma->run(NKB_FMA_ITERS);
+    case NKB_CASE_ROW: {
+        const normkit_args a = {.rows = 1, .dim = e->dim, .x = pool.a[0], .ldx = e->dim,
+                                .gamma = pool.a[2], .eps = NKB_EPS, .y = pool.a[1],
+                                .ldy = e->dim};
+        normkit_kernel_call(&e->row, &a); /* as run_kernel calls a variant */
+        return pool.a[1][e->dim - 1];
+    }
     case NKB_CASE_BLOCK: break;
     }
     return 0;
@@ -746,11 +1160,12 @@ int nkb_case_setup(const nkb_case *c, char *err, size_t errlen)
         pool_free(); /* the kernel cases' buffers: the blocks keep their own */
         return nkb_blocks_setup(c, err, errlen);
     }
-    const nkb_entry *e = &entries[c->index];
+    nkb_entry *e = &entries[c->index];
     if (c->kind == NKB_CASE_KERNEL && e->lv) {
         if (setup_linear(e, err, errlen) != 0)
             return -1;
     } else if (c->kind == NKB_CASE_KERNEL) {
+        compute_model(e); /* first: it may measure a ceiling, in the buffers' pool */
         if (setup_kernel(e, err, errlen) != 0)
             return -1;
     } else if (setup_ceiling(e, err, errlen) != 0) {
@@ -943,7 +1358,7 @@ static int build_linear_cases(const nkb_options *o, const nkb_machine *m)
                                t < sizeof ceiling_tables / sizeof ceiling_tables[0]; t++) {
                 const nkb_ceiling_isa *ci = &ceiling_tables[t];
                 if (ci->stream && ci->stream->read && (m->cpu_isas >> ci->isa_enum & 1u) &&
-                    add_bw_ceiling(m, ci, NKB_READ, 4.0 * (double)n * (double)dim) != 0)
+                    add_bw_ceiling(m, ci, NKB_READ, 4.0 * (double)n * (double)dim) < 0)
                     return -1;
             }
             for (size_t i = 0; i < nlvariants; i++) {

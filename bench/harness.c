@@ -23,15 +23,19 @@
 void nkb_print_help(FILE *f)
 {
     fprintf(f,
-            "usage: normkit-bench [--profile=quick|full] [--no-pin] [--pin-core=N] [--list]\n"
-            "                     [Google Benchmark flags]\n"
+            "usage: normkit-bench [--profile=quick|full] [--variants=defaults|all] [--no-pin]\n"
+            "                     [--pin-core=N] [--list] [Google Benchmark flags]\n"
             "Benchmarks every normkit kernel variant this CPU runs, the plain C of each operator\n"
             "rebuilt with -O3 -march=native (isa 'autovec') and with -ffast-math added\n"
             "('autovec_fastmath'), the peers (Eigen, oneDNN, OpenBLAS, XNNPACK) when built in,\n"
-            "and the ceilings (STREAM-style read/copy/copy_nt/triad per cache level, a read of\n"
-            "each linear shape's W size, and peak FMA, per ISA).\n"
+            "and the ceilings (STREAM-style read/copy/copy_nt/triad per cache level, write in L1,\n"
+            "a read of each linear shape's W size, a copy of each norm case's working set\n"
+            "(copy_ws), peak FMA and a one-vector norm call (rowcall), per ISA).\n"
             "Names: <op>/f32/<isa>/dim:<D>/rows:<R>, ceiling_<kind>/f32/<isa>/bytes:<N>,\n"
-            "ceiling_fma/f32/<isa>/acc:<A>; the label is the cache level of the working set.\n"
+            "ceiling_fma/f32/<isa>/acc:<A>, ceiling_rowcall/f32/<isa>/dim:<D>; the label is\n"
+            "the cache level of the working set. Norm cases report pct_of_bound (their modeled\n"
+            "best time, docs/performance.md, over their time), bound_ns, ns_per_call, and\n"
+            "pct_of_copy_ws / copy_ws_ns against the copy of their own working set.\n"
             "Linear operators: <op>/f32/<variant>/dim:<D>/n:<N>/rows:<R>, variant <isa>,\n"
             "<isa>_packed, <isa>_unfused, <isa>_2t, autovec*, or a peer (onednn, openblas,\n"
             "xnnpack: normkit's norm, then the peer's matmul); see the README.\n"
@@ -42,6 +46,10 @@ void nkb_print_help(FILE *f)
             "  --profile=full    every model shape: dim 768, 2048, 4096, 8192 x rows 1, 16,\n"
             "                    (64,) 128, 512, 4096, (16384); the linear operators at\n"
             "                    dim 4096 x n 4096 and 11008, 768 x 3072, rows 1-512\n"
+            "                    (both profiles: every norm operator at dim 64, 768, 4096 x rows 1)\n"
+            "  --variants=defaults  the default: each ISA's default variant of an operator\n"
+            "  --variants=all    every knob variant instead, its knobs in the isa field\n"
+            "                    (rmsnorm/f32/avx512_u2_acc4/dim:768/rows:1)\n"
             "  --no-pin          do not pin the benchmark thread (default: pinned with hwloc)\n"
             "  --pin-core=N      pin to core N instead of core 0\n"
             "  --list            print each case of the profile (name, label, working set,\n"
@@ -61,7 +69,7 @@ static int bad(const char *fmt, const char *arg)
 
 int nkb_parse_args(int *argc, char **argv, nkb_options *o)
 {
-    *o = (nkb_options){NKB_PROFILE_QUICK, 1, 0, 0};
+    *o = (nkb_options){NKB_PROFILE_QUICK, 1, 0, 0, 0};
     int out = 1, have_min_time = 0;
     for (int i = 1; i < *argc; i++) {
         const char *a = argv[i];
@@ -73,6 +81,14 @@ int nkb_parse_args(int *argc, char **argv, nkb_options *o)
                 o->profile = NKB_PROFILE_FULL;
             else
                 return bad("--profile must be quick or full, not '%s'", v);
+        } else if (strncmp(a, "--variants", 10) == 0 && (a[10] == '=' || a[10] == '\0')) {
+            const char *v = a[10] == '=' ? a + 11 : (i + 1 < *argc ? argv[++i] : "");
+            if (strcmp(v, "all") == 0)
+                o->variants_all = 1;
+            else if (strcmp(v, "defaults") == 0)
+                o->variants_all = 0;
+            else
+                return bad("--variants must be defaults or all, not '%s'", v);
         } else if (strcmp(a, "--no-pin") == 0) {
             o->pin = 0;
         } else if (strncmp(a, "--pin-core=", 11) == 0) {

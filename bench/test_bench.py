@@ -3,19 +3,28 @@
 
 usage: test_bench.py NORMKIT_BENCH NORMKIT_INFO [WRAPPER...]   (WRAPPER: e.g. qemu-aarch64)
 
-- own flags: --help mentions them, a bad --profile and an unknown flag exit 2 with a message;
+- own flags: --help mentions them, a bad --profile or --variants and an unknown flag exit 2
+  with a message;
 - --list: every name parses, every operator x supported ISA (the truth is normkit-info's kernel
-  list, not a list here), autovec and autovec_fastmath, the peers that were built, and the
-  ceilings are there, each operator has a shape in every cache level of the machine;
+  list, not a list here) once, with its default variant, autovec and autovec_fastmath, the
+  peers that were built, and the ceilings are there, each operator has a shape in every cache
+  level of the machine, each norm operator the decode rows (dim 64, 768, 4096 x rows 1), each
+  norm case a same-size copy (ceiling_copy_ws of its working set); --variants=all lists every
+  knob variant of normkit-info's list, its knobs in the isa field;
 - a real run of one shape per operator plus the smallest ceiling of each kind and ISA, written
-  as JSON with --benchmark_out: every case has a positive rate and a level label, and the
-  context has the machine fields;
+  as JSON with --benchmark_out: every case has a positive rate and a level label, every norm
+  case its bound counters (ns_per_call, bound_ns, pct_of_bound, copy_ws_ns, pct_of_copy_ws:
+  present, finite, positive; no timing values asserted), and the context has the machine
+  fields;
 - again with HWLOC_SYNTHETIC="pack:1 core:2 pu:1" (a topology without caches, as hwloc sees a
   container, some VMs or qemu-user): the cache sizes come from the fallback (sysconf, CPUID or
   assumed, never "hwloc"), the quick profile still has one shape per operator in L1, L2, L3 and
-  DRAM, the ceilings exist at every level, and a tiny run has L1 ceilings and a cache_source.
+  DRAM, the ceilings exist at every level, and a tiny run has L1 ceilings and a cache_source;
+  its norm cases have their bound although the filter left out the ceilings it needs (they are
+  measured on the spot).
 """
 import json
+import math
 import os
 import re
 import subprocess
@@ -27,8 +36,12 @@ failures = []
 
 KERNEL = re.compile(r"^(?P<op>[a-z0-9_]+)/(?P<dtype>f32)/(?P<isa>[a-z0-9_]+)/dim:(?P<dim>\d+)/rows:(?P<rows>\d+)$")
 LINEAR = re.compile(r"^(?P<op>[a-z0-9_]+)/(?P<dtype>f32)/(?P<isa>[a-z0-9_]+)/dim:(?P<dim>\d+)/n:(?P<n>\d+)/rows:(?P<rows>\d+)$")
-BANDWIDTH = re.compile(r"^ceiling_(?P<kind>read|copy|copy_nt|triad)/f32/(?P<isa>[a-z0-9_]+)/bytes:(?P<bytes>\d+)$")
+BANDWIDTH = re.compile(r"^ceiling_(?P<kind>read|copy|copy_nt|triad|write|copy_ws)/f32/(?P<isa>[a-z0-9_]+)"
+                       r"/bytes:(?P<bytes>\d+)$")
 FMA = re.compile(r"^ceiling_fma/f32/(?P<isa>[a-z0-9_]+)/acc:(?P<acc>\d+)$")
+ROWCALL = re.compile(r"^ceiling_rowcall/f32/(?P<isa>[a-z0-9_]+)/dim:(?P<dim>\d+)$")
+BOUND = ("ns_per_call", "bound_ns", "pct_of_bound", "copy_ws_ns", "pct_of_copy_ws")
+DECODE_DIMS = ("64", "768", "4096")
 BLOCK = re.compile(r"^block/(?P<layout>prenorm|postnorm)/(?P<norm>rmsnorm|layernorm)/(?P<act>gelu|silu|swiglu)/"
                    r"(?P<impl>[a-z0-9_]+)/(?P<path>scalar|unfused|fused|peer)/d:(?P<d>\d+)/rows:(?P<rows>\d+)$")
 LEVELS = ("L1", "L2", "L3", "DRAM")
@@ -59,6 +72,19 @@ def info_json(env=None):
                                      check=True, env=environment(env)).stdout)
 
 
+def check_bound(name, b):
+    """A norm case's bound counters: present, finite, positive (never their values: timings)."""
+    for counter in BOUND:
+        v = b.get(counter)
+        check(isinstance(v, (int, float)) and math.isfinite(v) and v > 0,
+              f"{name}: {counter} present, finite and positive (got {v!r})")
+    if all(isinstance(b.get(k), (int, float)) and b[k] > 0 for k in BOUND):
+        check(abs(b["pct_of_bound"] - 100 * b["bound_ns"] / b["ns_per_call"]) <= 1e-6 * b["pct_of_bound"],
+              f"{name}: pct_of_bound = 100 bound_ns / ns_per_call")
+        check(abs(b["ns_per_call"] - b["cpu_time"] * {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}[b["time_unit"]])
+              <= 0.05 * b["ns_per_call"], f"{name}: ns_per_call is the CPU time per call")
+
+
 def parse_list(stdout):
     out = []
     for line in stdout.splitlines():
@@ -70,7 +96,8 @@ def parse_list(stdout):
 # --- own flags -----------------------------------------------------------------------------
 p = run(["--help"])
 check(p.returncode == 0, f"--help exits 0 (got {p.returncode})")
-for flag in ("--profile=quick", "--profile=full", "--no-pin", "--benchmark_filter"):
+for flag in ("--profile=quick", "--profile=full", "--variants=all", "--no-pin", "--benchmark_filter",
+             "pct_of_bound"):
     check(flag in p.stdout, f"--help mentions {flag}")
 
 p = run(["--profile=slow"])
@@ -78,6 +105,9 @@ check(p.returncode == 2, f"--profile=slow exits 2 (got {p.returncode})")
 check("--profile must be quick or full" in p.stderr and "slow" in p.stderr,
       "--profile=slow says what is wrong")
 check(p.stdout == "", "a bad flag prints nothing on stdout")
+p = run(["--variants=some"])
+check(p.returncode == 2 and "--variants must be defaults or all" in p.stderr,
+      f"--variants=some exits 2 and says what is wrong (got {p.returncode}: {p.stderr.strip()})")
 for bad in ("--frobnicate", "--benchmark_frobnicate=1", "stray"):
     p = run([bad])
     check(p.returncode == 2, f"{bad} exits 2 (got {p.returncode})")
@@ -88,7 +118,8 @@ doc = info_json()
 supported = set(doc["isa"]["supported"])
 expected = {(k["op"], k["isa"]) for k in doc["kernels"] if k["supported"]}
 linear_ops = sorted(op for op, t in doc["ops"].items() if t["linear"])
-ops = sorted({k["op"] for k in doc["kernels"]} - set(linear_ops))  # the norm operators
+ops = sorted({k["op"] for k in doc["kernels"]} - set(linear_ops))  # the norm and elementwise ops
+norm_ops = sorted(op for op in ops if doc["ops"][op]["norm"] != "none")  # the ones with a bound
 topo = doc["topology"]
 caps = [topo.get("l1d_bytes", 0), topo.get("l2_bytes", 0), topo.get("l3_bytes", 0)]
 check(expected, "normkit-info lists supported kernels")
@@ -99,7 +130,7 @@ check(p.returncode == 0, f"--list exits 0 (got {p.returncode}): {p.stderr}")
 cases = parse_list(p.stdout)
 for name, label, _, _ in cases:
     check(KERNEL.match(name) or LINEAR.match(name) or BANDWIDTH.match(name) or FMA.match(name)
-          or BLOCK.match(name), f"name parses: {name}")
+          or ROWCALL.match(name) or BLOCK.match(name), f"name parses: {name}")
     check(label in LEVELS + ("REG",), f"{name}: label {label!r} is a level")
 names = [c[0] for c in cases]
 check(len(names) == len(set(names)), "names are unique")
@@ -114,6 +145,29 @@ for op, isa in sorted(expected):
                 check((op, isa + v) in lin_listed, f"{op} x {isa}{v} is benchmarked")
         continue
     check((op, isa) in listed, f"{op} x {isa} is benchmarked")
+# one variant per operator, ISA and shape (the ISA's default, not every knob variant)
+kshapes = [(m["op"], m["isa"], m["dim"], m["rows"]) for m in map(KERNEL.match, names) if m]
+check(len(kshapes) == len(set(kshapes)), "one case per operator, isa and shape (the default variant)")
+# the decode rows, and each norm case's copy of the same working set
+copy_ws = {int(m["bytes"]) for m in map(BANDWIDTH.match, names) if m and m["kind"] == "copy_ws"}
+for op in norm_ops:
+    for isa in {i for o, i in listed if o == op}:
+        for d in DECODE_DIMS:
+            check((op, isa, d, "1") in kshapes, f"{op} x {isa} has the decode row dim {d} x rows 1")
+for name, _, ws, _ in cases:
+    m = KERNEL.match(name)
+    if m and m["op"] in norm_ops:
+        # the copy kernel's sizes are multiples of 1 KiB (two arrays of 128-float blocks)
+        check(any(abs(b - ws) <= 512 for b in copy_ws), f"{name}: a ceiling_copy_ws of its working set ({ws:.0f})")
+# --variants=all: every knob variant of normkit-info's list, named <isa>_<knobs>
+p_all = run(["--profile=quick", "--variants=all", "--list"])
+all_names = [c[0] for c in parse_list(p_all.stdout)] if p_all.returncode == 0 else []
+check(p_all.returncode == 0, f"--variants=all --list exits 0 (got {p_all.returncode}): {p_all.stderr}")
+all_listed = {(m["op"], m["isa"]) for m in map(KERNEL.match, all_names) if m}
+for k in doc["kernels"]:
+    if k["supported"] and k["op"] in ops:
+        field = k["name"].split("__", 1)[1]  # normkit_<op>_f32__<isa>[_<knobs>]
+        check((k["op"], field) in all_listed, f"--variants=all benchmarks {k['name']} as isa {field}")
 p_full = run(["--profile=full", "--list"])
 full_lin = {(m["op"], m["isa"]) for c in parse_list(p_full.stdout) if (m := LINEAR.match(c[0]))}
 for op in linear_ops:
@@ -143,11 +197,15 @@ for cfg in configs:
                 check(cfg + (isa, path, rows) in have, f"block {cfg} {isa}/{path} rows {rows}")
     check(cfg + ("scalar", "scalar", "1") in have, f"block {cfg} scalar path at rows 1")
 ceil_isas = {m["isa"] for m in map(FMA.match, names) if m}
+row_isas = {m["isa"] for m in map(ROWCALL.match, names) if m}
 for isa in supported:
     check(isa in ceil_isas, f"an FMA ceiling for {isa}")
+    check(isa in row_isas, f"a ceiling_rowcall for {isa}")
     for kind in ("read", "copy", "triad"):
         lvls = {c[1] for c in cases if (m := BANDWIDTH.match(c[0])) and m["kind"] == kind and m["isa"] == isa}
         check(set(want) <= lvls, f"ceiling_{kind} for {isa} at every level ({sorted(lvls)})")
+    lvls = {c[1] for c in cases if (m := BANDWIDTH.match(c[0])) and m["kind"] == "write" and m["isa"] == isa}
+    check(lvls == {"L1"}, f"ceiling_write for {isa} in L1 only ({sorted(lvls)})")
 
 # --- a real run: one shape per operator (the smallest), the smallest ceilings, and the
 # decode-sized (rows 1) rmsnorm_linear cases --------------------------------------------------
@@ -159,7 +217,7 @@ for op in ops:
     pick |= {c[0] for c in ks if c[2] == smallest}
 for c in cases:
     m = BANDWIDTH.match(c[0])
-    if m and c[1] == "L1" or FMA.match(c[0]):
+    if m and c[1] == "L1" or FMA.match(c[0]) or ROWCALL.match(c[0]):
         pick.add(c[0])
 # one block configuration at rows 1: every path and peer
 first_block = blocks[0] if blocks else None
@@ -201,6 +259,10 @@ for name, b in ran.items():
         check(b.get("flops_per_second", 0) > 0, f"{name}: positive flops_per_second")
         check(b.get("label") == "REG", f"{name}: label REG")
         continue
+    if ROWCALL.match(name):
+        check(b.get("ns_per_call", 0) > 0, f"{name}: positive ns_per_call")
+        check(b.get("label") == "L1", f"{name}: label L1")
+        continue
     if BLOCK.match(name):
         for counter in ("tokens_per_second", "flops_per_second", "rows_per_second"):
             check(b.get(counter, 0) > 0, f"{name}: positive {counter}")
@@ -213,6 +275,8 @@ for name, b in ran.items():
     if m:
         seen.add((m["op"], m["isa"]))
         check(b.get("rows_per_second", 0) > 0, f"{name}: positive rows_per_second")
+    if KERNEL.match(name) and m["op"] in norm_ops:
+        check_bound(name, b)
     if LINEAR.match(name):
         check(b.get("flops_per_second", 0) > 0, f"{name}: positive flops_per_second")
 for op, isa in sorted(expected):
@@ -278,10 +342,15 @@ for name, label, ws, _ in scases:
                                             f"by the fallback sizes ({level_of(ws, scaps)})")
 skernels = [(KERNEL.match(c[0]), c[1]) for c in scases if KERNEL.match(c[0])]
 for op, isa in sorted({(m["op"], m["isa"]) for m, _ in skernels}):
-    per_level = {lvl: sum(1 for m, l in skernels if m["op"] == op and m["isa"] == isa and l == lvl)
+    # one shape per level, plus the decode rows of the norm operators (a level's shape may be one)
+    def decode(m):
+        return m["op"] in norm_ops and m["rows"] == "1" and m["dim"] in DECODE_DIMS
+    per_level = {lvl: [m for m, l in skernels if m["op"] == op and m["isa"] == isa and l == lvl]
                  for lvl in LEVELS}
-    check(all(n == 1 for n in per_level.values()),
-          f"synthetic topology: {op} x {isa} has one case per level ({per_level})")
+    check(all(ms and len([m for m in ms if not decode(m)]) <= 1 and (len(ms) == 1 or op in norm_ops)
+              for ms in per_level.values()),
+          f"synthetic topology: {op} x {isa} has one case per level, besides the decode rows "
+          f"({ {lvl: len(ms) for lvl, ms in per_level.items()} })")
 check({(m["op"], m["isa"]) for m, _ in skernels} == listed,
       "synthetic topology: the same operator x variant pairs as with hwloc's caches")
 # (besides one per level, a read ceiling of each linear shape's own W size)
@@ -294,8 +363,10 @@ for isa in supported:
         check(sorted(lvls) == sorted(LEVELS), f"synthetic topology: ceiling_{kind} for {isa} once at every level ({sorted(lvls)})")
 
 # a tiny run: the scalar variant of each operator at its L1 shape, the L1 bandwidth ceilings
-spick = {c[0] for c in scases if c[1] == "L1" and (BANDWIDTH.match(c[0]) or
-                                                   ((m := KERNEL.match(c[0])) and m["isa"] == "scalar"))}
+spick = {c[0] for c in scases if c[1] == "L1" and BANDWIDTH.match(c[0])}
+for op in sorted({m["op"] for m, _ in skernels}):  # one L1 scalar case per operator
+    spick |= {next(c[0] for c in scases if c[1] == "L1" and (m := KERNEL.match(c[0]))
+                   and m["op"] == op and m["isa"] == "scalar")}
 sops = sorted({m["op"] for m, _ in skernels})
 check(sops and sorted(KERNEL.match(n)["op"] for n in spick if KERNEL.match(n)) == sops,
       f"synthetic topology: an L1 scalar case per operator ({sops})")
@@ -317,6 +388,8 @@ check(any(BANDWIDTH.match(n) and b.get("label") == "L1" and b.get("bytes_per_sec
           for n, b in sran.items()), "synthetic topology: L1 ceilings ran")
 for name, b in sran.items():
     check(not b.get("error_occurred") and b.get("label") == "L1", f"synthetic topology: {name} ran in L1")
+    if (m := KERNEL.match(name)) and m["op"] in norm_ops:
+        check_bound("synthetic topology: " + name, b)  # its FMA and rowcall ceilings were left out
 cs = re.fullmatch(r"L1d=(\w+) L2=(\w+) L3=(\w+)", sctx.get("cache_source", ""))
 check(cs and all(g in SOURCES for g in cs.groups()),
       f"synthetic topology: cache_source names a fallback per level, not hwloc ({sctx.get('cache_source')!r})")

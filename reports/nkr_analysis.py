@@ -6,6 +6,31 @@ from collections import defaultdict
 
 NORMKIT_ISAS = ("scalar", "avx2", "avx512", "neon", "sve")  # the registry's variants
 PLAIN_C = ("autovec", "autovec_fastmath")                   # the scalar C, compiler-optimized
+# A registry variant's isa field: the ISA, with normkit-bench --variants=all its knobs too
+# (avx512_u2_acc4: letters then a number per knob).
+KNOB_VARIANT = re.compile(r"^(?P<isa>" + "|".join(NORMKIT_ISAS) + r")(?:_(?P<knobs>[a-z]+[0-9]+(?:_[a-z]+[0-9]+)*))?$")
+# The targets of the bound (docs/performance.md): a case of normkit's SIMD variants reaches
+# BOUND_TARGET % of its modeled bound, or is PEER_TARGET times as fast as the best peer.
+BOUND_TARGET = 85.0
+PEER_TARGET = 1.5
+DECODE_DIMS = (64, 768, 4096)  # normkit-bench's decode rows (rows 1) of every norm operator
+
+
+def split_variant(isa):
+    """(ISA, knobs) of a registry variant's isa field ("avx512_u2_acc4" -> ("avx512", "u2_acc4"),
+    "avx512" -> ("avx512", "")); (None, "") for anything else (plain C, peers, linear kinds)."""
+    m = KNOB_VARIANT.match(isa)
+    return (m.group("isa"), m.group("knobs") or "") if m else (None, "")
+
+
+def is_normkit(case):
+    """A registry variant of normkit (any ISA, any knob variant)."""
+    return split_variant(case.isa)[0] is not None
+
+
+def is_peer(case):
+    """Another library's implementation: neither normkit's variants nor the plain C."""
+    return not is_normkit(case) and case.isa not in PLAIN_C
 
 
 def geomean(values):
@@ -22,8 +47,8 @@ def ceilings(run):
         if c.flops_per_second > 0 and c.bytes_per_second <= 0:
             fma[c.isa] = max(fma.get(c.isa, 0.0), c.flops_per_second / 1e9)
             continue
-        if not c.level or c.bytes_per_second <= 0:
-            continue
+        if not c.level or c.bytes_per_second <= 0 or c.ceiling_kind == "copy_ws":
+            continue  # (copy_ws: a copy of one case's working set, not the level's figure)
         best = bw[c.ceiling_kind].get(c.level)
         if best is None or c.gbps > best[0]:
             bw[c.ceiling_kind][c.level] = (c.gbps, c.isa, c)
@@ -45,7 +70,7 @@ def copy_ceiling(run, case):
     or without that ISA's ceiling, the best copy at that level over all ISAs."""
     copies = [c for c in run.ceilings() if c.ceiling_kind in ("copy", "copy_nt")
               and c.level == case.level and c.bytes_per_second > 0]
-    mapped = isa_map(run).get(case.isa)
+    mapped = isa_map(run).get(case.isa) or isa_map(run).get(split_variant(case.isa)[0] or "")
     own = [c for c in copies if c.isa == mapped]
     pool = own or copies
     if not pool:
@@ -62,9 +87,20 @@ def shape_text(params):
     return ", ".join(f"{k} {v}" for k, v in sorted(params.items(), key=lambda kv: (kv[0] != "dim", kv[0])))
 
 
+def judged(case):
+    """Whether the bound's targets apply to a case: normkit's SIMD variants (the scalar one is
+    the one-lane baseline, latency-bound by its one accumulator in element order)."""
+    isa = split_variant(case.isa)[0]
+    return isa is not None and isa != "scalar"
+
+
 def kernel_table(run):
     """The norm cases (not the linear operators: see linear_tables). Rows per shape: {shape_key: [row...]}, each row a dict with the figures of one variant,
-    best first. A row: case, us, gbps, pct (of its level's ceiling), x_scalar, x_autovec, best."""
+    best first. A row: case, us, gbps, pct (of its level's ceiling), x_scalar, x_autovec, best,
+    and from the run's bound counters (None in runs without them) pct_bound, bound_ns,
+    pct_copy_ws (of the copy of the case's own working set); x_peer (the fastest peer's time
+    over this one's: above 1 this one is faster) and peer; miss (True when judged, with a bound,
+    below BOUND_TARGET % of it and below PEER_TARGET times the best peer)."""
     groups = defaultdict(list)
     for c in run.norms():
         groups[shape_key(c)].append(c)
@@ -72,9 +108,12 @@ def kernel_table(run):
     for key, cases in groups.items():
         by_isa = {c.isa: c for c in cases}
         best_time = min(c.time_ns for c in cases)
+        peers = [c for c in cases if is_peer(c)]
+        peer = min(peers, key=lambda c: c.time_ns) if peers else None
         rows = []
         for c in sorted(cases, key=lambda c: c.time_ns):
             lc = copy_ceiling(run, c)
+            x_peer = peer.time_ns / c.time_ns if peer is not None and peer is not c else None
             rows.append({
                 "case": c,
                 "us": c.time_ns / 1e3,
@@ -84,9 +123,47 @@ def kernel_table(run):
                 "x_scalar": by_isa["scalar"].time_ns / c.time_ns if "scalar" in by_isa else None,
                 "x_autovec": by_isa["autovec"].time_ns / c.time_ns if "autovec" in by_isa else None,
                 "best": c.time_ns == best_time,
+                "pct_bound": c.pct_of_bound,
+                "bound_ns": c.bound_ns,
+                "pct_copy_ws": c.pct_of_copy_ws,
+                "x_peer": x_peer,
+                "peer": peer if x_peer is not None else None,
+                "miss": bool(judged(c) and c.pct_of_bound is not None and c.pct_of_bound < BOUND_TARGET
+                             and (x_peer is None or x_peer < PEER_TARGET)),
             })
         table[key] = rows
     return table
+
+
+def bound_summary(run):
+    """(met, judged, misses) over the judged cases with a bound: misses the kernel_table rows
+    that miss both targets, by operator and working set."""
+    rows = [r for rs in kernel_table(run).values() for r in rs
+            if judged(r["case"]) and r["pct_bound"] is not None]
+    misses = sorted((r for r in rows if r["miss"]),
+                    key=lambda r: (r["case"].op, r["case"].bytes_per_call, r["case"].isa))
+    return len(rows) - len(misses), len(rows), misses
+
+
+def decode_table(run):
+    """The decode rows (rows 1, dim in DECODE_DIMS) of each norm operator: [{op, dim, best (the
+    fastest normkit variant's Case), peer (the fastest peer's Case or None), plain (the fastest
+    plain C's Case or None)}], by operator then dim; empty when the run has none."""
+    out = []
+    groups = defaultdict(list)
+    for c in run.norms():
+        if c.params.get("rows") == 1 and c.params.get("dim") in DECODE_DIMS:
+            groups[(c.op, c.params["dim"])].append(c)
+    for (op, dim), cases in sorted(groups.items()):
+        ours = [c for c in cases if is_normkit(c)]
+        if not ours:
+            continue
+        peers = [c for c in cases if is_peer(c)]
+        plain = [c for c in cases if c.isa in PLAIN_C]
+        out.append({"op": op, "dim": dim, "best": min(ours, key=lambda c: c.time_ns),
+                    "peer": min(peers, key=lambda c: c.time_ns) if peers else None,
+                    "plain": min(plain, key=lambda c: c.time_ns) if plain else None})
+    return out
 
 
 def speedups_by_isa(run):
@@ -175,12 +252,12 @@ def at_a_glance(run):
     the plain C at its best compiler flags, and the best peer library."""
     out = []
     for key, rows in sorted(kernel_table(run).items(), key=lambda kv: (kv[0][0], kv[1][0]["case"].bytes_per_call)):
-        ours = [r for r in rows if r["case"].isa in NORMKIT_ISAS]
+        ours = [r for r in rows if is_normkit(r["case"])]
         if not ours:
             continue
         best = min(ours, key=lambda r: r["case"].time_ns)
         plain = [r for r in rows if r["case"].isa in PLAIN_C]
-        peers = [r for r in rows if r["case"].isa not in NORMKIT_ISAS + PLAIN_C]
+        peers = [r for r in rows if is_peer(r["case"])]
         bp = min(plain, key=lambda r: r["case"].time_ns) if plain else None
         bq = min(peers, key=lambda r: r["case"].time_ns) if peers else None
         out.append({

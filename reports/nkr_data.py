@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 
 TIME_UNITS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
 LEVELS = ("L1", "L2", "L3", "DRAM")
-# op/dtype/isa/key:value/key:value..., e.g. rmsnorm/f32/avx512/dim:4096/rows:64, and the linear
+# op/dtype/isa/key:value/key:value..., e.g. rmsnorm/f32/avx512/dim:4096/rows:64 (with
+# normkit-bench --variants=all the isa field carries the knob variant: avx512_u2_acc4), the linear
 # operators' rmsnorm_linear/f32/avx512_packed/dim:4096/n:11008/rows:8 (n: columns of y); a case timed
 # in wall time ends in Google Benchmark's /real_time (e.g. .../rows:8/real_time for the _2t cases).
 NAME_RE = re.compile(r"^(?P<op>[a-z][a-z0-9_]*)/(?P<dtype>[a-z][a-z0-9]*)/(?P<isa>[a-z][a-z0-9_]*)"
@@ -26,6 +27,8 @@ BLOCK_PREFIX = "block/"
 LEVEL_RE = re.compile(r"\b(L1|L2|L3|DRAM)\b")
 CEILING_PREFIX = "ceiling_"
 REAL_TIME_SUFFIX = "/real_time"  # Google Benchmark's mark of a case whose rates use wall time
+# normkit-bench's counters of a norm case's bound (plain values, not rates)
+BOUND_COUNTERS = ("ns_per_call", "bound_ns", "pct_of_bound", "copy_ws_ns", "pct_of_copy_ws")
 
 
 def is_linear_op(op):
@@ -62,6 +65,13 @@ class Case:
     real_time: bool = False   # timed in wall time (name ends in /real_time): its rates use it
     tokens_per_second: float = 0.0  # block cases: rows (tokens) through the block per second
     rows_per_second: float = 0.0
+    # The norm cases' bound (docs/performance.md), as normkit-bench computed it in the run; None
+    # in runs made before it had one:
+    ns_per_call: float = None     # the time per call the counters below are against
+    bound_ns: float = None        # the modeled best time per call
+    pct_of_bound: float = None    # bound_ns / ns_per_call * 100
+    copy_ws_ns: float = None      # a copy of the case's own working set moving its bytes
+    pct_of_copy_ws: float = None  # copy_ws_ns / ns_per_call * 100
 
     @property
     def is_block(self):
@@ -246,7 +256,7 @@ def load_run(path):
         _require(b["time_unit"] in TIME_UNITS, path,
                  f"benchmark {b['name']}: unknown time_unit '{b['time_unit']}'")
         for key in ("real_time", "cpu_time", "bytes_per_second", "flops_per_second",
-                    "items_per_second", "tokens_per_second", "rows_per_second"):
+                    "items_per_second", "tokens_per_second", "rows_per_second") + BOUND_COUNTERS:
             if key in b or key == "real_time":
                 _require(isinstance(b[key], (int, float)) and not isinstance(b[key], bool)
                          and math.isfinite(b[key]), path,
@@ -278,6 +288,10 @@ def load_run(path):
 
         def med(key):
             return statistics.median(float(e[1].get(key, 0.0)) for e in chosen)
+
+        def med_or_none(key):  # a counter only some cases have
+            got = [float(e[1][key]) for e in chosen if key in e[1]]
+            return statistics.median(got) if got else None
 
         b0, parsed = chosen[0][1], chosen[0][2]
         op, dtype, isa, params = parsed
@@ -315,7 +329,8 @@ def load_run(path):
                                    time_max_ns=max(times) if len(times) >= 2 else None,
                                    cv=cv if n >= 2 else None, real_time=real,
                                    tokens_per_second=med("tokens_per_second"),
-                                   rows_per_second=med("rows_per_second"))
+                                   rows_per_second=med("rows_per_second"),
+                                   **{k: med_or_none(k) for k in BOUND_COUNTERS})
     _require(run.cases, path, "holds no normkit cases (names like rmsnorm/f32/avx512/dim:4096/rows:64)")
     for c in run.kernels():
         _require(c.time_ns > 0 and math.isfinite(c.time_ns), path, f"{c.name}: time is not positive")

@@ -38,9 +38,10 @@ import textwrap
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from nkr_analysis import (BLOCK_SMALL_ROWS, BLOCK_TARGET_TEXT, GATE_RULE, W_STREAM_ROWS,  # noqa: E402
-                          at_a_glance, best_per_shape, block_misses, block_tables, block_variant,
-                          ceilings, compare, depth_excerpt_layers, fma_peak_for, judge, kernel_table,
+from nkr_analysis import (BLOCK_SMALL_ROWS, BLOCK_TARGET_TEXT, BOUND_TARGET, GATE_RULE,  # noqa: E402
+                          PEER_TARGET, W_STREAM_ROWS, at_a_glance, best_per_shape, block_misses,
+                          block_tables, block_variant, bound_summary, ceilings, compare,
+                          decode_table, depth_excerpt_layers, fma_peak_for, judge, kernel_table,
                           linear_peer_info, linear_peers, linear_tables, linear_variant, missing_in,
                           openblas_core, peer_name, read_ceiling_for, shape_text)
 from nkr_data import LEVELS, ReportError, filtered, isa_view, load_depth, load_run  # noqa: E402
@@ -182,6 +183,11 @@ def ceiling_section(doc, run):
     doc.table(["level"] + [f"{k} GB/s (best ISA)" for k in kinds], rows)
     if fma:
         doc.table(["ISA", "peak FMA GFLOP/s (f32, one core)"], [[i, f"{g:.1f}"] for i, g in sorted(fma.items())])
+    calls = sorted((c for c in run.ceilings() if c.ceiling_kind == "rowcall" and c.ns_per_call),
+                   key=lambda c: c.isa)
+    if calls:
+        doc.table(["ISA", "one-vector norm call, ns (`ceiling_rowcall`)"],
+                  [[c.isa, f"{c.ns_per_call:.1f}"] for c in calls])
     doc.p("A kernel's percent of ceiling is its bandwidth over the best **copy** bandwidth "
           "measured in this run at the cache level its working set fits in (`copy`, or `copy_nt` "
           "with streaming stores where measured), with the ISA the run's `ceiling_isa_map` names "
@@ -190,6 +196,14 @@ def ceiling_section(doc, run):
           "measurement does not represent that case: typically a case far larger than the "
           "ceiling's working set within the same level, or one that streams its output where "
           "only a plain copy was measured.")
+    if any(c.pct_of_bound is not None for c in run.norms()):
+        doc.p("A norm case's **percent of bound** is its modeled best time over its measured time "
+              "(normkit-bench's `pct_of_bound`, docs/performance.md): the L1 load and store rates "
+              "(`read` and `write` in L1), the FMA rate, the traffic each cache level must move "
+              "(`copy`, `copy_nt` per level) and the per-call cost (`ceiling_rowcall`) of this run, "
+              "for the case's operator and shape. **% of same-size copy** is its bandwidth over a "
+              "copy of exactly its working set in the same run (`ceiling_copy_ws`), the reference "
+              "for cases near a level boundary, where one ceiling per level misjudges them.")
 
 
 CSV_HEADER = ["op", "dtype", "isa", "dim", "rows", "level", "time_ns", "gbps", "pct_of_ceiling",
@@ -199,7 +213,67 @@ CSV_HEADER = ["op", "dtype", "isa", "dim", "rows", "level", "time_ns", "gbps", "
               # GFLOP/s, percent of the in-run FMA peak (own ISA; best ISA's for the plain C and
               # peers; two cores' for _2t), and for rows <= 8 percent of the in-run read ceiling
               # at the working set's level
-              "n", "variant", "gflops", "pct_fma_peak", "pct_read_ceiling"]
+              "n", "variant", "gflops", "pct_fma_peak", "pct_read_ceiling",
+              # the norm cases' bound (docs/performance.md; empty in runs without it): percent
+              # of the modeled best time and that time, percent of the bandwidth of a copy of
+              # the case's own working set, and 1 for a judged case missing both targets
+              "pct_of_bound", "bound_ns", "pct_of_copy_ws", "miss"]
+BOUND_CSV = ("pct_of_bound", "bound_ns", "pct_of_copy_ws", "miss")
+
+
+def bound_cell(r):
+    """"91%", "**62% ✗**" for a miss (below the bound target and the peer target), "–"."""
+    if r.get("pct_bound") is None:
+        return "–"
+    return f"**{r['pct_bound']:.0f}% ✗**" if r["miss"] else f"{r['pct_bound']:.0f}%"
+
+
+def bound_csv_cells(r):
+    if r.get("pct_bound") is None:
+        return [""] * len(BOUND_CSV)
+    return [f"{r['pct_bound']:.1f}", f"{r['bound_ns']:.1f}",
+            "" if r["pct_copy_ws"] is None else f"{r['pct_copy_ws']:.1f}", int(r["miss"])]
+
+
+def ns_text(ns):
+    """ns for the decode table: 3 significant digits."""
+    return f"{ns:.3g}" if ns < 1000 else f"{ns:,.0f}"
+
+
+def bound_section(doc, run):
+    """The norm cases against their bound: the targets met, the decode rows (ns per call), the
+    misses with what was measured beside them."""
+    doc.h(2, "Against the bound")
+    met, total, misses = bound_summary(run)
+    doc.p(f"Targets (docs/performance.md): every case of normkit's SIMD variants at ≥ {BOUND_TARGET:.0f}% "
+          f"of its modeled bound, or ≥ {PEER_TARGET:g}× as fast as the best peer of its shape; the "
+          "scalar variant is the one-lane baseline and is not judged. A miss is marked **✗** in "
+          "the tables. A figure above 100% means the model charges the case more than it needed: "
+          "near a level boundary, where the cache kept more of a working set larger than it than "
+          "the model's least-recently-used reading assumes (compare the same-size copy).")
+    if total:
+        doc.p(f"**{met} of {total} judged cases meet a target**" + (f"; {len(misses)} miss both:" if misses else "."))
+    if misses:
+        doc.table(["case", "level", "µs/call", "% of bound", "bound µs", "× best peer", "% of same-size copy"],
+                  [[m["case"].name, m["case"].level or "–", f"{m['us']:.3f}", f"{m['pct_bound']:.0f}%",
+                    f"{m['bound_ns'] / 1e3:.3f}",
+                    f"{m['x_peer']:.2f} ({m['peer'].isa})" if m["x_peer"] is not None else "no peer",
+                    f"{m['pct_copy_ws']:.0f}%" if m["pct_copy_ws"] else "–"] for m in misses])
+    dec = decode_table(run)
+    if dec:
+        doc.h(3, "Decode: one row per call")
+        doc.p("Single rows, the decode step's norm: nanoseconds per call (CPU time, the median) of "
+              "normkit's fastest variant, its modeled best time, and the fastest peer and plain C "
+              "of the same shape. At these sizes the per-call cost (`ceiling_rowcall`: the call, "
+              "the lane reduction and the divide/sqrt chain of a one-vector row) is much of the "
+              "bound.")
+        doc.table(["op", "dim", "best", "ns/call", "bound ns", "% of bound", "best peer ns", "best plain C ns"],
+                  [[d["op"], str(d["dim"]), d["best"].isa, ns_text(d["best"].time_ns),
+                    ns_text(d["best"].bound_ns) if d["best"].bound_ns else "–",
+                    f"{d['best'].pct_of_bound:.0f}%" if d["best"].pct_of_bound is not None else "–",
+                    f"{ns_text(d['peer'].time_ns)} ({d['peer'].isa})" if d["peer"] else "–",
+                    f"{ns_text(d['plain'].time_ns)} ({d['plain'].isa})" if d["plain"] else "–"]
+                   for d in dec])
 
 
 def spread_cells(c):
@@ -322,7 +396,8 @@ def linear_section(doc, run, folder, title):
                                      int(v == r["winner"])] + spread_cells(c)
                                     + [c.params.get("n", ""), c.isa, f"{c.gflops:.3f}",
                                        "" if pct_fma is None else f"{pct_fma:.1f}",
-                                       "" if pct_read is None else f"{pct_read:.1f}"])
+                                       "" if pct_read is None else f"{pct_read:.1f}"]
+                                    + [""] * len(BOUND_CSV))
     return csv_rows
 
 
@@ -526,6 +601,7 @@ def single_report(run, folder, depth=None):
           + (" In the tables, `±x%` after a time is the coefficient of variation (standard "
              "deviation over mean) of the repetitions; summary.csv has the fastest and slowest "
              "repetition too." if has_cv else ""))
+    has_bound = any(c.pct_of_bound is not None for c in run.norms())
     glance = at_a_glance(run)
     if glance:
         doc.h(2, "At a glance")
@@ -537,12 +613,16 @@ def single_report(run, folder, depth=None):
         for g in glance:
             b = g["best"]
             rows.append([g["op"], shape_text(g["params"]), b["case"].level or "–", b["case"].isa,
-                         f"{b['gbps']:.1f}", f"{b['pct']:.0f}%" if b["pct"] is not None else "–",
-                         fmt(b["x_scalar"]),
-                         f"{fmt(g['x_plain'])} ({g['plain']['case'].isa})" if g["plain"] else "–",
-                         f"{fmt(g['x_peer'])} ({g['peer']['case'].isa})" if g["peer"] else "–"])
-        doc.table(["op", "shape", "level", "best", "GB/s", "% of ceiling", "× scalar",
-                   "× best plain C", "× best peer"], rows)
+                         f"{b['gbps']:.1f}", f"{b['pct']:.0f}%" if b["pct"] is not None else "–"]
+                        + ([bound_cell(b)] if has_bound else [])
+                        + [fmt(b["x_scalar"]),
+                           f"{fmt(g['x_plain'])} ({g['plain']['case'].isa})" if g["plain"] else "–",
+                           f"{fmt(g['x_peer'])} ({g['peer']['case'].isa})" if g["peer"] else "–"])
+        doc.table(["op", "shape", "level", "best", "GB/s", "% of ceiling"]
+                  + (["% of bound"] if has_bound else []) + ["× scalar", "× best plain C", "× best peer"],
+                  rows)
+    if has_bound:
+        bound_section(doc, run)
     doc.h(2, "Machine")
     doc.table(["field", "value"], context_rows(run.context))
     doc.h(2, "Ceilings")
@@ -573,16 +653,20 @@ def single_report(run, folder, depth=None):
                 name = f"**{c.isa}** ★" if r["best"] else c.isa
                 pct = (f"{r['pct']:.0f}% of {r['ceiling'][2]} {r['ceiling'][0]}"
                        if r["pct"] is not None else "–")
-                out.append([name, f"{r['us']:.3f}{cv_text(c)}", f"{r['gbps']:.1f}", pct,
-                            fmt(r["x_scalar"]), fmt(r["x_autovec"])])
+                out.append([name, f"{r['us']:.3f}{cv_text(c)}", f"{r['gbps']:.1f}", pct]
+                           + ([bound_cell(r), f"{r['pct_copy_ws']:.0f}%" if r["pct_copy_ws"] else "–"]
+                              if has_bound else [])
+                           + [fmt(r["x_scalar"]), fmt(r["x_autovec"])])
                 csv_rows.append([c.op, c.dtype, c.isa, c.params.get("dim", ""), c.params.get("rows", ""),
                                  c.level, f"{c.time_ns:.1f}", f"{c.gbps:.3f}",
                                  "" if r["pct"] is None else f"{r['pct']:.1f}",
                                  "" if r["x_scalar"] is None else f"{r['x_scalar']:.3f}",
                                  "" if r["x_autovec"] is None else f"{r['x_autovec']:.3f}",
-                                 int(r["best"])] + spread_cells(c) + ["", c.isa, "", "", ""])
-            doc.table(["variant", "µs/call ±CV" if has_cv else "µs/call", "GB/s", "% of ceiling",
-                       "× scalar", "× autovec"], out)
+                                 int(r["best"])] + spread_cells(c) + ["", c.isa, "", "", ""]
+                                + bound_csv_cells(r))
+            doc.table(["variant", "µs/call ±CV" if has_cv else "µs/call", "GB/s", "% of ceiling"]
+                      + (["% of bound", "% of same-size copy"] if has_bound else [])
+                      + ["× scalar", "× autovec"], out)
     csv_rows += linear_section(doc, run, folder, title)
     blocks_section(doc, run, folder, title)
     if depth is not None:

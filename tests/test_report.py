@@ -2,20 +2,25 @@
 """The report generator on fixture runs (real normkit-bench output, trimmed, in tests/data).
 
 usage: test_report.py GENERATOR RUN_A.json RUN_B.json REPS_A.json REPS_B.json LINEAR.json BLOCKS.json
-                      DEPTH.json
+                      DEPTH.json BOUND.json
 RUN_A/RUN_B: one repetition per case; REPS_A/REPS_B: --benchmark_repetitions=3 (iterations
 and the mean/median/stddev/cv aggregates); LINEAR: norm + linear cases (fused, packed, unfused,
 _2t, two peers) with one ceiling_fma and one ceiling_read; BLOCKS: whole-block cases (synthetic,
 tests/data/make-bench-blocks.py: one configuration with 3 repetitions, one with 1); DEPTH:
-normkit-depth's JSON on a tiny stack.
+normkit-depth's JSON on a tiny stack; BOUND: norm cases with normkit-bench's bound counters
+(pct_of_bound, bound_ns, ns_per_call, pct_of_copy_ws, copy_ws_ns), the decode rows and the
+ceilings the bound reads.
 Checks figures against the fixture entries they come from, that every image is a real PNG,
 that the HTML is self-contained, the spread (CV, min-max) in every output, compare mode's
 ratios, the --fail-above gate (ranges, median-only fallback labelled, missing/failed cases),
 --isa and --filter, unknown context keys shown, the norm + linear section (its ratios, the
 winner, the plot, the CSV rows, kept out of the norm tables, in compare mode), the blocks
 section (tokens/s, the fused path's ratios and targets, recomputed from the fixture), the depth
-section (--depth, --run-depth), each section omitted without its data, and that each kind of bad
-input gives its one-line message, a non-zero exit and no output folder.
+section (--depth, --run-depth), the bound (the % of bound and same-size copy columns, misses
+marked by the rule recomputed from the fixture, the decode table, the summary.csv columns; run
+names with knob variants, as --variants=all writes them; no bound columns for runs without
+counters), each section omitted without its data, and that each kind of bad input gives its
+one-line message, a non-zero exit and no output folder.
 """
 import csv
 import json
@@ -27,7 +32,7 @@ import subprocess
 import sys
 import tempfile
 
-gen, run_a, run_b, reps_a, reps_b, linear, blocks, depth = sys.argv[1:9]
+gen, run_a, run_b, reps_a, reps_b, linear, blocks, depth, bound = sys.argv[1:10]
 failures = []
 
 
@@ -162,6 +167,112 @@ for scalar_name, simd_name in pairs[:3]:
         check(abs(float(row[0]["gbps"]) - bps / 1e9) <= 1e-3 * bps / 1e9, f"{simd_name}: GB/s from the fixture")
         md = open(os.path.join(out, "report.md")).read()
         check(f"{want:.3g}" in md, f"report.md shows the speedup {want:.3g}")
+
+# ---- the bound: pct_of_bound, the same-size copy, misses, decode rows ----
+BOUND_TARGET, PEER_TARGET = 85.0, 1.5  # docs/performance.md
+OURS = ("scalar", "avx2", "avx512", "neon", "sve")
+PLAIN = ("autovec", "autovec_fastmath")
+KNOBS = re.compile(r"^(scalar|avx2|avx512|neon|sve)(_[a-z]+[0-9]+)*$")
+NORM_NAME = re.compile(r"^(rmsnorm|layernorm|add_rmsnorm|add_layernorm)/f32/([a-z0-9_]+)/dim:(\d+)/rows:(\d+)$")
+
+
+def bound_expectations(path):
+    """{name: (isa, op, dim, rows, time_ns, pct, copy pct, judged, miss)} of a fixture's norm cases,
+    the miss rule recomputed: normkit's SIMD variants below 85% of the bound and below 1.5x the
+    fastest peer of the shape (eigen, onednn: neither normkit's nor the plain C)."""
+    doc = json.load(open(path))
+    cases = {}
+    for b in doc["benchmarks"]:
+        m = NORM_NAME.match(b["name"])
+        if m:
+            cases[b["name"]] = (m.group(2), m.group(1), int(m.group(3)), int(m.group(4)),
+                                b["cpu_time"] * SCALE[b["time_unit"]], b.get("pct_of_bound"), b.get("pct_of_copy_ws"))
+    out = {}
+    for name, (isa, op, dim, rows, t, pct, cpct) in cases.items():
+        peers = [c[4] for c in cases.values() if c[1:4] == (op, dim, rows) and not KNOBS.match(c[0])
+                 and c[0] not in PLAIN]
+        x_peer = min(peers) / t if peers else None
+        judged = bool(KNOBS.match(isa)) and not isa.startswith("scalar")
+        miss = judged and pct < BOUND_TARGET and (x_peer is None or x_peer < PEER_TARGET)
+        out[name] = (isa, op, dim, rows, t, pct, cpct, judged, miss)
+    return out
+
+
+def ns3(ns):
+    return f"{ns:.3g}" if ns < 1000 else f"{ns:,.0f}"
+
+
+def check_bound_report(path, label):
+    """The bound's columns, marks, CSV and decode table of a report from `path`."""
+    out = os.path.join(tmp, label)
+    p = generate("-o", out, path)
+    check(p.returncode == 0, f"{label}: a report from {os.path.basename(path)} (stderr: {p.stderr.strip()[:300]})")
+    if p.returncode != 0:
+        return
+    md = open(os.path.join(out, "report.md")).read()
+    page = open(os.path.join(out, "index.html")).read()
+    want = bound_expectations(path)
+    check(len(want) >= 40 and all(w[5] is not None and w[6] is not None for w in want.values()),
+          f"{label}: the fixture's norm cases carry pct_of_bound and pct_of_copy_ws")
+    check("| variant | µs/call | GB/s | % of ceiling | % of bound | % of same-size copy | × scalar | × autovec |" in md,
+          f"{label}: the norm tables show % of bound beside % of ceiling, and the same-size copy")
+    check("## Against the bound" in md and "<h2>Against the bound</h2>" in page, f"{label}: the bound section")
+    rows = {f"{r['op']}/{r['dtype']}/{r['isa']}/dim:{r['dim']}/rows:{r['rows']}": r
+            for r in csv.DictReader(open(os.path.join(out, "summary.csv")))}
+    misses = [n for n, w in want.items() if w[8]]
+    met = [n for n, w in want.items() if w[7] and not w[8]]
+    check(misses and met, f"{label}: the fixture has judged cases that miss ({len(misses)}) and that meet a "
+          f"target ({len(met)})")
+    for name, (isa, op, dim, rows_, t, pct, cpct, judged_, miss) in sorted(want.items()):
+        r = rows.get(name)
+        check(r is not None and r["pct_of_bound"] == f"{pct:.1f}" and r["pct_of_copy_ws"] == f"{cpct:.1f}"
+              and r["miss"] == str(int(miss)),
+              f"{label}: summary.csv {name}: pct_of_bound {pct:.1f}, pct_of_copy_ws {cpct:.1f}, miss {int(miss)}")
+        table = md.split(f"### {op} f32: dim {dim}, rows {rows_}")[-1].split("\n#")[0]
+        line = [l for l in table.splitlines() if l.startswith(f"| {isa} |") or l.startswith(f"| **{isa}** ★ |")]
+        cell = f"**{pct:.0f}% ✗**" if miss else f"{pct:.0f}%"
+        check(len(line) == 1 and f"| {cell} | {cpct:.0f}% |" in line[0],
+              f"{label}: {name}: its row shows '{cell}' then the same-size copy {cpct:.0f}%")
+    check(f"**{len(met)} of {len(met) + len(misses)} judged cases meet a target**" in md,
+          f"{label}: the section counts {len(met)} of {len(met) + len(misses)} judged cases meeting a target")
+    section = md.split("## Against the bound")[-1].split("\n## ")[0]
+    for name in misses:
+        check(f"| {name} |" in section, f"{label}: the misses table lists {name}")
+    # the decode table: normkit's fastest variant per operator and dim (rows 1), with its bound
+    check("### Decode: one row per call" in md, f"{label}: the decode table")
+    dec = section.split("### Decode: one row per call")[-1]
+    doc = json.load(open(path))
+    entries = {b["name"]: b for b in doc["benchmarks"]}
+    for op in ("rmsnorm", "layernorm", "add_rmsnorm", "add_layernorm"):
+        for dim in (64, 768, 4096):
+            ours = [(w[4], n) for n, w in want.items() if w[1:4] == (op, dim, 1) and KNOBS.match(w[0])]
+            peers = [(w[4], n) for n, w in want.items() if w[1:4] == (op, dim, 1) and not KNOBS.match(w[0])
+                     and w[0] not in PLAIN]
+            if not ours:
+                check(False, f"{label}: the fixture has {op} at dim {dim}, rows 1")
+                continue
+            t, best = min(ours)
+            b = entries[best]
+            cells = [op, str(dim), want[best][0], ns3(t), ns3(b["bound_ns"]), f"{b['pct_of_bound']:.0f}%"]
+            row = "| " + " | ".join(cells) + " | "
+            pt = f"{ns3(min(peers)[0])} ({want[min(peers)[1]][0]})" if peers else "–"
+            check(row + pt + " |" in dec, f"{label}: decode row '{row}{pt} | ...'")
+
+
+check_bound_report(bound, "bound")
+# --variants=all names: every registry variant's isa field carries its knobs
+renamed = json.load(open(bound))
+for b in renamed["benchmarks"]:
+    for key in ("name", "run_name"):
+        m = NORM_NAME.match(b.get(key, ""))
+        if m and m.group(2) in ("avx512", "avx2"):
+            b[key] = b[key].replace(f"/{m.group(2)}/", f"/{m.group(2)}_u4_acc8/")
+renamed["context"]["ceiling_isa_map"] += " avx512_u4_acc8=avx512 avx2_u4_acc8=avx2"
+check_bound_report(write_json(renamed, "bound-variants.json"), "bound-variants")
+# no counters (a run from before the bound): no bound columns, no bound section
+md = open(os.path.join(tmp, "single", "report.md")).read()
+check("% of bound" not in md and "## Against the bound" not in md,
+      "a run without the bound counters: no bound columns, no bound section")
 
 # ---- the norm + linear section ----
 out = os.path.join(tmp, "linear")

@@ -12,6 +12,8 @@
  *   copy_nt  the same with non-temporal (streaming) stores; NULL where the ISA has none.
  *            Measured at the DRAM working set only: streaming stores bypass the caches.
  *   triad    a[i] = b[i] + s * c[i]       12n bytes (one FMA where the ISA has FMA)
+ *   write    a[i] = s                     4n bytes: stores only. Measured in L1 only, where
+ *            it is the store-port rate the norms' bound (docs/performance.md) needs.
  * Arrays are NKB_CEIL_ALIGN-byte aligned and n is a multiple of NKB_CEIL_BLOCK, so no
  * variant needs a tail: what is timed is the steady state.
  *
@@ -19,11 +21,22 @@
  * updated acc = acc * m + k per iteration (2 flops per lane; on the scalar baseline, which
  * has no FMA, a multiply and an add). Enough accumulators to cover the FMA latency times
  * the number of FMA ports, so the loop is throughput-bound. m < 1 keeps every value normal.
+ * `insns` is the instructions per accumulator update: 1 (an FMA), 2 (a multiply and an add,
+ * where the ISA has no FMA): the bound prices a norm's FP instructions at this rate.
+ *
+ * Row (row_f32__<isa>.c): the least a norm call does — RMSNorm of one row of one vector
+ * (`lanes` floats; dim must be lanes), y = x / sqrt(mean(x^2) + eps) * gamma with the kernels'
+ * exact 1 / sqrtf — written as a kernel (normkit_rmsnorm_f32_ukernel), so normkit-bench calls
+ * it exactly as it calls a variant. Its time per call, back to back as the cases run, is the
+ * bound's per-call fixed cost (docs/performance.md): the call, the lane reduction and the
+ * divide/sqrt/divide chain, as far as consecutive calls overlap them (as they do the cases').
  */
 #ifndef NKB_CEILINGS_H
 #define NKB_CEILINGS_H
 
 #include <stddef.h>
+
+#include "normkit_kernel.h"
 
 #define NKB_CEIL_BLOCK 128 /* floats: 8 accumulators of the widest vector (16 lanes) */
 #define NKB_CEIL_ALIGN 64
@@ -31,12 +44,17 @@
 typedef float nkb_stream_fn(size_t n, size_t reps, float *a, const float *b, const float *c);
 
 typedef struct nkb_stream_ceiling {
-    nkb_stream_fn *read, *copy, *copy_nt, *triad;
+    nkb_stream_fn *read, *copy, *copy_nt, *triad, *write;
 } nkb_stream_ceiling;
 
 typedef struct nkb_fma_ceiling {
-    unsigned lanes, accs;
+    unsigned lanes, accs, insns;
     float (*run)(size_t iters);
 } nkb_fma_ceiling;
+
+typedef struct nkb_row_ceiling {
+    unsigned lanes;
+    normkit_rmsnorm_f32_ukernel *run;
+} nkb_row_ceiling;
 
 #endif

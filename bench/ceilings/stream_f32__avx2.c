@@ -1,5 +1,5 @@
 /*
- * STREAM-style read, copy, copy_nt and triad with AVX2 + FMA: 32-byte loads and stores,
+ * STREAM-style read, copy, copy_nt, triad and write with AVX2 + FMA: 32-byte loads and stores,
  * 8 independent accumulators for read (add latency 4 x 2 ports), no tails (see ceilings.h).
  */
 #include <immintrin.h>
@@ -77,5 +77,22 @@ static float triad_avx2(size_t n, size_t reps, float *a, const float *b, const f
     return a[n - 1];
 }
 
+static float write_avx2(size_t n, size_t reps, float *a, const float *b, const float *c)
+{
+    (void)b, (void)c;
+    for (size_t r = 0; r < reps; r++) {
+        /* a new value each pass: no pass's stores are dead */
+        const __m256 v = _mm256_set1_ps((float)r);
+        for (size_t i = 0; i < n; i += 32) {
+            _mm256_store_ps(a + i, v);
+            _mm256_store_ps(a + i + 8, v);
+            _mm256_store_ps(a + i + 16, v);
+            _mm256_store_ps(a + i + 24, v);
+        }
+    }
+    return a[n - 1];
+}
+
 extern const nkb_stream_ceiling nkb_stream_f32__avx2;
-const nkb_stream_ceiling nkb_stream_f32__avx2 = {read_avx2, copy_avx2, copy_nt_avx2, triad_avx2};
+const nkb_stream_ceiling nkb_stream_f32__avx2 = {read_avx2, copy_avx2, copy_nt_avx2, triad_avx2,
+                                                  write_avx2};

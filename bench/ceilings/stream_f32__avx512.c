@@ -1,5 +1,5 @@
 /*
- * STREAM-style read, copy, copy_nt and triad with AVX-512 (F): 64-byte loads and stores,
+ * STREAM-style read, copy, copy_nt, triad and write with AVX-512 (F): 64-byte loads and stores,
  * 8 independent accumulators for read (add latency 4 x 2 ports), no tails (see ceilings.h).
  */
 #include <immintrin.h>
@@ -74,6 +74,22 @@ static float triad_avx512(size_t n, size_t reps, float *a, const float *b, const
     return a[n - 1];
 }
 
+static float write_avx512(size_t n, size_t reps, float *a, const float *b, const float *c)
+{
+    (void)b, (void)c;
+    for (size_t r = 0; r < reps; r++) {
+        /* a new value each pass: no pass's stores are dead */
+        const __m512 v = _mm512_set1_ps((float)r);
+        for (size_t i = 0; i < n; i += 64) {
+            _mm512_store_ps(a + i, v);
+            _mm512_store_ps(a + i + 16, v);
+            _mm512_store_ps(a + i + 32, v);
+            _mm512_store_ps(a + i + 48, v);
+        }
+    }
+    return a[n - 1];
+}
+
 extern const nkb_stream_ceiling nkb_stream_f32__avx512;
 const nkb_stream_ceiling nkb_stream_f32__avx512 = {read_avx512, copy_avx512, copy_nt_avx512,
-                                                    triad_avx512};
+                                                    triad_avx512, write_avx512};

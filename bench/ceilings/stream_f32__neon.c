@@ -1,5 +1,5 @@
 /*
- * STREAM-style read, copy and triad with AArch64 AdvSIMD: 16-byte loads and stores, 8
+ * STREAM-style read, copy, triad and write with AArch64 AdvSIMD: 16-byte loads and stores, 8
  * independent accumulators for read, no tails (see ceilings.h). No copy_nt: AdvSIMD's
  * non-temporal stores (STNP) are a hint that intrinsics do not expose.
  */
@@ -59,5 +59,22 @@ static float triad_neon(size_t n, size_t reps, float *a, const float *b, const f
     return a[n - 1];
 }
 
+static float write_neon(size_t n, size_t reps, float *a, const float *b, const float *c)
+{
+    (void)b, (void)c;
+    for (size_t r = 0; r < reps; r++) {
+        /* a new value each pass: no pass's stores are dead */
+        const float32x4_t v = vdupq_n_f32((float)r);
+        for (size_t i = 0; i < n; i += 16) {
+            vst1q_f32(a + i, v);
+            vst1q_f32(a + i + 4, v);
+            vst1q_f32(a + i + 8, v);
+            vst1q_f32(a + i + 12, v);
+        }
+    }
+    return a[n - 1];
+}
+
 extern const nkb_stream_ceiling nkb_stream_f32__neon;
-const nkb_stream_ceiling nkb_stream_f32__neon = {read_neon, copy_neon, NULL, triad_neon};
+const nkb_stream_ceiling nkb_stream_f32__neon = {read_neon, copy_neon, NULL, triad_neon,
+                                                  write_neon};

@@ -1,5 +1,5 @@
 /*
- * STREAM-style read, copy and triad in portable C, built with the scalar ISA's flags
+ * STREAM-style read, copy, triad and write in portable C, built with the scalar ISA's flags
  * (auto-vectorization off): the bandwidth one scalar lane reaches — the ceiling of the
  * `scalar` kernels. Loops are unrolled by 8 by hand so the read has 8 independent sums (add
  * latency x ports), and so the copy is not recognised as a memcpy (which would be vector
@@ -51,5 +51,19 @@ static float triad_scalar(size_t n, size_t reps, float *a, const float *b, const
     return a[n - 1];
 }
 
+static float write_scalar(size_t n, size_t reps, float *a, const float *b, const float *c)
+{
+    (void)b, (void)c;
+    for (size_t r = 0; r < reps; r++) {
+        const float v = (float)r; /* a new value each pass: no pass's stores are dead */
+        for (size_t i = 0; i < n; i += 8) {
+            a[i] = v, a[i + 1] = v, a[i + 2] = v, a[i + 3] = v;
+            a[i + 4] = v, a[i + 5] = v, a[i + 6] = v, a[i + 7] = v;
+        }
+    }
+    return a[n - 1];
+}
+
 extern const nkb_stream_ceiling nkb_stream_f32__scalar;
-const nkb_stream_ceiling nkb_stream_f32__scalar = {read_scalar, copy_scalar, NULL, triad_scalar};
+const nkb_stream_ceiling nkb_stream_f32__scalar = {read_scalar, copy_scalar, NULL,
+                                                    triad_scalar, write_scalar};

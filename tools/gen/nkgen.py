@@ -5,6 +5,7 @@ A template is C with two additions:
         $if EXPR:   $elif EXPR:   $else:   $endif
         $for NAME in EXPR:   $endfor
         $NAME = EXPR
+        $# a comment about the template itself
   - `${EXPR}` anywhere else is replaced by str(EXPR).
 EXPR is a Python expression over the template's variables (and the loop names and assignments
 above it). Directives nest; indentation is free. That is all: no includes, no macros, so a
@@ -30,6 +31,8 @@ def _compile(text, path):
 
     for n, line in enumerate(text.split("\n"), 1):
         where = "%s:%d" % (path, n)
+        if line.lstrip().startswith("$#"):
+            continue
         d = _DIRECTIVE.match(line)
         a = _ASSIGN.match(line) if not d else None
         if d:

@@ -1,0 +1,22 @@
+/*
+ * The least a norm call does, in portable C built with the scalar ISA's flags: RMSNorm of rows
+ * of one float, the exact 1/sqrtf of the kernels (see ceilings.h).
+ */
+#include <math.h>
+
+#include "ceilings.h"
+
+static normkit_rmsnorm_f32_ukernel row_scalar;
+
+static void row_scalar(size_t rows, size_t dim, const float *x, size_t ldx, const float *gamma,
+                       float eps, float *y, size_t ldy, const normkit_kparams *kp)
+{
+    (void)kp;
+    for (size_t r = 0; r < rows; r++, x += ldx, y += ldy) {
+        const float v = x[0];
+        y[0] = v * (1.0f / sqrtf(v * v / (float)dim + eps)) * gamma[0];
+    }
+}
+
+extern const nkb_row_ceiling nkb_row_f32__scalar;
+const nkb_row_ceiling nkb_row_f32__scalar = {1, row_scalar};
