@@ -18,6 +18,7 @@ dispatcher's default variant per shape class. Outputs, all committed:
     kernels/normkit_defaults.inc               the dispatcher's default per shape class
 """
 import argparse
+import concurrent.futures
 import itertools
 import os
 import subprocess
@@ -219,19 +220,24 @@ def stale(files):
 
 
 def compile_plain(cc, files, arch):
-    """Each generated kernel of this machine's architecture, by plain `cc -c`: no ISA flags."""
+    """Each generated kernel of this machine's architecture, by plain `cc -c`: no ISA flags
+    (one compiler per core). Returns the number that failed."""
     machine = os.uname().machine
-    bad = 0
+    rels = [rel for rel, a in sorted(arch.items()) if a in (None, machine)]
     with tempfile.TemporaryDirectory() as tmp:
-        for rel, a in sorted(arch.items()):
-            if a not in (None, machine):
-                continue
+        def one(i_rel):
+            i, rel = i_rel
             cmd = [cc, "-std=c11", "-O2", "-Wall", "-Werror", "-c", "-I", KERNELS,
-                   os.path.join(ROOT, rel), "-o", os.path.join(tmp, "k.o")]
+                   os.path.join(ROOT, rel), "-o", os.path.join(tmp, "k%d.o" % i)]
             r = subprocess.run(cmd, capture_output=True, text=True)
-            if r.returncode != 0:
-                bad += 1
-                sys.stderr.write("generate.py: `%s` failed:\n%s" % (" ".join(cmd), r.stderr))
+            return cmd, r
+        with concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+            results = list(pool.map(one, enumerate(rels)))
+    bad = 0
+    for cmd, r in results:
+        if r.returncode != 0:
+            bad += 1
+            sys.stderr.write("generate.py: `%s` failed:\n%s" % (" ".join(cmd), r.stderr))
     return bad
 
 
