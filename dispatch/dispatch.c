@@ -120,8 +120,8 @@ const char *normkit_shape_class_name(normkit_shape_class c)
 
 /* The default variant per operator, ISA and class (kernels/normkit_defaults.inc), resolved
  * once in init() from names to registry entries and immutable afterwards; NULL: the ISA's
- * default variant. Readers see it complete: they reach it only through an active[] entry
- * published (release) after init() ran. */
+ * default variant. Readers see it complete: either through an active[] entry published
+ * (release) after init() ran, or after their own pthread_once(init). */
 static const normkit_kernel *by_class[NORMKIT_OP_COUNT][NORMKIT_ISA_COUNT][NORMKIT_CLASS_COUNT];
 static size_t class_l1_bytes, class_l2_bytes; /* the cache sizes the classes are cut at */
 
@@ -172,7 +172,9 @@ static size_t sat_mul(size_t a, size_t b)
 /* A working set beyond SIZE_MAX bytes is simply "mem". */
 static normkit_shape_class class_of(const normkit_op_info *info, size_t rows, size_t dim)
 {
-    const size_t mats = sat_mul(sat_mul(rows, dim), 4 * ((size_t)info->mats_read + info->mats_written));
+    /* the distinct rows x dim matrices: r is read and written in place (counted once) */
+    const size_t nmats = (size_t)info->mats_read + info->mats_written - (info->residual ? 1 : 0);
+    const size_t mats = sat_mul(sat_mul(rows, dim), 4 * nmats);
     const size_t vecs = sat_mul(dim, 4 * (size_t)info->vecs);
     const size_t bytes = mats > SIZE_MAX - vecs ? SIZE_MAX : mats + vecs;
     const int level = bytes <= class_l1_bytes ? 0 : bytes <= class_l2_bytes ? 1 : 2;
@@ -244,7 +246,7 @@ const normkit_kernel *normkit_kernel_active(normkit_op op)
 normkit_shape_class normkit_shape_class_of(normkit_op op, size_t rows, size_t dim)
 {
     const normkit_op_info *info = normkit_op_get(op);
-    if (!info)
+    if (!info || info->linear)
         return NORMKIT_CLASS_COUNT;
     pthread_once(&init_once, init);
     return class_of(info, rows ? rows : 1, dim ? dim : 1);
@@ -256,6 +258,16 @@ static inline const normkit_kernel *select_for(normkit_op op, const normkit_kern
 {
     const normkit_kernel *c = by_class[op][k->isa][class_of(normkit_op_get(op), rows, dim)];
     return c ? c : k;
+}
+
+const normkit_kernel *normkit_kernel_class_default(normkit_op op, normkit_isa isa,
+                                                  normkit_shape_class c)
+{
+    if ((unsigned)op >= NORMKIT_OP_COUNT || (unsigned)isa >= NORMKIT_ISA_COUNT ||
+        (unsigned)c >= NORMKIT_CLASS_COUNT)
+        return NULL;
+    pthread_once(&init_once, init);
+    return by_class[op][isa][c];
 }
 
 const normkit_kernel *normkit_kernel_select(normkit_op op, size_t rows, size_t dim)

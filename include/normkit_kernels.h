@@ -148,9 +148,15 @@ typedef enum {
 } normkit_shape_class;
 /* "l1_row", "l1_rows", ...; NULL outside the enum. */
 NORMKIT_API const char *normkit_shape_class_name(normkit_shape_class c);
-/* The class of a call of `op` on rows x dim (rows, dim >= 1); NORMKIT_CLASS_COUNT outside
- * the operator enum. */
+/* The class of a call of `op` on rows x dim (rows, dim >= 1): its working set is every
+ * distinct rows x dim matrix it reads or writes (x, y, and r once for the add & norm
+ * operators) plus gamma and beta, saturating at SIZE_MAX. NORMKIT_CLASS_COUNT for the linear
+ * operators (their working set is W's) and outside the operator enum. */
 NORMKIT_API normkit_shape_class normkit_shape_class_of(normkit_op op, size_t rows, size_t dim);
+/* The table's default variant for (op, isa, class) in this build; NULL when the table names
+ * none (the ISA's first variant runs) or an argument is outside its enum. */
+NORMKIT_API const normkit_kernel *normkit_kernel_class_default(normkit_op op, normkit_isa isa,
+                                                              normkit_shape_class c);
 /* The variant the public entry point of `op` calls for rows x dim now: the active ISA's
  * default for the call's class (or its default variant, for operators and classes the table
  * does not name). NULL outside the operator enum. */

@@ -410,7 +410,8 @@ static size_t dim_for_class(normkit_op op, int cls, size_t rows)
     normkit_cache_info c;
     normkit_cpu_caches(&c);
     const normkit_op_info *info = normkit_op_get(op);
-    const size_t per_dim = 4 * (rows * (info->mats_read + info->mats_written) + info->vecs);
+    const size_t mats = info->mats_read + info->mats_written - (info->residual ? 1 : 0);
+    const size_t per_dim = 4 * (rows * mats + info->vecs);
     const size_t target = cls / 2 == 0 ? c.bytes[0] / 2 : cls / 2 == 1 ? (c.bytes[0] + c.bytes[1]) / 2
                                                                        : 2 * c.bytes[1];
     return target / per_dim;
@@ -443,10 +444,35 @@ static void test_shape_classes(void **state)
             const normkit_kernel *k = normkit_kernel_select(op, rows, dim);
             assert_non_null(k);
             assert_string_equal(k->name, d->kernel);
+            /* the table's own entry, not only the ISA's first variant */
+            const normkit_kernel *t = normkit_kernel_class_default(op, (normkit_isa)isa, cls);
+            assert_non_null(t);
+            assert_ptr_equal(t, k);
             checked++;
         }
     }
     assert_int_equal(normkit_isa_force(NORMKIT_ISA_AUTO), NORMKIT_OK);
+    /* the boundaries, from first principles: one RMSNorm row moves x, y and gamma (12 bytes per
+     * element), one add & RMSNorm row x, r (once: in place), y and gamma (16), two LayerNorm
+     * rows x, y twice and gamma, beta (24) */
+    normkit_cache_info c;
+    normkit_cpu_caches(&c);
+    const size_t l1 = c.bytes[0], l2 = c.bytes[1];
+    assert_int_equal(normkit_shape_class_of(normkit_op_rmsnorm, 1, l1 / 12), NORMKIT_CLASS_L1_ROW);
+    assert_int_equal(normkit_shape_class_of(normkit_op_rmsnorm, 1, l1 / 12 + 1), NORMKIT_CLASS_L2_ROW);
+    assert_int_equal(normkit_shape_class_of(normkit_op_add_rmsnorm, 1, l1 / 16), NORMKIT_CLASS_L1_ROW);
+    assert_int_equal(normkit_shape_class_of(normkit_op_add_rmsnorm, 1, l1 / 16 + 1),
+                     NORMKIT_CLASS_L2_ROW);
+    assert_int_equal(normkit_shape_class_of(normkit_op_layernorm, 2, l2 / 24), NORMKIT_CLASS_L2_ROWS);
+    assert_int_equal(normkit_shape_class_of(normkit_op_layernorm, 2, l2 / 24 + 1),
+                     NORMKIT_CLASS_MEM_ROWS);
+    /* saturation, and the operators classes do not apply to */
+    assert_int_equal(normkit_shape_class_of(normkit_op_rmsnorm, SIZE_MAX, SIZE_MAX),
+                     NORMKIT_CLASS_MEM_ROWS);
+    assert_int_equal(normkit_shape_class_of(normkit_op_rmsnorm, 1, SIZE_MAX), NORMKIT_CLASS_MEM_ROW);
+    assert_int_equal(normkit_shape_class_of(normkit_op_linear, 1, 64), NORMKIT_CLASS_COUNT);
+    assert_null(normkit_kernel_class_default(normkit_op_rmsnorm, NORMKIT_ISA_COUNT, 0));
+    assert_null(normkit_kernel_class_default(normkit_op_linear, NORMKIT_ISA_SCALAR, 0));
     /* operators the table does not name run their ISA's default variant */
     assert_ptr_equal(normkit_kernel_select(normkit_op_linear, 1, 64),
                      normkit_kernel_active(normkit_op_linear));

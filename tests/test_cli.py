@@ -68,16 +68,16 @@ for k in doc["kernels"]:
     suffix = "_".join("%s%d" % kv for kv in k.get("compiled", {}).items())
     check(k.get("variant") == suffix and k["name"].endswith(k["isa"] + ("_" + suffix if suffix else "")),
           f"{k['name']}: variant '{k.get('variant')}' and compiled knobs agree with the name")
-for op, d in doc["dispatch"].items():
-    names = {k["name"] for k in doc["kernels"] if k["op"] == op and k["isa"] == d["isa"]}
-    check(set(d.get("classes", {})) == {"l1_row", "l1_rows", "l2_row", "l2_rows", "mem_row", "mem_rows"}
-          and all(v in names for v in d["classes"].values()),
-          f"{op}: every shape class runs a variant of the active ISA")
     if linear:
         check(knobs.get("pack_nr", 0) >= 1 and knobs.get("pack_vl", 0) >= 1,
               f"{k['name']}: its packed layout is listed")
     if k["isa"] == "scalar" or linear:
         check(all(knobs.get(v) is None for v in mem), f"{k['name']}: no memory modes")
+for op, d in doc["dispatch"].items():
+    names = {k["name"] for k in doc["kernels"] if k["op"] == op and k["isa"] == d["isa"]}
+    check(set(d.get("classes", {})) == {"l1_row", "l1_rows", "l2_row", "l2_rows", "mem_row", "mem_rows"}
+          and all(v in names for v in d["classes"].values()),
+          f"{op}: every shape class runs a variant of the active ISA")
 topo = doc["topology"]
 check("error" not in topo and topo["cores"] >= 1 and topo["pus"] >= topo["cores"],
       "hwloc reports at least one core")

@@ -45,7 +45,8 @@ static const normkit_kernel *class_kernel(normkit_op op, int c)
     normkit_cpu_caches(&ci);
     const normkit_op_info *info = normkit_op_get(op);
     const size_t rows = c % 2 ? 2 : 1;
-    const size_t per_dim = 4 * (rows * (info->mats_read + info->mats_written) + info->vecs);
+    const size_t mats = info->mats_read + info->mats_written - (info->residual ? 1 : 0);
+    const size_t per_dim = 4 * (rows * mats + info->vecs);
     const size_t target = c / 2 == 0 ? ci.bytes[0] / 2
                           : c / 2 == 1 ? (ci.bytes[0] + ci.bytes[1]) / 2
                                        : 2 * ci.bytes[1];
@@ -252,9 +253,12 @@ int main(int argc, char **argv)
         } else if (normkit_op_get(ks[i].op)->elementwise) {
             printf("  %c %-40s (elementwise: no knobs)\n", mark, ks[i].name);
         } else {
-            printf("  %c %-40s nt %-8s memory %-8s pipeline to dim %zu\n", mark, ks[i].name,
+            char c[32] = "never"; /* 0: the variant does not pipeline rows */
+            if (p->pipe_max_dim)
+                snprintf(c, sizeof c, "to dim %zu", p->pipe_max_dim);
+            printf("  %c %-40s nt %-8s memory %-8s pipeline %s\n", mark, ks[i].name,
                    knob_text(a, sizeof a, p->nt_min_bytes), knob_text(b, sizeof b, p->dram_min_bytes),
-                   p->pipe_max_dim);
+                   c);
         }
     }
     /* one line; the cache sizes either way, each with its source */

@@ -42,11 +42,15 @@ def _compile(text, path):
                     raise TemplateError("%s: `$%s` needs a trailing ':'" % (where, kw))
                 emit("%s %s" % (kw, rest))
                 emit("    _line = %d" % n)
-                stack.append((kw, where))
+                stack.append((kw, where, False))  # (directive, where, $else seen)
                 depth += 1
             elif kw in ("elif", "else"):
                 if not stack or stack[-1][0] != "if":
                     raise TemplateError("%s: `$%s` outside `$if`" % (where, kw))
+                if stack[-1][2]:
+                    raise TemplateError("%s: `$%s` after `$else`" % (where, kw))
+                if kw == "else":
+                    stack[-1] = (stack[-1][0], stack[-1][1], True)
                 depth -= 1
                 emit("%s %s" % (kw, rest) if kw == "elif" else "else:")
                 emit("    _line = %d" % n)
@@ -60,6 +64,8 @@ def _compile(text, path):
         elif a:
             emit("_line = %d" % n)
             emit("%s = %s" % a.groups())
+        elif line.lstrip().startswith("$") and not line.lstrip().startswith("${"):
+            raise TemplateError("%s: unknown directive `%s`" % (where, line.strip()))
         else:
             parts, pos = [], 0
             for m in _SUB.finditer(line):

@@ -46,7 +46,9 @@ class TemplateLanguage(unittest.TestCase):
                          ("$endif", "without"),
                          ("$else:", "outside"),
                          ("$if X\n$endif", "trailing ':'"),
-                         ("ok\n${missing}", "t.c.in:2: NameError")]:
+                         ("ok\n${missing}", "t.c.in:2: NameError"),
+                         ("$if X:\n$else:\n$elif X:\n$endif", "t.c.in:3: `$elif` after `$else`"),
+                         ("$iff X:\n", "t.c.in:1: unknown directive")]:
             with self.assertRaises(nkgen.TemplateError) as cm:
                 nkgen.render(tpl, {"X": 1}, "t.c.in")
             self.assertIn(msg, str(cm.exception))
@@ -82,6 +84,24 @@ class Manifest(unittest.TestCase):
             first = generate.ordered_variants(op, isa)[0][0]
             self.assertEqual(first, generate.main_default(op, isa))
             self.assertGreaterEqual(list(d.values()).count(first), len(d) / 2)
+
+
+class FusedKernels(unittest.TestCase):
+    def test_norm_linear_composes_the_main_default(self):
+        """kernels/<norm>_linear/*_f32__<isa>.c name the norm variant they compose; it must be
+        the one the manifest makes the ISA's main default (and so exists in the build)."""
+        import re
+        for norm in ("rmsnorm", "layernorm"):
+            for isa in generate.ISAS:
+                path = os.path.join(generate.KERNELS, "%s_linear" % norm,
+                                    "%s_linear_f32__%s.c" % (norm, isa))
+                if not os.path.exists(path):
+                    continue
+                with open(path) as f:
+                    m = re.search(r"NORMKIT_NORM_LINEAR\(%s, %s, *(\w*)\)" % (norm, isa), f.read())
+                self.assertIsNotNone(m, path)
+                want = generate.main_default(norm, isa)
+                self.assertEqual(m.group(1), "_" + want if want else "", path)
 
 
 if __name__ == "__main__":
