@@ -38,20 +38,13 @@ static void json_str(const char *s)
     putchar('"');
 }
 
-/* The variant a call of class c runs: normkit_kernel_select on a shape of that class. */
+/* The variant a call of class c runs: the table's default for the active ISA, else the ISA's
+ * first variant (what normkit_kernel_select picks; no shape is rebuilt here). */
 static const normkit_kernel *class_kernel(normkit_op op, int c)
 {
-    normkit_cache_info ci;
-    normkit_cpu_caches(&ci);
-    const normkit_op_info *info = normkit_op_get(op);
-    const size_t rows = c % 2 ? 2 : 1;
-    const size_t mats = info->mats_read + info->mats_written - (info->residual ? 1 : 0);
-    const size_t per_dim = 4 * (rows * mats + info->vecs);
-    const size_t target = c / 2 == 0 ? ci.bytes[0] / 2
-                          : c / 2 == 1 ? (ci.bytes[0] + ci.bytes[1]) / 2
-                                       : 2 * ci.bytes[1];
-    const size_t dim = target / per_dim ? target / per_dim : 1;
-    return normkit_kernel_select(op, rows, dim);
+    const normkit_kernel *k = normkit_kernel_active(op);
+    const normkit_kernel *d = normkit_kernel_class_default(op, k->isa, (normkit_shape_class)c);
+    return d ? d : k;
 }
 
 static void size_text(char *buf, size_t len, size_t bytes)
