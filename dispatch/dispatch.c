@@ -164,21 +164,13 @@ static void init_classes(void)
     }
 }
 
-static size_t sat_mul(size_t a, size_t b)
-{
-    return b && a > SIZE_MAX / b ? SIZE_MAX : a * b;
-}
-
-/* A working set beyond SIZE_MAX bytes is simply "mem". */
+/* A working set beyond SIZE_MAX bytes is simply "mem" (normkit_kernel.h). */
 static normkit_shape_class class_of(const normkit_op_info *info, size_t rows, size_t dim)
 {
     /* the distinct rows x dim matrices: r is read and written in place (counted once) */
     const size_t nmats = (size_t)info->mats_read + info->mats_written - (info->residual ? 1 : 0);
-    const size_t mats = sat_mul(sat_mul(rows, dim), 4 * nmats);
-    const size_t vecs = sat_mul(dim, 4 * (size_t)info->vecs);
-    const size_t bytes = mats > SIZE_MAX - vecs ? SIZE_MAX : mats + vecs;
-    const int level = bytes <= class_l1_bytes ? 0 : bytes <= class_l2_bytes ? 1 : 2;
-    return (normkit_shape_class)(2 * level + (rows > 1));
+    return (normkit_shape_class)normkit_shape_class_index(rows, dim, nmats, info->vecs,
+                                                          class_l1_bytes, class_l2_bytes);
 }
 
 /* NORMKIT_ISA sets the initial cap; a bad value warns once (this runs once) and falls back. */

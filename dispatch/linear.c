@@ -17,43 +17,9 @@
 void normkit_linear_resolve_knobs(const normkit_kparams *in, size_t rows, size_t dim,
                                   normkit_kparams *out)
 {
-    *out = *in;
-    /* the contract: a multiple of 64 (and no wrap for absurd values) */
-    if (out->lin_kc > ((size_t)1 << 40))
-        out->lin_kc = (size_t)1 << 40;
-    out->lin_kc = (out->lin_kc + 63) / 64 * 64;
-    if (out->lin_kc && out->lin_mc)
-        return;
     normkit_cache_info c;
     normkit_cpu_caches(&c);
-    if (!out->lin_kc) {
-        /* The dot-product form's W micro-panel (up to 6 rows) and activation micro-panel (up
-         * to 4 rows) share three quarters of L1; k blocks of equal size, multiples of 64
-         * floats (every vector length divides 64), so no block is a sliver. */
-        const size_t per_k = (6 + 4) * sizeof(float);
-        size_t kmax = c.bytes[0] * 3 / 4 / per_k / 64 * 64;
-        if (kmax < 128)
-            kmax = 128;
-        const size_t blocks = (dim + kmax - 1) / kmax;
-        out->lin_kc = ((dim + blocks - 1) / blocks + 63) / 64 * 64;
-    }
-    if (!out->lin_mc) {
-        size_t mc;
-        if (out->lin_pack_rows && rows >= out->lin_pack_rows) {
-            /* The panel (broadcast) form reads the activations in blocks of rows x 512 k;
-             * mc = L2 / (512 k x 4 bytes), in multiples of 8 rows (its tile), lets that block
-             * fill L2 (interleaved A/B: as fast as or faster than half of it); the fused
-             * operators' normalized rows (mc x dim) then wait in L3. */
-            mc = c.bytes[1] / 2 / (256 * sizeof(float)) / 8 * 8;
-            mc = mc < 8 ? 8 : mc > 1024 ? 1024 : mc;
-        } else {
-            /* Half of L2 for the block of normalized rows (the fused operators' workspace,
-             * and the rows one pass over W serves), in multiples of 4 rows, 4 to 512. */
-            mc = c.bytes[1] / 2 / (normkit_ws_ld(dim) * sizeof(float)) / 4 * 4;
-            mc = mc < 4 ? 4 : mc > 512 ? 512 : mc;
-        }
-        out->lin_mc = mc;
-    }
+    normkit_linear_blocking(in, rows, dim, c.bytes[0], c.bytes[1], out);
 }
 
 /* ---- the per-thread workspace of the fused operators ---- */

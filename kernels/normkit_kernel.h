@@ -149,6 +149,62 @@ static inline size_t normkit_linear_spill_floats(const normkit_kparams *kp, size
     return (mc + 7) * 96 + 64 * 512;
 }
 
+/* The linear kernels' blocking: `in` with lin_kc rounded up to a multiple of 64 and, where
+ * lin_kc or lin_mc is 0, sized from the L1d and L2 sizes (bytes) for a call of rows x dim.
+ * The dispatcher passes the sizes it reads (normkit_linear_resolve_knobs); exported kernels
+ * (normkit-export) pass the sizes of the machine they were exported for. */
+static inline void normkit_linear_blocking(const normkit_kparams *in, size_t rows, size_t dim,
+                                           size_t l1_bytes, size_t l2_bytes, normkit_kparams *out)
+{
+    *out = *in;
+    /* the contract: a multiple of 64 (and no wrap for absurd values) */
+    if (out->lin_kc > ((size_t)1 << 40))
+        out->lin_kc = (size_t)1 << 40;
+    out->lin_kc = (out->lin_kc + 63) / 64 * 64;
+    if (!out->lin_kc) {
+        /* The dot-product form's W micro-panel (up to 6 rows) and activation micro-panel (up
+         * to 4 rows) share three quarters of L1; k blocks of equal size, multiples of 64
+         * floats (every vector length divides 64), so no block is a sliver. */
+        const size_t per_k = (6 + 4) * sizeof(float);
+        size_t kmax = l1_bytes * 3 / 4 / per_k / 64 * 64;
+        if (kmax < 128)
+            kmax = 128;
+        const size_t blocks = (dim + kmax - 1) / kmax;
+        out->lin_kc = ((dim + blocks - 1) / blocks + 63) / 64 * 64;
+    }
+    if (!out->lin_mc) {
+        size_t mc;
+        if (out->lin_pack_rows && rows >= out->lin_pack_rows) {
+            /* The panel (broadcast) form reads the activations in blocks of rows x 512 k;
+             * mc = L2 / (512 k x 4 bytes), in multiples of 8 rows (its tile), lets that block
+             * fill L2 (interleaved A/B: as fast as or faster than half of it); the fused
+             * operators' normalized rows (mc x dim) then wait in L3. */
+            mc = l2_bytes / 2 / (256 * sizeof(float)) / 8 * 8;
+            mc = mc < 8 ? 8 : mc > 1024 ? 1024 : mc;
+        } else {
+            /* Half of L2 for the block of normalized rows (the fused operators' workspace,
+             * and the rows one pass over W serves), in multiples of 4 rows, 4 to 512. */
+            mc = l2_bytes / 2 / (normkit_ws_ld(dim) * sizeof(float)) / 4 * 4;
+            mc = mc < 4 ? 4 : mc > 512 ? 512 : mc;
+        }
+        out->lin_mc = mc;
+    }
+}
+
+/* The shape class of a norm call (normkit_shape_class in normkit_kernels.h, by index:
+ * 2 * level + (rows > 1), level 0/1/2 = L1d/L2/neither): its working set is `mats` distinct
+ * rows x dim float matrices plus `vecs` dim-long vectors, saturating at SIZE_MAX. */
+static inline int normkit_shape_class_index(size_t rows, size_t dim, size_t mats, size_t vecs,
+                                            size_t l1_bytes, size_t l2_bytes)
+{
+    const size_t rd = dim && rows > SIZE_MAX / dim ? SIZE_MAX : rows * dim;
+    const size_t m = mats && rd > SIZE_MAX / (4 * mats) ? SIZE_MAX : rd * 4 * mats;
+    const size_t v = vecs && dim > SIZE_MAX / (4 * vecs) ? SIZE_MAX : dim * 4 * vecs;
+    const size_t bytes = m > SIZE_MAX - v ? SIZE_MAX : m + v;
+    const int level = bytes <= l1_bytes ? 0 : bytes <= l2_bytes ? 1 : 2;
+    return 2 * level + (rows > 1);
+}
+
 /* The workspace a linear kernel takes: the normalized row block (fused) plus the spill. */
 static inline size_t normkit_linear_ws_floats(const normkit_kparams *kp, size_t rows, size_t dim,
                                               int fused)
