@@ -276,7 +276,7 @@ static size_t round16(size_t f)
 /* The linear workspace one call of k (rows x din) takes, with its resolved knobs. */
 static size_t lin_ws(const normkit_kernel *k, size_t rows, size_t din, normkit_kparams *kp)
 {
-    normkit_linear_resolve_knobs(&k->params, rows, din, kp);
+    normkit_linear_resolve_knobs(normkit_linear_params(k), rows, din, kp);
     return normkit_linear_ws_floats(kp, rows, din, normkit_op_get(k->op)->norm != NORMKIT_NORM_NONE);
 }
 
@@ -323,7 +323,7 @@ static void linear(const fwd *f, const normkit_kernel *k, size_t din, size_t n, 
 {
     const normkit_block *b = f->b;
     normkit_kparams kp;
-    normkit_linear_resolve_knobs(&k->params, f->rows, din, &kp);
+    normkit_linear_resolve_knobs(normkit_linear_params(k), f->rows, din, &kp);
     const normkit_args a = {.rows = f->rows, .dim = din, .n = n, .x = x, .ldx = ldx,
                             .gamma = k->op == normkit_op_linear ? NULL : b->gamma,
                             .beta = k->op == normkit_op_linear ? NULL : b->beta, .eps = b->eps,

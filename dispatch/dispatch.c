@@ -17,6 +17,7 @@
 #include "linear.h"
 #include "normkit.h"
 #include "normkit_kernels.h"
+#include "tuning.h"
 
 static const char *const isa_names[NORMKIT_ISA_COUNT] = {"auto", "scalar", "avx2",
                                                          "avx512", "neon", "sve"};
@@ -124,6 +125,12 @@ const char *normkit_shape_class_name(normkit_shape_class c)
  * (release) after init() ran, or after their own pthread_once(init). */
 static const normkit_kernel *by_class[NORMKIT_OP_COUNT][NORMKIT_ISA_COUNT][NORMKIT_CLASS_COUNT];
 static size_t class_l1_bytes, class_l2_bytes; /* the cache sizes the classes are cut at */
+/* The knobs of a tuning file (docs/tuning.md), set with by_class in init() and immutable
+ * afterwards; index NORMKIT_CLASS_COUNT: the linear operators' (class "all"). NULL: the
+ * variant's registry knobs. */
+static const normkit_kparams *kp_by_class[NORMKIT_OP_COUNT][NORMKIT_ISA_COUNT]
+                                         [NORMKIT_CLASS_COUNT + 1];
+static const char *tuning_path; /* NULL: the built-in defaults */
 
 typedef struct {
     const char *op, *isa, *cls, *kernel;
@@ -173,6 +180,44 @@ static normkit_shape_class class_of(const normkit_op_info *info, size_t rows, si
                                                           class_l1_bytes, class_l2_bytes);
 }
 
+/* NORMKIT_TUNING: a tuning file applies entirely or not at all; any problem is one warning. */
+static void init_tuning(void)
+{
+    const char *path = getenv("NORMKIT_TUNING");
+    if (!path || !*path)
+        return;
+    char err[512];
+    size_t len = 0, n = 0;
+    normkit_tuning_entry *e = NULL;
+    char *text = normkit_tuning_read_file(path, &len, err, sizeof err);
+    char *saved = text ? malloc(strlen(path) + 1) : NULL;
+    if (saved)
+        memcpy(saved, path, strlen(path) + 1);
+    if (text) {
+        const normkit_tuning_machine m = {normkit_cpu_get()->model, class_l1_bytes,
+                                          class_l2_bytes};
+        if (!saved)
+            snprintf(err, sizeof err, "out of memory");
+        else if (normkit_tuning_parse(text, len, &m, &e, &n, err, sizeof err) != 0)
+            e = NULL;
+        free(text);
+    }
+    if (!e) {
+        free(saved);
+        fprintf(stderr, "normkit: warning: NORMKIT_TUNING=%s: %s; using the built-in defaults\n",
+                path, err);
+        return;
+    }
+    /* e lives as long as the process: kp_by_class points into it */
+    for (size_t i = 0; i < n; i++) {
+        const normkit_kernel *k = e[i].k;
+        if (e[i].cls < NORMKIT_CLASS_COUNT)
+            by_class[k->op][k->isa][e[i].cls] = k;
+        kp_by_class[k->op][k->isa][e[i].cls] = &e[i].kp;
+    }
+    tuning_path = saved;
+}
+
 /* NORMKIT_ISA sets the initial cap; a bad value warns once (this runs once) and falls back. */
 static void init(void)
 {
@@ -199,6 +244,7 @@ static void init(void)
     }
     atomic_store(&cap_isa, (int)cap);
     init_classes();
+    init_tuning();
 }
 
 static const normkit_kernel *pick(normkit_op op, normkit_isa cap)
@@ -244,12 +290,61 @@ normkit_shape_class normkit_shape_class_of(normkit_op op, size_t rows, size_t di
     return class_of(info, rows ? rows : 1, dim ? dim : 1);
 }
 
-/* The variant for this call: the class's default for the active variant's ISA, if any. */
+/* The variant for this call: the class's default for the active variant's ISA, if any; and,
+ * in *kp, the knobs it runs with (a tuning file's, else the variant's own). */
 static inline const normkit_kernel *select_for(normkit_op op, const normkit_kernel *k,
-                                               size_t rows, size_t dim)
+                                               size_t rows, size_t dim, const normkit_kparams **kp)
 {
-    const normkit_kernel *c = by_class[op][k->isa][class_of(normkit_op_get(op), rows, dim)];
-    return c ? c : k;
+    const normkit_shape_class cls = class_of(normkit_op_get(op), rows, dim);
+    const normkit_kernel *c = by_class[op][k->isa][cls];
+    const normkit_kparams *t = kp_by_class[op][k->isa][cls];
+    k = c ? c : k;
+    *kp = t ? t : &k->params;
+    return k;
+}
+
+const char *normkit_tuning_active(void)
+{
+    pthread_once(&init_once, init);
+    return tuning_path;
+}
+
+const normkit_kparams *normkit_class_params(normkit_op op, normkit_isa isa, normkit_shape_class c)
+{
+    const normkit_op_info *info = normkit_op_get(op);
+    if (!info || (unsigned)isa >= NORMKIT_ISA_COUNT || (unsigned)c > NORMKIT_CLASS_COUNT ||
+        (info->linear != 0) != (c == NORMKIT_CLASS_COUNT))
+        return NULL;
+    pthread_once(&init_once, init);
+    const int i = info->linear ? NORMKIT_CLASS_COUNT : (int)c;
+    if (kp_by_class[op][isa][i])
+        return kp_by_class[op][isa][i];
+    const normkit_kernel *k = i < NORMKIT_CLASS_COUNT ? by_class[op][isa][i] : NULL;
+    k = k ? k : normkit_kernels_for(isa, op);
+    return k ? &k->params : NULL;
+}
+
+int normkit_tuning_check(const char *json, size_t len, char *err, size_t errlen)
+{
+    char buf[512];
+    normkit_tuning_entry *e = NULL;
+    size_t n = 0;
+    pthread_once(&init_once, init);
+    const normkit_tuning_machine m = {normkit_cpu_get()->model, class_l1_bytes, class_l2_bytes};
+    const int rc = json ? normkit_tuning_parse(json, len, &m, &e, &n, buf, sizeof buf) : -1;
+    if (!json)
+        snprintf(buf, sizeof buf, "no text (NULL)");
+    free(e);
+    if (err && errlen)
+        snprintf(err, errlen, "%s", rc == 0 ? "" : buf);
+    return rc;
+}
+
+const normkit_kparams *normkit_linear_params(const normkit_kernel *k)
+{
+    pthread_once(&init_once, init);
+    const normkit_kparams *t = kp_by_class[k->op][k->isa][NORMKIT_CLASS_COUNT];
+    return t ? t : &k->params;
 }
 
 const normkit_kernel *normkit_kernel_class_default(normkit_op op, normkit_isa isa,
@@ -267,7 +362,8 @@ const normkit_kernel *normkit_kernel_select(normkit_op op, size_t rows, size_t d
     if ((unsigned)op >= NORMKIT_OP_COUNT)
         return NULL;
     const normkit_kernel *k = kernel_for(op);
-    return select_for(op, k, rows ? rows : 1, dim ? dim : 1);
+    const normkit_kparams *kp;
+    return select_for(op, k, rows ? rows : 1, dim ? dim : 1, &kp);
 }
 
 normkit_isa normkit_isa_active(void)
@@ -419,10 +515,11 @@ normkit_status normkit_op_run(normkit_op op, const normkit_args *a)
     const normkit_kernel *k = kernel_for(op);
     if (normkit_op_get(op)->linear)
         return normkit_linear_run(k, a);
-    k = select_for(op, k, a->rows, a->dim);
+    const normkit_kparams *kp;
+    k = select_for(op, k, a->rows, a->dim, &kp);
     normkit_args call = *a;
     if (!call.kp)
-        call.kp = &k->params;
+        call.kp = kp;
     normkit_kernel_call(k, &call);
     return NORMKIT_OK;
 }

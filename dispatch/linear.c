@@ -77,7 +77,7 @@ static float *ws_get(size_t floats)
 normkit_status normkit_linear_run(const normkit_kernel *k, const normkit_args *a)
 {
     normkit_kparams kp;
-    normkit_linear_resolve_knobs(a->kp ? a->kp : &k->params, a->rows, a->dim, &kp);
+    normkit_linear_resolve_knobs(a->kp ? a->kp : normkit_linear_params(k), a->rows, a->dim, &kp);
     normkit_args call = *a;
     call.kp = &kp;
     const int fused = normkit_op_get(k->op)->norm != NORMKIT_NORM_NONE;

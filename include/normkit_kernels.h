@@ -162,6 +162,22 @@ NORMKIT_API const normkit_kernel *normkit_kernel_class_default(normkit_op op, no
  * does not name). NULL outside the operator enum. */
 NORMKIT_API const normkit_kernel *normkit_kernel_select(normkit_op op, size_t rows, size_t dim);
 
+/* Tuning (docs/tuning.md). A tuning file named by NORMKIT_TUNING is read on the library's
+ * first use and then changes, per operator, ISA and class, the variant the table above names
+ * and the knobs it runs with; a file that fails any check is ignored as a whole, with one
+ * warning on stderr. normkit_tuning_active: that file's path, or NULL for the built-in
+ * defaults. normkit_class_params: the knobs the entry points pass to the variant that runs
+ * class c of op on isa (the file's, else that variant's registry knobs); for the linear
+ * operators c must be NORMKIT_CLASS_COUNT (they have one set per ISA). NULL for arguments
+ * outside their enums or an ISA without a variant of op in this build. */
+NORMKIT_API const char *normkit_tuning_active(void);
+NORMKIT_API const normkit_kparams *normkit_class_params(normkit_op op, normkit_isa isa,
+                                                       normkit_shape_class c);
+/* Checks a tuning file's text (len bytes) as NORMKIT_TUNING's loader does, for this build and
+ * this machine, without applying it: 0 when it would be applied, else -1 with the reason in
+ * err (NUL-terminated, truncated to errlen). */
+NORMKIT_API int normkit_tuning_check(const char *json, size_t len, char *err, size_t errlen);
+
 /* Calls variant k (of operator k->op) with a's members, in the order of its signature, and
  * a->kp as its knobs. No checks: a must meet the kernel-level contract above, and k's ISA
  * must be supported (normkit_isa_supported). k's fn member must match k->op. */

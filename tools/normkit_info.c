@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cJSON.h>
+
 #include "cpu.h"
 #include "normkit_kernels.h"
 #include "topo.h"
@@ -22,20 +24,6 @@ static void usage(FILE *f)
             "CPUID or an assumed typical size).\n"
             "  --json   the same as one JSON object\n"
             "  --help   this text\n");
-}
-
-static void json_str(const char *s)
-{
-    putchar('"');
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            printf("\\%c", *s);
-        else if ((unsigned char)*s < 0x20)
-            printf("\\u%04x", *s);
-        else
-            putchar(*s);
-    }
-    putchar('"');
 }
 
 /* The variant a call of class c runs: the table's default for the active ISA, else the ISA's
@@ -68,12 +56,148 @@ static const char *knob_text(char *buf, size_t len, size_t bytes)
     return buf;
 }
 
-static const char *knob_json(char *buf, size_t len, size_t bytes)
+/* A byte threshold as JSON: a number, or null for never (SIZE_MAX). */
+static cJSON *knob_json(size_t bytes)
 {
-    if (bytes == SIZE_MAX)
-        return "null";
-    snprintf(buf, len, "%zu", bytes);
-    return buf;
+    return bytes == SIZE_MAX ? cJSON_CreateNull() : cJSON_CreateNumber((double)bytes);
+}
+
+/* The run-time knobs of an operator's variant as JSON (those the operator reads). */
+static cJSON *knobs_json(const normkit_op_info *oi, const normkit_kparams *p)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "nt_min_bytes", knob_json(p->nt_min_bytes));
+    cJSON_AddItemToObject(o, "dram_min_bytes", knob_json(p->dram_min_bytes));
+    if (!oi->linear && !oi->elementwise)
+        cJSON_AddNumberToObject(o, "pipe_max_dim", (double)p->pipe_max_dim);
+    if (oi->linear) { /* 0: sized from the caches at call time */
+        cJSON_AddNumberToObject(o, "lin_kc", (double)p->lin_kc);
+        cJSON_AddNumberToObject(o, "lin_mc", (double)p->lin_mc);
+        cJSON_AddNumberToObject(o, "lin_prefetch", (double)p->lin_prefetch);
+        cJSON_AddNumberToObject(o, "lin_pack_rows", (double)p->lin_pack_rows);
+        cJSON_AddNumberToObject(o, "pack_nr", p->pack_nr);
+        cJSON_AddNumberToObject(o, "pack_vl", p->pack_vl);
+    }
+    return o;
+}
+
+static void print_json(const normkit_cpu *cpu, normkit_isa active, const char *env,
+                       const nk_topo *topo, int have_topo, const char *topo_err)
+{
+    size_t nk;
+    const normkit_kernel *ks = normkit_kernel_list(&nk);
+    char ver[32];
+    snprintf(ver, sizeof ver, "%d.%d.%d", NORMKIT_VERSION_MAJOR, NORMKIT_VERSION_MINOR,
+             NORMKIT_VERSION_PATCH);
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "normkit_version", ver);
+
+    cJSON *c = cJSON_AddObjectToObject(root, "cpu");
+    cJSON_AddStringToObject(c, "arch", cpu->arch);
+    cJSON_AddStringToObject(c, "vendor", cpu->vendor);
+    cJSON_AddNumberToObject(c, "family", cpu->family);
+    cJSON_AddNumberToObject(c, "model_id", cpu->model_id);
+    cJSON_AddStringToObject(c, "model", cpu->model);
+    cJSON *feats = cJSON_AddArrayToObject(c, "features");
+    for (int f = 0; f < NORMKIT_CPU_FEATURE_COUNT; f++)
+        if (cpu->features >> f & 1u)
+            cJSON_AddItemToArray(feats, cJSON_CreateString(normkit_cpu_feature_name(f)));
+
+    cJSON *isa = cJSON_AddObjectToObject(root, "isa");
+    cJSON *sup = cJSON_AddArrayToObject(isa, "supported");
+    for (int i = NORMKIT_ISA_SCALAR; i < NORMKIT_ISA_COUNT; i++)
+        if (normkit_isa_supported((normkit_isa)i))
+            cJSON_AddItemToArray(sup, cJSON_CreateString(normkit_isa_name((normkit_isa)i)));
+    cJSON_AddStringToObject(isa, "active", normkit_isa_name(active));
+    cJSON_AddItemToObject(isa, "env", env ? cJSON_CreateString(env) : cJSON_CreateNull());
+
+    /* the tuning file in use, and the cache sizes the shape classes (and a tuning file's
+     * machine) are cut at: the library's own reading, which may differ from hwloc's below */
+    const char *tp = normkit_tuning_active();
+    cJSON *t = cJSON_AddObjectToObject(root, "tuning");
+    cJSON_AddItemToObject(t, "path", tp ? cJSON_CreateString(tp) : cJSON_CreateNull());
+    normkit_cache_info ci;
+    normkit_cpu_caches(&ci);
+    cJSON_AddNumberToObject(t, "l1d_bytes", (double)ci.bytes[0]);
+    cJSON_AddNumberToObject(t, "l2_bytes", (double)ci.bytes[1]);
+
+    cJSON *ops = cJSON_AddObjectToObject(root, "ops");
+    for (int op = 0; op < NORMKIT_OP_COUNT; op++) {
+        const normkit_op_info *oi = normkit_op_get((normkit_op)op);
+        cJSON *o = cJSON_AddObjectToObject(ops, oi->name);
+        cJSON_AddStringToObject(o, "norm", oi->norm == NORMKIT_NORM_RMS  ? "rms"
+                                           : oi->norm == NORMKIT_NORM_LN ? "ln"
+                                                                         : "none");
+        cJSON_AddBoolToObject(o, "residual", oi->residual);
+        cJSON_AddBoolToObject(o, "beta", oi->beta);
+        cJSON_AddBoolToObject(o, "linear", oi->linear);
+        cJSON_AddBoolToObject(o, "elementwise", oi->elementwise);
+    }
+
+    cJSON *d = cJSON_AddObjectToObject(root, "dispatch");
+    for (int op = 0; op < NORMKIT_OP_COUNT; op++) {
+        const normkit_op_info *oi = normkit_op_get((normkit_op)op);
+        const normkit_kernel *k = normkit_kernel_active((normkit_op)op);
+        cJSON *o = cJSON_AddObjectToObject(d, oi->name);
+        cJSON_AddStringToObject(o, "kernel", k->name);
+        cJSON_AddStringToObject(o, "isa", normkit_isa_name(k->isa));
+        /* the variant each shape class runs (normkit_kernel_select) and its knobs */
+        cJSON *cl = cJSON_AddObjectToObject(o, "classes");
+        cJSON *ck = cJSON_AddObjectToObject(o, "class_knobs");
+        for (int cls = 0; cls < NORMKIT_CLASS_COUNT; cls++) {
+            const char *cn = normkit_shape_class_name((normkit_shape_class)cls);
+            cJSON_AddStringToObject(cl, cn, class_kernel((normkit_op)op, cls)->name);
+            const normkit_kparams *p = normkit_class_params((normkit_op)op, k->isa,
+                                                            (normkit_shape_class)cls);
+            if (p)
+                cJSON_AddItemToObject(ck, cn, knobs_json(oi, p));
+        }
+        if (oi->linear)
+            cJSON_AddItemToObject(o, "knobs",
+                                  knobs_json(oi, normkit_class_params((normkit_op)op, k->isa,
+                                                                      NORMKIT_CLASS_COUNT)));
+    }
+
+    cJSON *kl = cJSON_AddArrayToObject(root, "kernels");
+    for (size_t i = 0; i < nk; i++) {
+        const normkit_op_info *oi = normkit_op_get(ks[i].op);
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", ks[i].name);
+        cJSON_AddStringToObject(o, "op", oi->name);
+        cJSON_AddStringToObject(o, "dtype", ks[i].dtype);
+        cJSON_AddStringToObject(o, "isa", normkit_isa_name(ks[i].isa));
+        cJSON_AddBoolToObject(o, "supported", normkit_isa_supported(ks[i].isa));
+        cJSON_AddStringToObject(o, "variant", ks[i].variant);
+        cJSON *cp = cJSON_AddObjectToObject(o, "compiled");
+        for (int j = 0; j < NORMKIT_MAX_KNOBS && ks[i].knobs[j].name; j++)
+            cJSON_AddNumberToObject(cp, ks[i].knobs[j].name, ks[i].knobs[j].value);
+        cJSON_AddItemToObject(o, "knobs", knobs_json(oi, &ks[i].params)); /* registry defaults */
+        cJSON_AddItemToArray(kl, o);
+    }
+
+    cJSON *tp2 = cJSON_AddObjectToObject(root, "topology");
+    if (have_topo) {
+        cJSON_AddNumberToObject(tp2, "cores", topo->cores);
+        cJSON_AddNumberToObject(tp2, "pus", topo->pus);
+        cJSON_AddNumberToObject(tp2, "packages", topo->packages);
+    } else
+        cJSON_AddStringToObject(tp2, "error", topo_err);
+    /* the sizes are there either way: what hwloc lacks comes from normkit_cpu_caches */
+    cJSON_AddNumberToObject(tp2, "l1d_bytes", (double)topo->l1d);
+    cJSON_AddNumberToObject(tp2, "l2_bytes", (double)topo->l2);
+    cJSON_AddNumberToObject(tp2, "l3_bytes", (double)topo->l3);
+    cJSON_AddNumberToObject(tp2, "l3_count", topo->l3_count);
+    cJSON *src = cJSON_AddObjectToObject(tp2, "cache_source");
+    cJSON_AddStringToObject(src, "l1d", topo->l1d_source);
+    cJSON_AddStringToObject(src, "l2", topo->l2_source);
+    cJSON_AddStringToObject(src, "l3", topo->l3_source);
+    cJSON_AddStringToObject(tp2, "hwloc", topo->hwloc_version);
+
+    char *text = cJSON_Print(root);
+    if (text)
+        puts(text);
+    free(text);
+    cJSON_Delete(root);
 }
 
 int main(int argc, char **argv)
@@ -97,99 +221,8 @@ int main(int argc, char **argv)
     nk_topo topo;
     char topo_err[128] = "";
     const int have_topo = nk_topo_read(&topo, topo_err, sizeof topo_err) == 0;
-    size_t nk;
-    const normkit_kernel *ks = normkit_kernel_list(&nk);
-
     if (json) {
-        printf("{\n  \"normkit_version\": \"%d.%d.%d\",\n", NORMKIT_VERSION_MAJOR,
-               NORMKIT_VERSION_MINOR, NORMKIT_VERSION_PATCH);
-        printf("  \"cpu\": {\"arch\": \"%s\", \"vendor\": ", cpu->arch);
-        json_str(cpu->vendor);
-        printf(", \"family\": %u, \"model_id\": %u, \"model\": ", cpu->family, cpu->model_id);
-        json_str(cpu->model);
-        printf(", \"features\": [");
-        for (int f = 0, first = 1; f < NORMKIT_CPU_FEATURE_COUNT; f++)
-            if (cpu->features >> f & 1u) {
-                printf("%s\"%s\"", first ? "" : ", ", normkit_cpu_feature_name(f));
-                first = 0;
-            }
-        printf("]},\n  \"isa\": {\"supported\": [");
-        for (int i = NORMKIT_ISA_SCALAR, first = 1; i < NORMKIT_ISA_COUNT; i++)
-            if (normkit_isa_supported((normkit_isa)i)) {
-                printf("%s\"%s\"", first ? "" : ", ", normkit_isa_name((normkit_isa)i));
-                first = 0;
-            }
-        printf("], \"active\": \"%s\", \"env\": ", normkit_isa_name(active));
-        if (env)
-            json_str(env);
-        else
-            printf("null");
-        printf("},\n  \"ops\": {");
-        for (int op = 0; op < NORMKIT_OP_COUNT; op++) {
-            const normkit_op_info *oi = normkit_op_get((normkit_op)op);
-            printf("%s\"%s\": {\"norm\": \"%s\", \"residual\": %s, \"beta\": %s, \"linear\": %s, "
-                   "\"elementwise\": %s}",
-                   op ? ", " : "", oi->name,
-                   oi->norm == NORMKIT_NORM_RMS ? "rms" : oi->norm == NORMKIT_NORM_LN ? "ln" : "none",
-                   oi->residual ? "true" : "false", oi->beta ? "true" : "false",
-                   oi->linear ? "true" : "false", oi->elementwise ? "true" : "false");
-        }
-        printf("},\n  \"dispatch\": {");
-        for (int op = 0; op < NORMKIT_OP_COUNT; op++) {
-            const normkit_kernel *k = normkit_kernel_active((normkit_op)op);
-            printf("%s\"%s\": {\"kernel\": \"%s\", \"isa\": \"%s\", \"classes\": {", op ? ", " : "",
-                   normkit_op_name((normkit_op)op), k->name, normkit_isa_name(k->isa));
-            /* the variant each shape class runs (normkit_kernel_select) */
-            for (int c = 0; c < NORMKIT_CLASS_COUNT; c++)
-                printf("%s\"%s\": \"%s\"", c ? ", " : "",
-                       normkit_shape_class_name((normkit_shape_class)c),
-                       class_kernel((normkit_op)op, c)->name);
-            printf("}}");
-        }
-        printf("},\n  \"kernels\": [");
-        char a[32], b[32];
-        for (size_t i = 0; i < nk; i++) {
-            printf("%s\n    {\"name\": \"%s\", \"op\": \"%s\", \"dtype\": \"%s\", \"isa\": \"%s\", "
-                   "\"supported\": %s, \"variant\": \"%s\", \"compiled\": {",
-                   i ? "," : "", ks[i].name, normkit_op_name(ks[i].op), ks[i].dtype,
-                   normkit_isa_name(ks[i].isa), normkit_isa_supported(ks[i].isa) ? "true" : "false",
-                   ks[i].variant);
-            for (int j = 0; j < NORMKIT_MAX_KNOBS && ks[i].knobs[j].name; j++)
-                printf("%s\"%s\": %u", j ? ", " : "", ks[i].knobs[j].name, ks[i].knobs[j].value);
-            printf("}, \"knobs\": {\"nt_min_bytes\": %s, \"dram_min_bytes\": %s",
-                   knob_json(a, sizeof a, ks[i].params.nt_min_bytes),
-                   knob_json(b, sizeof b, ks[i].params.dram_min_bytes));
-            if (!normkit_op_get(ks[i].op)->linear && !normkit_op_get(ks[i].op)->elementwise)
-                printf(", \"pipe_max_dim\": %zu", ks[i].params.pipe_max_dim);
-            if (normkit_op_get(ks[i].op)->linear) /* 0: sized from the caches at call time */
-                printf(", \"lin_kc\": %zu, \"lin_mc\": %zu, \"lin_prefetch\": %zu, "
-                       "\"lin_pack_rows\": %zu, \"pack_nr\": %u, \"pack_vl\": %u",
-                       ks[i].params.lin_kc, ks[i].params.lin_mc, ks[i].params.lin_prefetch,
-                       ks[i].params.lin_pack_rows, ks[i].params.pack_nr, ks[i].params.pack_vl);
-            printf("}}");
-        }
-        printf("\n  ],\n  \"topology\": {");
-        if (have_topo)
-            printf("\"cores\": %d, \"pus\": %d, \"packages\": %d, ", topo.cores, topo.pus,
-                   topo.packages);
-        else {
-            printf("\"error\": ");
-            json_str(topo_err);
-            printf(", ");
-        }
-        /* the sizes are there either way: what hwloc lacks comes from normkit_cpu_caches */
-        printf("\"l1d_bytes\": %zu, \"l2_bytes\": %zu, \"l3_bytes\": %zu, \"l3_count\": %d, "
-               "\"cache_source\": {\"l1d\": ",
-               topo.l1d, topo.l2, topo.l3, topo.l3_count);
-        json_str(topo.l1d_source);
-        printf(", \"l2\": ");
-        json_str(topo.l2_source);
-        printf(", \"l3\": ");
-        json_str(topo.l3_source);
-        printf("}, \"hwloc\": ");
-        json_str(topo.hwloc_version);
-        printf("}\n");
-        printf("}\n");
+        print_json(cpu, active, env, &topo, have_topo, topo_err);
         return 0;
     }
 
@@ -209,6 +242,10 @@ int main(int argc, char **argv)
     printf("   (CPU, OS and this build all support them)\n");
     printf("dispatch:  %s (NORMKIT_ISA %s%s)\n", normkit_isa_name(active), env ? "=" : "unset",
            env ? env : "");
+    {
+        const char *tp = normkit_tuning_active();
+        printf("tuning:    %s\n", tp ? tp : "defaults (NORMKIT_TUNING unset)");
+    }
     for (int op = 0; op < NORMKIT_OP_COUNT; op++) {
         printf("  %-16s %s", normkit_op_name((normkit_op)op),
                normkit_kernel_active((normkit_op)op)->name);
@@ -231,6 +268,8 @@ int main(int argc, char **argv)
     printf("variants in this build (* active, - CPU cannot run; knobs: norms: streaming stores\n"
            "and memory mode from this many bytes of y per call; linear: k block, row block (auto:\n"
            "from the caches), W prefetch distance in k, packed panel rows x vector length):\n");
+    size_t nk;
+    const normkit_kernel *ks = normkit_kernel_list(&nk);
     for (size_t i = 0; i < nk; i++) {
         const normkit_kparams *p = &ks[i].params;
         const char mark = normkit_kernel_active(ks[i].op) == &ks[i] ? '*'
