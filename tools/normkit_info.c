@@ -244,7 +244,14 @@ int main(int argc, char **argv)
            env ? env : "");
     {
         const char *tp = normkit_tuning_active();
-        printf("tuning:    %s\n", tp ? tp : "defaults (NORMKIT_TUNING unset)");
+        const char *te = getenv("NORMKIT_TUNING");
+        if (tp)
+            printf("tuning:    %s\n", tp);
+        else if (te && *te)
+            printf("tuning:    defaults (NORMKIT_TUNING=%s was not applied: see the warning "
+                   "above)\n", te);
+        else
+            printf("tuning:    defaults (NORMKIT_TUNING unset)\n");
     }
     for (int op = 0; op < NORMKIT_OP_COUNT; op++) {
         printf("  %-16s %s", normkit_op_name((normkit_op)op),
