@@ -166,6 +166,10 @@ typedef struct {
     nkb_case c;
     size_t dim, rows;      /* kernel cases */
     const nkb_variant *v;  /* kernel cases */
+    /* kernel cases of an ISA's default row: the variant and knobs the dispatcher runs for
+     * this shape on that ISA (its shape class: the built-in table or a tuning file) */
+    const normkit_kernel *tk;
+    const normkit_kparams *tkp;
     size_t ncols;          /* linear cases: columns of y */
     const nkb_lvariant *lv;
     normkit_kparams kp;    /* linear cases: the knobs, resolved */
@@ -682,6 +686,16 @@ int nkb_cases_build(const nkb_options *o, const nkb_machine *m, char *err, size_
                 nkb_entry e = {0};
                 e.c.kind = NKB_CASE_KERNEL;
                 e.dim = sh.dim, e.rows = sh.rows, e.v = v;
+                if (!o->variants_all && v->kp && normkit_kernels_for(v->k.isa, v->k.op) &&
+                    strcmp(normkit_kernels_for(v->k.isa, v->k.op)->name, v->k.name) == 0) {
+                    const normkit_shape_class cls =
+                        normkit_shape_class_of((normkit_op)op, sh.rows, sh.dim);
+                    e.tk = normkit_kernel_class_default((normkit_op)op, v->k.isa, cls);
+                    e.tk = e.tk ? e.tk : normkit_kernels_for(v->k.isa, v->k.op);
+                    e.tkp = normkit_class_params((normkit_op)op, v->k.isa, cls);
+                    if (!e.tkp)
+                        e.tk = NULL;
+                }
                 e.c.ws_bytes = kernel_ws((normkit_op)op, sh);
                 e.c.bytes =
                     4.0 * ((double)rw * (double)e.rows * (double)e.dim + (double)vecs * (double)e.dim);
@@ -859,8 +873,8 @@ static float run_kernel(const nkb_entry *e)
     const normkit_args a = {.rows = R, .dim = D, .x = pool.a[NKB_X], .ldx = D,
                             .r = pool.a[NKB_R], .ldr = D, .gamma = pool.a[NKB_GAMMA],
                             .beta = pool.a[NKB_BETA], .eps = NKB_EPS, .y = y, .ldy = D,
-                            .kp = v->kp};
-    normkit_kernel_call(&v->k, &a);
+                            .kp = e->tk ? e->tkp : v->kp};
+    normkit_kernel_call(e->tk ? e->tk : &v->k, &a);
     return y[R * D - 1];
 }
 
@@ -1108,7 +1122,7 @@ static void compute_model(nkb_entry *e)
     e->have_model = 0;
     if (!e->v || !is_norm_op(e->v->op))
         return;
-    const int W = level_of(&machine, e->c.ws_bytes), nt = streams(e->v->kp, e->rows, e->dim);
+    const int W = level_of(&machine, e->c.ws_bytes), nt = streams(e->tk ? e->tkp : e->v->kp, e->rows, e->dim);
     if (rates_for(e->v->cisa, W, nt, &r) != 0)
         return;
     /* ceiling_rowcall's row is already in t_call: the model adds what the call does beyond it */
@@ -1378,8 +1392,10 @@ static int build_linear_cases(const nkb_options *o, const nkb_machine *m)
                 snprintf(e.c.name, sizeof e.c.name, "%s/f32/%s/dim:%zu/n:%zu/rows:%zu",
                          normkit_op_name(v->op), v->isa, dim, n, rows);
                 if (v->k) {
-                    normkit_kparams kp = v->k->params;
-                    normkit_linear_resolve_knobs(&kp, rows, dim, &e.kp);
+                    /* the knobs the entry points pass: a tuning file's, else the registry's */
+                    const normkit_kparams *t =
+                        normkit_class_params(v->k->op, v->k->isa, NORMKIT_CLASS_COUNT);
+                    normkit_linear_resolve_knobs(t ? t : &v->k->params, rows, dim, &e.kp);
                 }
                 if (add_entry(&e) != 0)
                     return -1;

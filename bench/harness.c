@@ -266,6 +266,8 @@ int nkb_init(const nkb_options *o, char *err, size_t errlen)
                      normkit_isa_name((normkit_isa)i));
     }
     ctx_add("isa_active", normkit_isa_name(normkit_isa_active()));
+    /* the tuning file the dispatcher's choices come from (NORMKIT_TUNING, docs/tuning.md) */
+    ctx_add("tuning", normkit_tuning_active() ? normkit_tuning_active() : "defaults");
     ctx_add("isa_supported", isas);
     ctx_add("isa_cpu", cpu_isas);
     for (int op = 0; op < NORMKIT_OP_COUNT; op++) {

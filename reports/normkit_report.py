@@ -49,7 +49,7 @@ from nkr_data import LEVELS, ReportError, filtered, isa_view, load_depth, load_r
 # Context fields shown first, in this order; every other key follows in name order, as a plain
 # key/value row, so keys normkit-bench adds later (cache_source, openblas_core, ...) show up
 # without changes here.
-CONTEXT_FIRST = ("cpu_model", "cpu_id", "isa_active", "isa_cpu", "date", "host_name", "num_cpus",
+CONTEXT_FIRST = ("cpu_model", "cpu_id", "isa_active", "tuning", "isa_cpu", "date", "host_name", "num_cpus",
                  "mhz_per_cpu", "normkit_version", "normkit_git", "compiler_c", "compiler_cpp",
                  "profile", "pinning")
 
@@ -596,6 +596,12 @@ def single_report(run, folder, depth=None):
           "Times are CPU time per call (what normkit-bench's rates use; wall time for the cases "
           "it times in wall time, `.../real_time`), the median over the repetitions; bandwidth "
           "counts bytes read + written.")
+    tuning = run.context.get("tuning")
+    doc.p("**Tuning:** " + ("none recorded (a run from before tuning files)" if tuning is None
+                            else "the built-in defaults" if tuning == "defaults"
+                            else f"`{tuning}` (NORMKIT_TUNING): each ISA's default rows ran the "
+                                 "variant and knobs it picks per shape class")
+          + ".")
     has_cv = any(c.cv is not None for c in run.kernels())
     doc.p("**Spread:** " + run.spread_note()
           + (" In the tables, `±x%` after a time is the coefficient of variation (standard "

@@ -793,6 +793,18 @@ md = open(os.path.join(tmp, "context-compare", "report.md")).read() if p.returnc
 check("| cache_source | – | L1d=hwloc L2=hwloc L3=sysconf |" in md,
       "compare mode's machine table shows a key only one run has")
 
+# ---- the tuning a run used: said in the report's opening, whichever it was ----
+for tuning, want in ((None, "**Tuning:** none recorded"), ("defaults", "**Tuning:** the built-in defaults"),
+                     ("/tmp/my-tuning.json", "**Tuning:** `/tmp/my-tuning.json` (NORMKIT_TUNING)")):
+    doc = json.load(open(run_a))
+    doc["context"].pop("tuning", None)
+    if tuning:
+        doc["context"]["tuning"] = tuning
+    path = write_json(doc, "tuning.json")
+    p = generate("-o", os.path.join(tmp, "tuning"), path)
+    md = open(os.path.join(tmp, "tuning", "report.md")).read() if p.returncode == 0 else ""
+    check(want in md, f"the report says which tuning the run used ({tuning})")
+
 # ---- --help documents the gate ----
 p = generate("--help")
 flat = " ".join(p.stdout.split())
