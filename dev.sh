@@ -4,6 +4,7 @@
 #   ./dev.sh test     build and run the test suite (meson test)
 #   ./dev.sh report   build, run the quick benchmark profile, write the report (build/report/)
 #   ./dev.sh bench    build and run the quick benchmark profile (console output only)
+#   ./dev.sh tune     build and run normkit-tune with its default budget (build/normkit-tuning.json)
 #   ./dev.sh gen      regenerate the norm kernels from kernels/templates/ (tools/gen/generate.py)
 #   ./dev.sh deps     only install the Debian packages
 set -euo pipefail
@@ -11,7 +12,7 @@ cd "$(dirname "$0")"
 
 PACKAGES=(meson ninja-build pkgconf gcc g++ python3 python3-matplotlib
           libcmocka-dev libhwloc-dev libsleef-dev libbenchmark-dev libeigen3-dev libdnnl-dev
-          libopenblas-dev libxnnpack-dev libpthreadpool-dev libtorch-dev)
+          libopenblas-dev libxnnpack-dev libpthreadpool-dev libtorch-dev libcjson-dev)
 
 deps() {
     local missing=()
@@ -37,5 +38,6 @@ gen) python3 tools/gen/generate.py ;;
 test) deps; configure; meson test -C build --print-errorlogs ;;
 bench) deps; configure; ./build/bench/normkit-bench --profile=quick ;;
 report) deps; configure; meson compile -C build report ;;
-*) echo "usage: ./dev.sh test|report|bench|gen|deps" >&2; exit 2 ;;
+tune) deps; configure; meson compile -C build tune ;;
+*) echo "usage: ./dev.sh test|report|bench|tune|gen|deps" >&2; exit 2 ;;
 esac
