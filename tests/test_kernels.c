@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "tuning.h"
 #include "reference.h"
 
 #define SEED 0x6e6f726d6b6974ull /* "normkit" */
@@ -527,6 +528,35 @@ static void test_memory_modes_and_null_knobs(void **state)
     }
 }
 
+/* Every pipe_max_dim normkit-tune can pick (NORMKIT_TUNE_PIPE_MAX_DIM), on variants that
+ * pipeline rows: dims on both sides of each limit, several rows, strided and in place. */
+static void test_tuner_pipe_values(void **state)
+{
+    const normkit_kernel *k = nk_kernel_or_skip(state);
+    if (!k->params.pipe_max_dim)
+        skip(); /* the variant does not pipeline rows: the knob is not read */
+    static const size_t pipes[] = NORMKIT_TUNE_PIPE_MAX_DIM;
+    static const size_t dims[] = {1, 17, 1023, 1024, 1025, 2048, 2049, 4096, 4097, 8193, 16384,
+                                  16385};
+    nk_rng rng = {SEED + 13};
+    for (size_t p = 0; p < sizeof pipes / sizeof pipes[0]; p++) {
+        normkit_kparams kp = k->params;
+        kp.pipe_max_dim = pipes[p];
+        char what[96];
+        snprintf(what, sizeof what, "pipe_max_dim %zu", pipes[p]);
+        for (size_t d = 0; d < sizeof dims / sizeof dims[0]; d++) {
+            nk_case c = dense(d % 2 ? 5 : 2, dims[d], 1e-5f, fill_uniform);
+            c.kp = &kp;
+            c.gamma = c.beta = 1;
+            expect_case(k, what, &c, &rng);
+            make_strided(&c, d);
+            expect_case(k, what, &c, &rng);
+            c.inplace = 1;
+            expect_case(k, what, &c, &rng);
+        }
+    }
+}
+
 /* Each SIMD variant agrees with the scalar variant of its operator on random rows of every dim
  * 1..300: both are within the bound of the exact result, so they are within twice the bound of
  * each other, and r (add+norm) must match bit for bit. */
@@ -596,6 +626,7 @@ static const struct {
     {"guard page before", test_guard_start},
     {"agrees with scalar, dims 1..300", test_agrees_with_scalar},
     {"memory modes forced; kp == NULL", test_memory_modes_and_null_knobs},
+    {"every pipe_max_dim the tuner can pick", test_tuner_pipe_values},
 };
 
 /* test_kernels [ISA]: every norm variant, or only ISA's (meson runs one test per ISA, in

@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "tuning.h"
 #include "reference.h"
 
 #define SEED 0x6c696e656172ull /* "linear" */
@@ -152,12 +153,15 @@ static int check_case(normkit_op op, const lin_case *c, const float *y, size_t l
 /* -1, or where call_variant puts packed panels against an unmapped page (nk_guarded's at_start) */
 static int guard_panels_at = -1;
 
+/* Knobs to start from instead of k's registry knobs (test_tuner_values). */
+static const normkit_kparams *kp_override;
+
 /* A direct call of variant k: knobs resolved as the entry points do, with kc/mc overridden
  * when nonzero (to exercise the blocking on small shapes); packed: W as k's panels. */
 static void call_variant(const normkit_kernel *k, const lin_case *c, int packed, size_t kc,
                          size_t mc, float *y, size_t ldy)
 {
-    normkit_kparams kp = k->params;
+    normkit_kparams kp = kp_override ? *kp_override : k->params;
     if (kc)
         kp.lin_kc = kc;
     if (mc)
@@ -238,6 +242,42 @@ static void test_shapes(void **state)
             }
             free_case(&c);
         }
+}
+
+/* Every value normkit-tune can pick for each linear knob (dispatch/tuning.h), one knob at a
+ * time from the registry's knobs, on shapes that cross the values: rows around 16..128 (the
+ * packing threshold), dims past 2048 (k blocks), row-major and packed W. */
+static void test_tuner_values(void **state)
+{
+    const normkit_kernel *k = nk_kernel_or_skip(state);
+    static const size_t kcs[] = NORMKIT_TUNE_LIN_KC, mcs[] = NORMKIT_TUNE_LIN_MC,
+                        pfs[] = NORMKIT_TUNE_LIN_PREFETCH, packs[] = NORMKIT_TUNE_LIN_PACK_ROWS;
+    static const size_t shapes[][3] = {{1, 2100, 20}, {17, 300, 70}, {33, 2049, 13},
+                                       {70, 129, 50}, {130, 520, 9}};
+    nk_rng rng = {SEED + 7};
+    for (int knob = 0; knob < 4; knob++) {
+        const size_t *vals = knob == 0 ? kcs : knob == 1 ? mcs : knob == 2 ? pfs : packs;
+        const size_t nv = knob == 0 ? LEN(kcs) : knob == 1 ? LEN(mcs) : knob == 2 ? LEN(pfs) : LEN(packs);
+        static const char *const names[] = {"lin_kc", "lin_mc", "lin_prefetch", "lin_pack_rows"};
+        for (size_t v = 0; v < nv; v++) {
+            normkit_kparams kp = k->params;
+            size_t *field = knob == 0 ? &kp.lin_kc : knob == 1 ? &kp.lin_mc
+                            : knob == 2 ? &kp.lin_prefetch : &kp.lin_pack_rows;
+            *field = vals[v];
+            kp_override = &kp;
+            char what[64];
+            snprintf(what, sizeof what, "the tuner's %s %zu", names[knob], vals[v]);
+            for (size_t s = 0; s < LEN(shapes); s++) {
+                lin_case c;
+                make_case(&c, shapes[s][0], shapes[s][1], shapes[s][2], s % 3, 1, s % 2, 1, 0,
+                          &rng);
+                expect(k, &c, 0, 0, 0, what);
+                expect(k, &c, 1, 0, 0, what);
+                free_case(&c);
+            }
+            kp_override = NULL;
+        }
+    }
 }
 
 /* LayerNorm rows with mean 1e4 and std 1e-2 (and the same rows for the others). */
@@ -850,6 +890,7 @@ static const struct {
 } cases[] = {
     {"shapes (row-major and packed; default and small blocks)", test_shapes},
     {"large mean, small spread", test_large_mean},
+    {"every knob value the tuner can pick", test_tuner_values},
     {"NaN/Inf rows", test_nonfinite},
     {"large bias", test_large_bias},
     {"guard pages", test_guard_pages},

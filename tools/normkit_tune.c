@@ -27,6 +27,7 @@
 #include "cpu.h"
 #include "normkit_kernels.h"
 #include "topo.h"
+#include "tuning.h"
 
 #define MARGIN 1.02 /* a step's winner must be this much faster (median) to replace the current */
 #define MAX_CANDS 16
@@ -406,7 +407,7 @@ static void tune_unit(tune_state *st, normkit_op op, normkit_isa isa, int cls, c
         step(&u, &cur, alts, n);
         /* pipelining: only where the variant pipelines (its default is not 0) and rows > 1 */
         if (def.kp.pipe_max_dim && shapes[0].rows > 1) {
-            static const size_t pipes[] = {0, 1024, 2048, 4096, 8192, 16384};
+            static const size_t pipes[] = NORMKIT_TUNE_PIPE_MAX_DIM;
             n = 0;
             for (size_t i = 0; i < sizeof pipes / sizeof pipes[0]; i++)
                 if (pipes[i] != cur.kp.pipe_max_dim) {
@@ -438,30 +439,29 @@ static void tune_unit(tune_state *st, normkit_op op, normkit_isa isa, int cls, c
             step(&u, &cur, alts, n);
         }
     } else {
-        static const size_t kcs[] = {0, 256, 512, 1024, 2048};
-        static const size_t mcs[] = {0, 16, 64, 256};
-        static const size_t pfs[] = {0, 8, 16, 32, 64};
-        static const size_t packs[] = {0, 16, 32, 64, 128};
+        static const size_t kcs[] = NORMKIT_TUNE_LIN_KC, mcs[] = NORMKIT_TUNE_LIN_MC,
+                            pfs[] = NORMKIT_TUNE_LIN_PREFETCH, packs[] = NORMKIT_TUNE_LIN_PACK_ROWS;
+#define NK_LEN(a) (sizeof(a) / sizeof((a)[0]))
         n = 0;
-        for (size_t i = 0; i < 5; i++)
+        for (size_t i = 0; i < NK_LEN(kcs); i++)
             if (kcs[i] != cur.kp.lin_kc)
                 alts[n] = cur, alts[n++].kp.lin_kc = kcs[i];
         step(&u, &cur, alts, n);
         n = 0;
-        for (size_t i = 0; i < 4; i++)
+        for (size_t i = 0; i < NK_LEN(mcs); i++)
             if (mcs[i] != cur.kp.lin_mc)
                 alts[n] = cur, alts[n++].kp.lin_mc = mcs[i];
         step(&u, &cur, alts, n);
         if (def.kp.lin_prefetch) { /* variants that prefetch W */
             n = 0;
-            for (size_t i = 0; i < 5; i++)
+            for (size_t i = 0; i < NK_LEN(pfs); i++)
                 if (pfs[i] != cur.kp.lin_prefetch)
                     alts[n] = cur, alts[n++].kp.lin_prefetch = pfs[i];
             step(&u, &cur, alts, n);
         }
         if (def.kp.lin_pack_rows) { /* variants with a packed (panel) form */
             n = 0;
-            for (size_t i = 0; i < 5; i++)
+            for (size_t i = 0; i < NK_LEN(packs); i++)
                 if (packs[i] != cur.kp.lin_pack_rows)
                     alts[n] = cur, alts[n++].kp.lin_pack_rows = packs[i];
             step(&u, &cur, alts, n);
