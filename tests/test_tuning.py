@@ -16,6 +16,18 @@ import subprocess
 import sys
 import tempfile
 
+if sys.argv[1] == "--no-cjson":
+    # a library built without cJSON: NORMKIT_TUNING gives one warning, and the defaults run
+    env = dict(os.environ, NORMKIT_TUNING=os.path.abspath(__file__))
+    r = subprocess.run(sys.argv[3:] + [sys.argv[2], "-", "0", "0"], env=env, capture_output=True,
+                       text=True, timeout=600)
+    lines = r.stderr.splitlines()
+    ok = (r.returncode == 0 and len(lines) == 1 and "built without cJSON" in lines[0]
+          and lines[0].endswith("; using the built-in defaults"))
+    print(("ok   " if ok else "FAIL ") + "without cJSON: one warning, the defaults run")
+    print(r.stdout + r.stderr, end="")
+    sys.exit(0 if ok else 1)
+
 INFO, TUNE, CHECKER = sys.argv[1:4]
 WRAP = sys.argv[4:]
 failures = []

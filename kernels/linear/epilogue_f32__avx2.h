@@ -10,16 +10,24 @@
 #include <immintrin.h>
 #include <string.h>
 
+/* normkit-export defines NORMKIT_EXPORT_NO_ACT: exported kernels never take an
+ * activation, so they need no SLEEF (the exporter removes these blocks) */
+#ifndef NORMKIT_EXPORT_NO_ACT
 #include "../act/act_f32__avx2.h"
+#endif
 #include "normkit_kernel.h"
 
 static inline __m256 nk_epilogue_vec__avx2(const normkit_epilogue *e, __m256 v, const float *m,
                                            const float *a)
 {
+#ifndef NORMKIT_EXPORT_NO_ACT
     if (e->act == NORMKIT_ACT_GELU)
         v = nk_gelu_f32x8(v);
     else if (e->act == NORMKIT_ACT_SILU)
         v = nk_silu_f32x8(v);
+#else
+    (void)e;
+#endif
     if (m)
         v = _mm256_mul_ps(v, _mm256_loadu_ps(m));
     if (a)

@@ -8,7 +8,11 @@
 
 #include <immintrin.h>
 
+/* normkit-export defines NORMKIT_EXPORT_NO_ACT: exported kernels never take an
+ * activation, so they need no SLEEF (the exporter removes these blocks) */
+#ifndef NORMKIT_EXPORT_NO_ACT
 #include "../act/act_f32__avx512.h"
+#endif
 #include "normkit_kernel.h"
 
 static inline void nk_epilogue_f32__avx512(const normkit_epilogue *e, size_t m, size_t n,
@@ -21,10 +25,12 @@ static inline void nk_epilogue_f32__avx512(const normkit_epilogue *e, size_t m, 
         for (size_t j = 0; j < n; j += 16) {
             const __mmask16 k = n - j < 16 ? (__mmask16)((1u << (n - j)) - 1) : (__mmask16)0xffff;
             __m512 v = _mm512_maskz_loadu_ps(k, yr + j);
+#ifndef NORMKIT_EXPORT_NO_ACT
             if (e->act == NORMKIT_ACT_GELU)
                 v = nk_gelu_f32x16(v);
             else if (e->act == NORMKIT_ACT_SILU)
                 v = nk_silu_f32x16(v);
+#endif
             if (mr)
                 v = _mm512_mul_ps(v, _mm512_maskz_loadu_ps(k, mr + j));
             if (ar)

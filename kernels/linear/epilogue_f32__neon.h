@@ -10,16 +10,24 @@
 #include <arm_neon.h>
 #include <string.h>
 
+/* normkit-export defines NORMKIT_EXPORT_NO_ACT: exported kernels never take an
+ * activation, so they need no SLEEF (the exporter removes these blocks) */
+#ifndef NORMKIT_EXPORT_NO_ACT
 #include "../act/act_f32__neon.h"
+#endif
 #include "normkit_kernel.h"
 
 static inline float32x4_t nk_epilogue_vec__neon(const normkit_epilogue *e, float32x4_t v,
                                                 const float *m, const float *a)
 {
+#ifndef NORMKIT_EXPORT_NO_ACT
     if (e->act == NORMKIT_ACT_GELU)
         v = nk_gelu_f32x4(v);
     else if (e->act == NORMKIT_ACT_SILU)
         v = nk_silu_f32x4(v);
+#else
+    (void)e;
+#endif
     if (m)
         v = vmulq_f32(v, vld1q_f32(m));
     if (a)

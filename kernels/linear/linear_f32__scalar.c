@@ -8,7 +8,9 @@
  */
 #include <stddef.h>
 
+#ifndef NORMKIT_EXPORT_NO_ACT /* normkit-export: no activation, no libm erfcf/expf */
 #include "../act/act_f32__scalar.h"
+#endif
 #include "normkit_kernel.h"
 
 normkit_linear_f32_ukernel normkit_linear_f32__scalar;
@@ -30,10 +32,12 @@ void normkit_linear_f32__scalar(size_t rows, size_t dim, size_t n, const float *
                 s += xr[k] * wr[k];
             s = bias ? s + bias[j] : s;
             if (epi) { /* y = act(s) * mul + add, each its own rounding */
+#ifndef NORMKIT_EXPORT_NO_ACT
                 if (epi->act == NORMKIT_ACT_GELU)
                     s = nk_gelu_f32(s);
                 else if (epi->act == NORMKIT_ACT_SILU)
                     s = nk_silu_f32(s);
+#endif
                 if (epi->mul)
                     s *= epi->mul[i * epi->ldmul + j];
                 if (epi->add)

@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import textwrap
 
 PROG = "normkit-export"
 
@@ -663,13 +664,21 @@ def command_line(args):
     return " ".join(cmd + ["--prefix", args.prefix, "-o", "DIR"])
 
 
+def provenance(args):
+    """The command and the tuning, as comment lines."""
+    out = []
+    for l in ("command: " + command_line(args), "tuning: " + tuning_line(args)):
+        out += textwrap.wrap(l, 91, initial_indent="   ", subsequent_indent="     ",
+                             break_on_hyphens=False, break_long_words=False)
+    return "\n".join(" *" + l for l in out)
+
+
 def c_file(args, pfx, PFXN, isa, parts, wrappers, supported):
     intrin = "#include <%s>\n" % INTRIN[isa] if isa in INTRIN else ""
     head = """/*
  * %snormkit_%s.c: normkit kernels exported for %s by normkit-export; declarations and
  * documentation in %snormkit.h. Generated: edit normkit and export again rather than this file.
- *   %s
- *   tuning: %s
+%s
  * Builds with any C11 compiler and no flags (`cc -c`; add your usual -O2): the kernels carry
  * their ISA as target attributes, the rest is plain C. Names from normkit are renamed into
  * this export's namespace (normkit_X -> %snk_X, NORMKIT_X -> %sNK_X; each kernel file's
@@ -677,7 +686,7 @@ def c_file(args, pfx, PFXN, isa, parts, wrappers, supported):
  *
  * %s
  */
-""" % (pfx, isa, isa, pfx, command_line(args), tuning_line(args), pfx, pfx.upper(), pfx,
+""" % (pfx, isa, isa, pfx, provenance(args), pfx, pfx.upper(), pfx,
        pfx, LICENSE.replace("\n", "\n * "))
     pre = """#include <float.h>
 #include <math.h>
@@ -757,13 +766,17 @@ def h_file(args, pfx, PFXN, isa, ops, calls, variants):
                 else:
                     groups.append(([CLASSES[c]], desc))
             for cls, desc in groups:
-                lines.append("  %s: %s" % (",".join(cls), desc))
-        docs.append("\n".join(" * " + l for l in lines))
+                lines.append("  %s: %s" % ("every shape class" if len(cls) == len(CLASSES)
+                                           else ",".join(cls), desc))
+        wrapped = []
+        for l in lines:  # at 96 columns, continuation lines indented under their item
+            indent = " " * (len(l) - len(l.lstrip()) + 2)
+            wrapped += textwrap.wrap(l, 93, subsequent_indent=indent, break_on_hyphens=False)
+        docs.append("\n".join(" * " + l for l in wrapped))
     decls = "\n".join("int %s%s_f32(%s);" % (pfx, op, ops[op]["params"]) for op in args.ops)
     return """/*
  * %snormkit.h: normkit kernels for %s, exported by normkit-export (%snormkit_%s.c).
- *   %s
- *   tuning: %s
+%s
  *
  * Each %sOP_f32 takes exactly the parameters of normkit's public normkit_OP_f32 and applies
  * its argument rules: 0 on success; otherwise, writing nothing, 1 (a NULL x, y, r or w),
@@ -812,7 +825,7 @@ int %snormkit_%s_supported(void);
 #endif
 
 #endif /* %s */
-""" % (pfx, isa, pfx, isa, command_line(args), tuning_line(args), pfx, isa,
+""" % (pfx, isa, pfx, isa, provenance(args), pfx, isa,
        "\n *\n".join(docs), isa, pfx, isa, LICENSE.replace("\n", "\n * "), guard, guard,
        PFXN, args.l1d_bytes, PFXN, args.l2_bytes, isa, pfx, isa, decls, guard)
 
