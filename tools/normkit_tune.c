@@ -14,6 +14,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -262,6 +263,26 @@ static int step(unit *u, cand *cur, const cand *alts, int nalts)
     return 0;
 }
 
+#define NK_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* A step over one size_t knob of normkit_kparams (at byte offset `off`): every value in vals
+ * other than the current one. */
+static void step_knob(unit *u, cand *cur, size_t off, const size_t *vals, size_t nvals)
+{
+    cand alts[MAX_CANDS];
+    int n = 0;
+    for (size_t i = 0; i < nvals && n < MAX_CANDS; i++) {
+        size_t v;
+        memcpy(&v, (const char *)&cur->kp + off, sizeof v);
+        if (vals[i] == v)
+            continue;
+        alts[n] = *cur;
+        memcpy((char *)&alts[n].kp + off, &vals[i], sizeof vals[i]);
+        n++;
+    }
+    step(u, cur, alts, n);
+}
+
 /* The A/B re-check: ABBA rounds of default d and winner w; per round the ratio of the
  * default's time to the winner's (> 1: the winner is faster), over all shapes. */
 static void ab(unit *u, const cand *d, const cand *w, double *gain, double *spread, double *q25)
@@ -406,66 +427,24 @@ static void tune_unit(tune_state *st, normkit_op op, normkit_isa isa, int cls, c
                 alts[n++] = (cand){&ks[i], cur.kp};
         step(&u, &cur, alts, n);
         /* pipelining: only where the variant pipelines (its default is not 0) and rows > 1 */
-        if (def.kp.pipe_max_dim && shapes[0].rows > 1) {
-            static const size_t pipes[] = NORMKIT_TUNE_PIPE_MAX_DIM;
-            n = 0;
-            for (size_t i = 0; i < sizeof pipes / sizeof pipes[0]; i++)
-                if (pipes[i] != cur.kp.pipe_max_dim) {
-                    alts[n] = cur;
-                    alts[n++].kp.pipe_max_dim = pipes[i];
-                }
-            step(&u, &cur, alts, n);
-        }
+        static const size_t pipes[] = NORMKIT_TUNE_PIPE_MAX_DIM, on_off[] = {0, SIZE_MAX};
+        if (def.kp.pipe_max_dim && shapes[0].rows > 1)
+            step_knob(&u, &cur, offsetof(normkit_kparams, pipe_max_dim), pipes, NK_LEN(pipes));
         /* memory mode and streaming stores: on or off for the whole class, where the variant
          * has them (a default of "never" means it has not) and past L1 */
-        if (cls >= 2 && def.kp.dram_min_bytes != SIZE_MAX) {
-            n = 0;
-            const size_t opts[] = {0, SIZE_MAX};
-            for (int i = 0; i < 2; i++)
-                if (opts[i] != cur.kp.dram_min_bytes) {
-                    alts[n] = cur;
-                    alts[n++].kp.dram_min_bytes = opts[i];
-                }
-            step(&u, &cur, alts, n);
-        }
-        if (cls >= 4 && def.kp.nt_min_bytes != SIZE_MAX) {
-            n = 0;
-            const size_t opts[] = {0, SIZE_MAX};
-            for (int i = 0; i < 2; i++)
-                if (opts[i] != cur.kp.nt_min_bytes) {
-                    alts[n] = cur;
-                    alts[n++].kp.nt_min_bytes = opts[i];
-                }
-            step(&u, &cur, alts, n);
-        }
+        if (cls >= 2 && def.kp.dram_min_bytes != SIZE_MAX)
+            step_knob(&u, &cur, offsetof(normkit_kparams, dram_min_bytes), on_off, 2);
+        if (cls >= 4 && def.kp.nt_min_bytes != SIZE_MAX)
+            step_knob(&u, &cur, offsetof(normkit_kparams, nt_min_bytes), on_off, 2);
     } else {
         static const size_t kcs[] = NORMKIT_TUNE_LIN_KC, mcs[] = NORMKIT_TUNE_LIN_MC,
                             pfs[] = NORMKIT_TUNE_LIN_PREFETCH, packs[] = NORMKIT_TUNE_LIN_PACK_ROWS;
-#define NK_LEN(a) (sizeof(a) / sizeof((a)[0]))
-        n = 0;
-        for (size_t i = 0; i < NK_LEN(kcs); i++)
-            if (kcs[i] != cur.kp.lin_kc)
-                alts[n] = cur, alts[n++].kp.lin_kc = kcs[i];
-        step(&u, &cur, alts, n);
-        n = 0;
-        for (size_t i = 0; i < NK_LEN(mcs); i++)
-            if (mcs[i] != cur.kp.lin_mc)
-                alts[n] = cur, alts[n++].kp.lin_mc = mcs[i];
-        step(&u, &cur, alts, n);
-        if (def.kp.lin_prefetch) { /* variants that prefetch W */
-            n = 0;
-            for (size_t i = 0; i < NK_LEN(pfs); i++)
-                if (pfs[i] != cur.kp.lin_prefetch)
-                    alts[n] = cur, alts[n++].kp.lin_prefetch = pfs[i];
-            step(&u, &cur, alts, n);
-        }
-        if (def.kp.lin_pack_rows) { /* variants with a packed (panel) form */
-            n = 0;
-            for (size_t i = 0; i < NK_LEN(packs); i++)
-                if (packs[i] != cur.kp.lin_pack_rows)
-                    alts[n] = cur, alts[n++].kp.lin_pack_rows = packs[i];
-            step(&u, &cur, alts, n);
-        }
+        step_knob(&u, &cur, offsetof(normkit_kparams, lin_kc), kcs, NK_LEN(kcs));
+        step_knob(&u, &cur, offsetof(normkit_kparams, lin_mc), mcs, NK_LEN(mcs));
+        if (def.kp.lin_prefetch) /* variants that prefetch W */
+            step_knob(&u, &cur, offsetof(normkit_kparams, lin_prefetch), pfs, NK_LEN(pfs));
+        if (def.kp.lin_pack_rows) /* variants with a packed (panel) form */
+            step_knob(&u, &cur, offsetof(normkit_kparams, lin_pack_rows), packs, NK_LEN(packs));
     }
 
     double gain = 1.0, spread = 0.0, q25 = 1.0;
