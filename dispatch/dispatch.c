@@ -131,6 +131,9 @@ static size_t class_l1_bytes, class_l2_bytes; /* the cache sizes the classes are
 static const normkit_kparams *kp_by_class[NORMKIT_OP_COUNT][NORMKIT_ISA_COUNT]
                                          [NORMKIT_CLASS_COUNT + 1];
 static const char *tuning_path; /* NULL: the built-in defaults */
+/* the loaded entries, kept reachable for the life of the process (kp_by_class points into them;
+ * a file with no entries still counts as loaded) */
+static normkit_tuning_entry *tuning_entries;
 
 typedef struct {
     const char *op, *isa, *cls, *kernel;
@@ -215,6 +218,7 @@ static void init_tuning(void)
             by_class[k->op][k->isa][e[i].cls] = k;
         kp_by_class[k->op][k->isa][e[i].cls] = &e[i].kp;
     }
+    tuning_entries = e;
     tuning_path = saved;
 }
 

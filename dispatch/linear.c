@@ -199,7 +199,9 @@ static normkit_status run_packed(normkit_op op, size_t rows, const float *x, siz
     a.ldw = 0;
     const normkit_kernel *k = normkit_kernel_active(op);
     if (k->isa != p->isa || k->params.pack_nr != p->nr || k->params.pack_vl != p->vl ||
-        (gamma && p->gamma_folded) || (beta && p->beta_folded))
+        (gamma && p->gamma_folded) || (beta && p->beta_folded) ||
+        /* gamma folded into W would scale a beta added before W too: beta must be folded */
+        (beta && p->gamma_folded))
         return NORMKIT_ERR_PACKED;
     return normkit_linear_run(k, &a);
 }

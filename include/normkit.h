@@ -37,7 +37,9 @@
  *    reference (u = 2^-24, n = dim, first order in u; plus 2^-149 terms for results in the
  *    subnormal range): RMSNorm |y - y_exact| <= (n/2 + 6) u |y_exact|; LayerNorm
  *    |y - y_exact| <= (1.5n + 12) u |gamma| zmax + 2u |y_exact|, where
- *    zmax = max |x - mean| / sqrt(var + eps) over the row. For add+norm, against the norm of h.
+ *    zmax = max |x - mean| / sqrt(var + eps) over the row, plus 2^-148 |gamma| / sqrt(var + eps)
+ *    (a mean in the subnormal range is rounded to 2^-150 absolute, and the scale multiplies
+ *    that). For add+norm, against the norm of h.
  *  - Rows whose float statistics may be inaccurate are recomputed in double, where squares of
  *    any float neither overflow nor underflow: a sum of squares (of x, or of its deviations
  *    for LayerNorm) above 2^126 (|x| up to FLT_MAX), a sum of squares (RMSNorm) or variance
@@ -179,7 +181,9 @@ NORMKIT_API normkit_status normkit_layernorm_linear_f32(size_t rows, size_t dim,
  *    packed for: after normkit_isa_force switches to another, the packed calls return
  *    NORMKIT_ERR_PACKED (pack again) — never a wrong result.
  *  - A handle with gamma (beta) folded in must be called with gamma (beta) NULL; passing one
- *    again is NORMKIT_ERR_PACKED. An unfolded handle takes gamma/beta as usual.
+ *    again is NORMKIT_ERR_PACKED. A handle with gamma folded in takes no beta either (fold beta
+ *    too when packing: a beta passed at call time is NORMKIT_ERR_PACKED, as W already carries
+ *    gamma). An unfolded handle takes gamma/beta as usual.
  *  - normkit_linear_pack: NORMKIT_ERR_NULL for w or out NULL; NORMKIT_ERR_SHAPE for n or dim
  *    0, ldw < dim or sizes that overflow; NORMKIT_ERR_NOMEM (nothing leaks; *out is NULL).
  *  - The packed calls take the shape from the handle and follow the rules above otherwise.

@@ -18,11 +18,13 @@
 /* max |act'(s)|: GELU's derivative peaks at 1.129 (s ~ 1.5), SiLU's at 1.0998 (s ~ 2.4) */
 #define ACT_SLOPE 1.13
 
-double nk_norm_bound(normkit_norm norm, size_t n, double ref, double g, double zmax)
+double nk_norm_bound(normkit_norm norm, size_t n, double ref, double g, double zmax, double inv_s)
 {
+    /* LayerNorm: a mean in the subnormal range is known to 2^-150 absolute at best (its last
+     * division by n rounds there), which the scale 1/S multiplies: 2^-149 |g| / S, twice */
     if (norm == NORMKIT_NORM_LN)
         return (1.5 * (double)n + 12.0) * U * fabs(g) * zmax + 2.0 * U * fabs(ref) +
-               SUBNORMAL_ULP * (2.0 + fabs(g));
+               SUBNORMAL_ULP * (2.0 + fabs(g) + 2.0 * fabs(g) * inv_s);
     return ((double)n / 2.0 + 6.0) * U * fabs(ref) + SUBNORMAL_ULP * (1.0 + fabs(g));
 }
 
@@ -52,7 +54,7 @@ static void norm64(const normkit_block_desc *d, const double *v, const double *e
             const double g = d->gamma ? d->gamma[i] : 1.0;
             y[i] = v[i] / r * g;
             ey[i] = fabs(g) / r * (ev[i] + fabs(v[i]) * sv / ((double)n * r * r)) +
-                    nk_norm_bound(NORMKIT_NORM_RMS, n, y[i], g, 0);
+                    nk_norm_bound(NORMKIT_NORM_RMS, n, y[i], g, 0, 0);
         }
         return;
     }
@@ -74,7 +76,7 @@ static void norm64(const normkit_block_desc *d, const double *v, const double *e
         const double z = (v[i] - mean) / s;
         y[i] = z * g + bt;
         ey[i] = fabs(g) / s * (ev[i] + m + fabs(z) * sz / (double)n) +
-                nk_norm_bound(NORMKIT_NORM_LN, n, y[i], g, zmax);
+                nk_norm_bound(NORMKIT_NORM_LN, n, y[i], g, zmax, s > 0 ? 1.0 / s : 0.0);
     }
 }
 

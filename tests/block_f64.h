@@ -17,7 +17,7 @@
  * (g = gamma[i] or 1; zmax = max |z| over the row, LayerNorm only): the formulas of
  * docs/numerics.md, "Test bounds" (stated in tests/harness.h, nk_bound, which calls this).
  */
-double nk_norm_bound(normkit_norm norm, size_t n, double ref, double g, double zmax);
+double nk_norm_bound(normkit_norm norm, size_t n, double ref, double g, double zmax, double inv_s);
 
 /*
  * h = Block(x) for `rows` rows in double (x, h: rows x dim, contiguous; the weights of d are

@@ -260,10 +260,11 @@ static void check_result(const call_case *c, const snapshot *s, const char *what
                 }
         double zmax = 0.0;
         nk_ref_row((int)c->op, dim, h, a->gamma, a->beta, a->eps, ref, &zmax);
+        const double inv_s = norm == NORMKIT_NORM_LN ? ref_ln_inv_s(dim, h, a->eps) : 0.0;
         for (size_t k = 0; k < dim; k++)
             e[k] = norm == NORMKIT_NORM_NONE
                        ? 0.0
-                       : nk_norm_bound(norm, dim, ref[k], a->gamma ? a->gamma[k] : 1.0, zmax);
+                       : nk_norm_bound(norm, dim, ref[k], a->gamma ? a->gamma[k] : 1.0, zmax, inv_s);
         const float *yr = a->y + i * a->ldy;
         for (size_t j = 0; j < ycols && !bad; j++) {
             double want = ref[j], bound = e[j];

@@ -104,10 +104,10 @@ normkit_status nk_call_api(normkit_op op, const nk_args *a)
 #define U 0x1p-24
 
 /* The formulas live in block_f64.c (shared with normkit-depth's float64 blocks). */
-double nk_bound(normkit_op op, size_t n, double ref, double g, double zmax)
+double nk_bound(normkit_op op, size_t n, double ref, double g, double zmax, double inv_s)
 {
     return nk_norm_bound(nk_op_is_layernorm(op) ? NORMKIT_NORM_LN : NORMKIT_NORM_RMS, n, ref, g,
-                         zmax);
+                         zmax, inv_s);
 }
 
 static int same_float(float a, float b)
@@ -229,6 +229,7 @@ int nk_check(normkit_op op, const nk_args *a, const float *x_in, size_t ldx_in,
             break;
         double zmax = 0.0;
         nk_ref_row(op, n, in, a->gamma, a->beta, a->eps, ref, &zmax);
+        const double inv_s = nk_op_is_layernorm(op) ? ref_ln_inv_s(n, in, a->eps) : 0.0;
         const float *yr = a->y + row * a->ldy;
         for (size_t i = 0; i < n; i++) {
             double g = a->gamma ? a->gamma[i] : 1.0;
@@ -243,7 +244,7 @@ int nk_check(normkit_op op, const nk_args *a, const float *x_in, size_t ldx_in,
                 continue;
             }
             double err = fabs((double)yr[i] - ref[i]);
-            double bound = nk_bound(op, n, ref[i], g, zmax);
+            double bound = nk_bound(op, n, ref[i], g, zmax, inv_s);
             if (!(err <= bound)) {
                 snprintf(msg, msglen,
                          "y[%zu][%zu] = %.9g, reference %.17g: error %.3g exceeds the bound %.3g "

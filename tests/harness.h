@@ -50,18 +50,20 @@ normkit_status nk_call_api(normkit_op op, const nk_args *a);
  *     n*u from the sum of squares, halved by sqrt; 6u for the divide by n, + eps, sqrt,
  *     reciprocal and two multiplies. The 2^-149 term is the absolute rounding of results
  *     that land in the subnormal range (relative error means nothing there).
- *  LayerNorm: |y - ref| <= (1.5n + 12) u |g| zmax + 2u |ref| + 2^-149 (2 + |g|)
+ *  LayerNorm: |y - ref| <= (1.5n + 12) u |g| zmax + 2u |ref| + 2^-149 (2 + |g| + 2 |g| / S)
  *     with zmax = max |x - mean| / sqrt(var + eps) over the row. The mean's error is an
  *     absolute error, the same for every element, of at most n*u times the mean absolute
  *     deviation (which is <= zmax in normalized units); the variance adds (n/2)u of
  *     relative error as for RMSNorm; 12u covers the per-element subtractions, multiplies,
- *     the per-row divisions and sqrt; 2u|ref| the final rounding with beta.
+ *     the per-row divisions and sqrt; 2u|ref| the final rounding with beta; 2^-148 |g| / S
+ *     (inv_s = 1/S, S = sqrt(var + eps), from ref_ln_inv_s; 0 for RMSNorm) the mean's own
+ *     rounding when it lands in the subnormal range, where it is absolute, not relative.
  *  add+norm:  r must hold fl(x + r) exactly (one IEEE addition), and y meets the bound above
  *     against the reference of that h.
  *  A NaN reference (the row held NaN/Inf) requires NaN in every y of the row.
  * (Computed by nk_norm_bound, block_f64.h, which the float64 blocks use too.)
  */
-double nk_bound(normkit_op op, size_t n, double ref, double g, double zmax);
+double nk_bound(normkit_op op, size_t n, double ref, double g, double zmax, double inv_s);
 
 /*
  * The elementwise operators' bounds (docs/numerics.md, "Activations"), for input x and the

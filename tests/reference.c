@@ -174,6 +174,18 @@ void nk_ref_mul(size_t n, const float *h, const float *gamma, const float *beta,
     *zmax = 0.0;
 }
 
+double ref_ln_inv_s(size_t n, const float *x, float eps)
+{
+    double mean = 0.0, var = 0.0;
+    for (size_t i = 0; i < n; i++)
+        mean += x[i];
+    mean /= (double)n;
+    for (size_t i = 0; i < n; i++)
+        var += ((double)x[i] - mean) * ((double)x[i] - mean);
+    const double s2 = var / (double)n + (double)eps;
+    return s2 > 0.0 ? 1.0 / sqrt(s2) : 0.0;
+}
+
 void nk_ref_row(int op, size_t n, const float *h, const float *gamma, const float *beta,
                 float eps, double *y, double *zmax)
 {

@@ -18,6 +18,10 @@ void ref_rmsnorm_row(size_t n, const float *x, const float *gamma, float eps, do
 void ref_layernorm_row(size_t n, const float *x, const float *gamma, const float *beta, float eps,
                        double *y, double *zmax);
 
+/* 1 / sqrt(var + eps) of the row, in double (0 when var + eps is 0: the zero-spread rule). The
+ * LayerNorm bound scales the mean's absolute subnormal rounding by it (nk_norm_bound). */
+double ref_ln_inv_s(size_t n, const float *x, float eps);
+
 /* The activations in double, with normkit's limits (NaN -> NaN, +Inf -> +Inf, -Inf -> -0). */
 double ref_gelu(float x);
 double ref_silu(float x);

@@ -107,12 +107,14 @@ static int check_case(normkit_op op, const lin_case *c, const float *y, size_t l
     for (size_t r = 0; r < c->rows && ok; r++) {
         double zmax = 0.0;
         nk_ref_row(op, dim, c->x + r * c->ldx, c->gamma, c->beta, 1e-5f, a, &zmax);
+        const double inv_s =
+            info->norm == NORMKIT_NORM_LN ? ref_ln_inv_s(dim, c->x + r * c->ldx, 1e-5f) : 0.0;
         int nan_row = 0;
         for (size_t k = 0; k < dim; k++) {
             nan_row |= isnan(a[k]);
             e[k] = info->norm == NORMKIT_NORM_NONE
                        ? 0.0
-                       : nk_bound(op, dim, a[k], c->gamma ? c->gamma[k] : 1.0, zmax);
+                       : nk_bound(op, dim, a[k], c->gamma ? c->gamma[k] : 1.0, zmax, inv_s);
         }
         for (size_t j = 0; j < c->n && ok; j++) {
             const float *wr = c->w + j * c->ldw;
@@ -801,6 +803,14 @@ static void test_api_packed(void **state)
         assert_int_equal(normkit_layernorm_linear_packed_f32(c.rows, c.x, c.ldx, NULL, c.beta,
                                                              1e-5f, folded, c.y, c.ldy),
                          NORMKIT_ERR_PACKED);
+        /* gamma folded, beta not, beta passed: W already carries gamma, so a beta added before
+         * W would be scaled by it; refused, y untouched (found by tests/fuzz/fuzz_linear, which
+         * returned NORMKIT_OK with (z + beta)(W gamma)) */
+        c.y[0] = -7.0f;
+        assert_int_equal(normkit_layernorm_linear_packed_f32(c.rows, c.x, c.ldx, NULL, c.beta,
+                                                             1e-5f, rms_folded, c.y, c.ldy),
+                         NORMKIT_ERR_PACKED);
+        assert_true(c.y[0] == -7.0f);
         /* another ISA forced: refused, y untouched; back: accepted */
         const normkit_isa was = normkit_isa_active();
         if (was != NORMKIT_ISA_SCALAR) {

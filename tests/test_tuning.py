@@ -209,6 +209,15 @@ for name, (text, reason) in bad.items():
     if not ok:
         print("   stderr: " + r.stderr.strip())
 
+# ---- a valid file with no entries: loaded (named by normkit-info), nothing changed; under the
+# sanitizers this also checks that loading it leaks nothing (it did: found by tests/fuzz) ----
+empty = dict(good, kernels=[])
+empty_path = write("empty.json", json.dumps(empty))
+r = run(INFO, ["--json"], tuning=empty_path)
+d = json.loads(r.stdout) if r.returncode == 0 else {}
+check(r.returncode == 0 and r.stderr == "" and d["tuning"]["path"] == empty_path
+      and d["dispatch"] == base_dispatch, "a file with no entries: loaded, defaults unchanged")
+
 # ---- normkit-tune ----
 out = os.path.join(tmp, "tuned.json")
 isa = isas[0] if isas else "scalar"

@@ -435,7 +435,8 @@ FORMULA = {
 BOUND = {
     "RMS": "|y - y_exact| <= (dim/2 + 6) u |y_exact|",
     "LN": "|y - y_exact| <= (1.5 dim + 12) u |gamma| zmax + 2u |y_exact|, "
-          "zmax = max |x - mean| / sqrt(var + eps) over the row",
+          "zmax = max |x - mean| / sqrt(var + eps) over the row "
+          "(plus 2^-148 |gamma| / sqrt(var + eps) for a mean in the subnormal range)",
 }
 
 
