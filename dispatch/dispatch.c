@@ -119,21 +119,34 @@ const char *normkit_shape_class_name(normkit_shape_class c)
     return (unsigned)c < NORMKIT_CLASS_COUNT ? class_names[c] : NULL;
 }
 
-/* The default variant per operator, ISA and class (kernels/normkit_defaults.inc), resolved
- * once in init() from names to registry entries and immutable afterwards; NULL: the ISA's
- * default variant. Readers see it complete: either through an active[] entry published
- * (release) after init() ran, or after their own pthread_once(init). */
-static const normkit_kernel *by_class[NORMKIT_OP_COUNT][NORMKIT_ISA_COUNT][NORMKIT_CLASS_COUNT];
+/*
+ * What runs each class: one immutable table per tuning, published whole with one atomic
+ * pointer, so that a call reads its variant and knobs from the same tuning even while
+ * normkit_tuning_load swaps in another (never a mix of two files).
+ *  - by_class: the variant per operator, ISA and class; NULL: the ISA's default variant.
+ *  - kp: a tuning file's knobs (docs/tuning.md); index NORMKIT_CLASS_COUNT: the linear
+ *    operators' (class "all"); NULL: the variant's registry knobs.
+ * The built-in table (kernels/normkit_defaults.inc, resolved from names to registry entries in
+ * init()) is static; loaded ones are never freed, since a call may still be reading the one a
+ * load replaced: each stays on the `loaded` list (a few KiB per load) until the process exits.
+ */
+typedef struct tuning_table {
+    const normkit_kernel *by_class[NORMKIT_OP_COUNT][NORMKIT_ISA_COUNT][NORMKIT_CLASS_COUNT];
+    const normkit_kparams *kp[NORMKIT_OP_COUNT][NORMKIT_ISA_COUNT][NORMKIT_CLASS_COUNT + 1];
+    char *path; /* NULL: the built-in defaults */
+    normkit_tuning_entry *entries; /* kp points into them */
+    struct tuning_table *next;     /* the `loaded` list */
+} tuning_table;
+static tuning_table builtin;
+static _Atomic(const tuning_table *) current; /* set in init() before any call can run */
+static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER; /* guards `loaded` */
+static tuning_table *loaded;
 static size_t class_l1_bytes, class_l2_bytes; /* the cache sizes the classes are cut at */
-/* The knobs of a tuning file (docs/tuning.md), set with by_class in init() and immutable
- * afterwards; index NORMKIT_CLASS_COUNT: the linear operators' (class "all"). NULL: the
- * variant's registry knobs. */
-static const normkit_kparams *kp_by_class[NORMKIT_OP_COUNT][NORMKIT_ISA_COUNT]
-                                         [NORMKIT_CLASS_COUNT + 1];
-static const char *tuning_path; /* NULL: the built-in defaults */
-/* the loaded entries, kept reachable for the life of the process (kp_by_class points into them;
- * a file with no entries still counts as loaded) */
-static normkit_tuning_entry *tuning_entries;
+
+static inline const tuning_table *tuning_now(void)
+{
+    return atomic_load_explicit(&current, memory_order_acquire);
+}
 
 typedef struct {
     const char *op, *isa, *cls, *kernel;
@@ -170,8 +183,9 @@ static void init_classes(void)
                 cls = j;
         const normkit_kernel *k = kernel_named(d->kernel); /* NULL when not in this build */
         if (op >= 0 && isa >= 0 && cls >= 0 && k && (int)k->op == op && (int)k->isa == isa)
-            by_class[op][isa][cls] = k;
+            builtin.by_class[op][isa][cls] = k;
     }
+    atomic_store_explicit(&current, &builtin, memory_order_release);
 }
 
 /* A working set beyond SIZE_MAX bytes is simply "mem" (normkit_kernel.h). */
@@ -184,42 +198,69 @@ static normkit_shape_class class_of(const normkit_op_info *info, size_t rows, si
 }
 
 /* NORMKIT_TUNING: a tuning file applies entirely or not at all; any problem is one warning. */
-static void init_tuning(void)
+/* Reads, checks and publishes a tuning file; path NULL or "": the built-in table. 0, or -1 with
+ * the reason in err and nothing changed. */
+static int load_tuning(const char *path, char *err, size_t errlen)
 {
-    const char *path = getenv("NORMKIT_TUNING");
-    if (!path || !*path)
-        return;
-    char err[512];
+    if (!path || !*path) {
+        atomic_store_explicit(&current, &builtin, memory_order_release);
+        return 0;
+    }
     size_t len = 0, n = 0;
     normkit_tuning_entry *e = NULL;
-    char *text = normkit_tuning_read_file(path, &len, err, sizeof err);
-    char *saved = text ? malloc(strlen(path) + 1) : NULL;
-    if (saved)
-        memcpy(saved, path, strlen(path) + 1);
-    if (text) {
-        const normkit_tuning_machine m = {normkit_cpu_get()->model, class_l1_bytes,
-                                          class_l2_bytes};
-        if (!saved)
-            snprintf(err, sizeof err, "out of memory");
-        else if (normkit_tuning_parse(text, len, &m, &e, &n, err, sizeof err) != 0)
-            e = NULL;
-        free(text);
+    char *text = normkit_tuning_read_file(path, &len, err, errlen);
+    if (!text)
+        return -1;
+    const normkit_tuning_machine m = {normkit_cpu_get()->model, class_l1_bytes, class_l2_bytes};
+    const int rc = normkit_tuning_parse(text, len, &m, &e, &n, err, errlen);
+    free(text);
+    if (rc != 0)
+        return -1;
+    tuning_table *t = malloc(sizeof *t);
+    char *saved = malloc(strlen(path) + 1);
+    if (!t || !saved) {
+        free(t), free(saved), free(e);
+        snprintf(err, errlen, "out of memory");
+        return -1;
     }
-    if (!e) {
-        free(saved);
-        fprintf(stderr, "normkit: warning: NORMKIT_TUNING=%s: %s; using the built-in defaults\n",
-                path, err);
-        return;
-    }
-    /* e lives as long as the process: kp_by_class points into it */
+    memcpy(t->by_class, builtin.by_class, sizeof t->by_class);
+    memset(t->kp, 0, sizeof t->kp);
     for (size_t i = 0; i < n; i++) {
         const normkit_kernel *k = e[i].k;
         if (e[i].cls < NORMKIT_CLASS_COUNT)
-            by_class[k->op][k->isa][e[i].cls] = k;
-        kp_by_class[k->op][k->isa][e[i].cls] = &e[i].kp;
+            t->by_class[k->op][k->isa][e[i].cls] = k;
+        t->kp[k->op][k->isa][e[i].cls] = &e[i].kp;
     }
-    tuning_entries = e;
-    tuning_path = saved;
+    memcpy(saved, path, strlen(path) + 1);
+    t->path = saved;
+    t->entries = e;
+    pthread_mutex_lock(&load_lock);
+    t->next = loaded;
+    loaded = t;
+    pthread_mutex_unlock(&load_lock);
+    atomic_store_explicit(&current, t, memory_order_release);
+    return 0;
+}
+
+static void init_tuning(void)
+{
+    const char *path = getenv("NORMKIT_TUNING");
+    char err[512];
+    if (path && *path && load_tuning(path, err, sizeof err) != 0)
+        fprintf(stderr, "normkit: warning: NORMKIT_TUNING=%s: %s; using the built-in defaults\n",
+                path, err);
+}
+
+static void init(void);
+
+int normkit_tuning_load(const char *path, char *err, size_t errlen)
+{
+    char buf[512];
+    pthread_once(&init_once, init);
+    const int rc = load_tuning(path, buf, sizeof buf);
+    if (err && errlen)
+        snprintf(err, errlen, "%s", rc == 0 ? "" : buf);
+    return rc;
 }
 
 /* NORMKIT_ISA sets the initial cap; a bad value warns once (this runs once) and falls back. */
@@ -300,8 +341,9 @@ static inline const normkit_kernel *select_for(normkit_op op, const normkit_kern
                                                size_t rows, size_t dim, const normkit_kparams **kp)
 {
     const normkit_shape_class cls = class_of(normkit_op_get(op), rows, dim);
-    const normkit_kernel *c = by_class[op][k->isa][cls];
-    const normkit_kparams *t = kp_by_class[op][k->isa][cls];
+    const tuning_table *tt = tuning_now();
+    const normkit_kernel *c = tt->by_class[op][k->isa][cls];
+    const normkit_kparams *t = tt->kp[op][k->isa][cls];
     k = c ? c : k;
     *kp = t ? t : &k->params;
     return k;
@@ -310,7 +352,7 @@ static inline const normkit_kernel *select_for(normkit_op op, const normkit_kern
 const char *normkit_tuning_active(void)
 {
     pthread_once(&init_once, init);
-    return tuning_path;
+    return tuning_now()->path;
 }
 
 const normkit_kparams *normkit_class_params(normkit_op op, normkit_isa isa, normkit_shape_class c)
@@ -321,9 +363,10 @@ const normkit_kparams *normkit_class_params(normkit_op op, normkit_isa isa, norm
         return NULL;
     pthread_once(&init_once, init);
     const int i = info->linear ? NORMKIT_CLASS_COUNT : (int)c;
-    if (kp_by_class[op][isa][i])
-        return kp_by_class[op][isa][i];
-    const normkit_kernel *k = i < NORMKIT_CLASS_COUNT ? by_class[op][isa][i] : NULL;
+    const tuning_table *tt = tuning_now();
+    if (tt->kp[op][isa][i])
+        return tt->kp[op][isa][i];
+    const normkit_kernel *k = i < NORMKIT_CLASS_COUNT ? tt->by_class[op][isa][i] : NULL;
     k = k ? k : normkit_kernels_for(isa, op);
     return k ? &k->params : NULL;
 }
@@ -347,7 +390,7 @@ int normkit_tuning_check(const char *json, size_t len, char *err, size_t errlen)
 const normkit_kparams *normkit_linear_params(const normkit_kernel *k)
 {
     pthread_once(&init_once, init);
-    const normkit_kparams *t = kp_by_class[k->op][k->isa][NORMKIT_CLASS_COUNT];
+    const normkit_kparams *t = tuning_now()->kp[k->op][k->isa][NORMKIT_CLASS_COUNT];
     return t ? t : &k->params;
 }
 
@@ -358,7 +401,7 @@ const normkit_kernel *normkit_kernel_class_default(normkit_op op, normkit_isa is
         (unsigned)c >= NORMKIT_CLASS_COUNT)
         return NULL;
     pthread_once(&init_once, init);
-    return by_class[op][isa][c];
+    return tuning_now()->by_class[op][isa][c];
 }
 
 const normkit_kernel *normkit_kernel_select(normkit_op op, size_t rows, size_t dim)

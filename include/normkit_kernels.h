@@ -163,7 +163,7 @@ NORMKIT_API const normkit_kernel *normkit_kernel_class_default(normkit_op op, no
 NORMKIT_API const normkit_kernel *normkit_kernel_select(normkit_op op, size_t rows, size_t dim);
 
 /* Tuning (docs/tuning.md). A tuning file named by NORMKIT_TUNING is read on the library's
- * first use and then changes, per operator, ISA and class, the variant the table above names
+ * first use (or one given to normkit_tuning_load, below) and then changes, per operator, ISA and class, the variant the table above names
  * and the knobs it runs with; a file that fails any check is ignored as a whole, with one
  * warning on stderr. normkit_tuning_active: that file's path, or NULL for the built-in
  * defaults. normkit_class_params: the knobs the entry points pass to the variant that runs
@@ -173,6 +173,13 @@ NORMKIT_API const normkit_kernel *normkit_kernel_select(normkit_op op, size_t ro
 NORMKIT_API const char *normkit_tuning_active(void);
 NORMKIT_API const normkit_kparams *normkit_class_params(normkit_op op, normkit_isa isa,
                                                        normkit_shape_class c);
+/* Loads a tuning file now, as NORMKIT_TUNING does on first use, all or nothing: 0 when applied,
+ * else -1 with the reason in err (NUL-terminated, truncated to errlen; err may be NULL) and the
+ * active tuning unchanged. path NULL or "": back to the built-in defaults. Safe while other
+ * threads call the entry points or normkit_isa_force: each call runs with one whole tuning, the
+ * old or the new one, never a mix. A load's tables (a few KiB) stay allocated until the
+ * process exits, since a call in flight may still read the one it replaced. */
+NORMKIT_API int normkit_tuning_load(const char *path, char *err, size_t errlen);
 /* Checks a tuning file's text (len bytes) as NORMKIT_TUNING's loader does, for this build and
  * this machine, without applying it: 0 when it would be applied, else -1 with the reason in
  * err (NUL-terminated, truncated to errlen). */
