@@ -42,10 +42,15 @@ typedef struct nkb_options {
 
 /* Reads and removes normkit-bench's own flags from argv (Google Benchmark's --benchmark_*
  * and --v flags, and --help, are left in place for benchmark::Initialize). Unknown flags and
- * bad values: a message on stderr and a return of 2; otherwise 0. Also inserts
- * --benchmark_min_time for the quick profile when the command line has none. `argv` must
- * have room for one more entry than *argc (plus the terminating NULL). */
+ * bad values: a message on stderr and a return of 2; an unwritable --benchmark_out: a message
+ * and 1; otherwise 0. Also inserts --benchmark_min_time for the quick profile when the command
+ * line has none, and points --benchmark_out=FILE at a temporary next to FILE (removed at
+ * exit unless nkb_out_commit renamed it). `argv` must have room for one more entry than
+ * *argc (plus the terminating NULL). */
 int nkb_parse_args(int *argc, char **argv, nkb_options *o);
+/* After the run: renames --benchmark_out's temporary over its FILE, so FILE appears whole or
+ * not at all. 0, or 1 and a message on stderr. */
+int nkb_out_commit(void);
 /* normkit-bench's own part of --help. */
 void nkb_print_help(FILE *f);
 

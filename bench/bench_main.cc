@@ -118,13 +118,13 @@ int main(int argc, char **argv)
 
     benchmark::Initialize(&nargs, args.data(), help); // --help prints and exits here
     if (nargs > 1) {
-        std::fprintf(stderr, "normkit-bench: unknown option '%s' (try --help)\n", args[1]);
+        std::fprintf(stderr, "normkit-bench: error: unknown option '%s' (try --help)\n", args[1]);
         return 2;
     }
 
     char err[256];
     if (nkb_init(&opt, err, sizeof err) != 0) {
-        std::fprintf(stderr, "normkit-bench: %s\n", err);
+        std::fprintf(stderr, "normkit-bench: error: %s\n", err);
         return 1;
     }
     const size_t n = nkb_case_count();
@@ -146,5 +146,5 @@ int main(int argc, char **argv)
     benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();
     nkb_fini();
-    return 0;
+    return nkb_out_commit(); // --benchmark_out=FILE appears now, whole
 }

@@ -2,11 +2,16 @@
  * normkit-bench's own flags, the machine (hwloc topology, pinning, CPU), the peers' start-up,
  * and the context that goes into the JSON next to Google Benchmark's own.
  */
-#define _POSIX_C_SOURCE 200809L /* strdup */
+#define _POSIX_C_SOURCE 200809L /* strdup; open, stat, getpid for --benchmark_out */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "bench_config.h"
 #include "bench_git.h"
@@ -61,20 +66,93 @@ void nkb_print_help(FILE *f)
 
 static int bad(const char *fmt, const char *arg)
 {
-    fprintf(stderr, "normkit-bench: ");
+    fprintf(stderr, "normkit-bench: error: ");
     fprintf(stderr, fmt, arg);
     fprintf(stderr, " (try --help)\n");
     return 2;
 }
 
+/* --benchmark_out=FILE: Google Benchmark writes FILE while it runs, so a run that fails or is
+ * stopped would leave half a file (and an unwritable FILE gave only its "invalid file name").
+ * It writes FILE.tmp.<pid> next to FILE instead, created here (an unwritable place fails before
+ * any case runs), renamed over FILE by nkb_out_commit after the run and removed on any other
+ * exit (atexit) or on SIGINT, SIGTERM, SIGHUP. A FILE that exists and is not a regular file
+ * (/dev/stdout, a pipe) is left to Google Benchmark: a rename would replace it, not feed it. */
+static char out_path[4096], out_tmp[4096 + 32], out_arg[4096 + 64];
+
+static void out_discard(void)
+{
+    if (out_tmp[0])
+        unlink(out_tmp); /* async-signal-safe */
+}
+
+static void out_signal(int sig)
+{
+    out_discard();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+/* 0 (*arg: the flag to hand on, maybe rewritten), or 1 and a message. */
+static int out_begin(const char **arg)
+{
+    const char *path = *arg + strlen("--benchmark_out=");
+    struct stat st;
+    const int exists = stat(path, &st) == 0;
+    if (!*path || (exists && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)))
+        return 0;
+    const char *why = exists ? strerror(EISDIR) : NULL;
+    if (!why && (strlen(path) >= sizeof out_path))
+        why = "path too long";
+    if (!why) {
+        strcpy(out_path, path);
+        snprintf(out_tmp, sizeof out_tmp, "%s.tmp.%ld", path, (long)getpid());
+        const int fd = open(out_tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+        if (fd < 0) {
+            why = strerror(errno);
+            out_tmp[0] = '\0';
+        } else {
+            close(fd);
+        }
+    }
+    if (why) {
+        fprintf(stderr, "normkit-bench: error: --benchmark_out: cannot write %s: %s\n", path, why);
+        return 1;
+    }
+    atexit(out_discard);
+    signal(SIGINT, out_signal);
+    signal(SIGTERM, out_signal);
+    signal(SIGHUP, out_signal);
+    snprintf(out_arg, sizeof out_arg, "--benchmark_out=%s", out_tmp);
+    *arg = out_arg;
+    return 0;
+}
+
+int nkb_out_commit(void)
+{
+    if (!out_tmp[0])
+        return 0;
+    if (rename(out_tmp, out_path) != 0) {
+        fprintf(stderr, "normkit-bench: error: --benchmark_out: cannot write %s: %s\n", out_path,
+                strerror(errno));
+        out_discard();
+        out_tmp[0] = '\0';
+        return 1;
+    }
+    out_tmp[0] = '\0';
+    return 0;
+}
+
 int nkb_parse_args(int *argc, char **argv, nkb_options *o)
 {
     *o = (nkb_options){NKB_PROFILE_QUICK, 1, 0, 0, 0};
-    int out = 1, have_min_time = 0;
+    int out = 1, have_min_time = 0, out_at = 0;
     for (int i = 1; i < *argc; i++) {
         const char *a = argv[i];
         if (strncmp(a, "--profile", 9) == 0 && (a[9] == '=' || a[9] == '\0')) {
-            const char *v = a[9] == '=' ? a + 10 : (i + 1 < *argc ? argv[++i] : "");
+            const char *v = a[9] == '=' ? a + 10 : (i + 1 < *argc ? argv[++i] : NULL);
+            if (!v)
+                return bad("%s needs a value", "--profile");
             if (strcmp(v, "quick") == 0)
                 o->profile = NKB_PROFILE_QUICK;
             else if (strcmp(v, "full") == 0)
@@ -82,7 +160,9 @@ int nkb_parse_args(int *argc, char **argv, nkb_options *o)
             else
                 return bad("--profile must be quick or full, not '%s'", v);
         } else if (strncmp(a, "--variants", 10) == 0 && (a[10] == '=' || a[10] == '\0')) {
-            const char *v = a[10] == '=' ? a + 11 : (i + 1 < *argc ? argv[++i] : "");
+            const char *v = a[10] == '=' ? a + 11 : (i + 1 < *argc ? argv[++i] : NULL);
+            if (!v)
+                return bad("%s needs a value", "--variants");
             if (strcmp(v, "all") == 0)
                 o->variants_all = 1;
             else if (strcmp(v, "defaults") == 0)
@@ -91,11 +171,15 @@ int nkb_parse_args(int *argc, char **argv, nkb_options *o)
                 return bad("--variants must be defaults or all, not '%s'", v);
         } else if (strcmp(a, "--no-pin") == 0) {
             o->pin = 0;
-        } else if (strncmp(a, "--pin-core=", 11) == 0) {
+        } else if (strncmp(a, "--pin-core", 10) == 0 && (a[10] == '=' || a[10] == '\0')) {
+            /* --pin-core=N or --pin-core N, as --profile and --variants */
+            const char *v = a[10] == '=' ? a + 11 : (i + 1 < *argc ? argv[++i] : NULL);
+            if (!v)
+                return bad("%s needs a value", "--pin-core");
             char *end;
-            long c = strtol(a + 11, &end, 10);
-            if (end == a + 11 || *end || c < 0 || c > 1 << 20)
-                return bad("--pin-core needs a core number, not '%s'", a + 11);
+            long c = strtol(v, &end, 10);
+            if (end == v || *end || c < 0 || c > 1 << 20)
+                return bad("--pin-core needs a core number, not '%s'", v);
             o->pin_core = (int)c;
         } else if (strcmp(a, "--list") == 0) {
             o->list = 1;
@@ -104,10 +188,18 @@ int nkb_parse_args(int *argc, char **argv, nkb_options *o)
             if (strcmp(a, "-h") == 0)
                 a = "--help";
             have_min_time |= strncmp(a, "--benchmark_min_time", 20) == 0;
+            if (strncmp(a, "--benchmark_out=", 16) == 0)
+                out_at = out; /* the last one counts, as for Google Benchmark */
             argv[out++] = (char *)a;
         } else {
             return bad("unknown option '%s'", a);
         }
+    }
+    if (out_at) {
+        const char *a = argv[out_at];
+        if (out_begin(&a) != 0)
+            return 1;
+        argv[out_at] = (char *)a;
     }
     if (o->profile == NKB_PROFILE_QUICK && !have_min_time) {
         /* first, so that nothing given later is overridden */

@@ -16,7 +16,9 @@
  * stack's RMS figures, each path's normwise relative error against it, and a first-order
  * worst-case bound of that error (docs/numerics.md, "Blocks"; docs/depth.md).
  */
+#define _POSIX_C_SOURCE 200809L /* open, stat, getpid: --output's temporary file */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <float.h>
@@ -25,6 +27,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "block_f64.h" /* tests/: the float64 block, shared with tests/test_block.c */
 #include "cpu.h"
@@ -69,7 +73,8 @@ static void usage(FILE *f)
         "                   gamma that is not 1 into W1, one more rounding per weight)\n"
         "  --eps E          the norms' eps, finite and >= 0 (default 1e-5)\n"
         "  --format F       json (default) or csv\n"
-        "  --output FILE    write there instead of standard output\n"
+        "  --output FILE    write there instead of standard output (whole or not at all:\n"
+        "                   through a temporary file next to it)\n"
         "  --help           this text\n"
         "\n"
         "Input x ~ N(0, 1). Input and weights are drawn in double and rounded to float;\n"
@@ -118,7 +123,7 @@ static int bad(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "%s: ", PROG);
+    fprintf(stderr, "%s: error: ", PROG);
     vfprintf(stderr, fmt, ap);
     fprintf(stderr, " (try --help)\n");
     va_end(ap);
@@ -614,8 +619,87 @@ static void write_csv(FILE *f, const config *c, const path_run *p, size_t np,
 
 static int fail(const char *what, const char *detail)
 {
-    fprintf(stderr, "%s: %s%s\n", PROG, what, detail);
+    fprintf(stderr, "%s: error: %s%s\n", PROG, what, detail);
     return 1;
+}
+
+/* --output FILE is written to FILE.tmp.<pid> next to it and renamed over FILE once whole, so
+ * FILE never holds half a run. A FILE that exists and is not a regular file (/dev/stdout, a
+ * pipe) is written directly: a rename would replace the device node or link, not feed it. */
+typedef struct {
+    const char *path;
+    char tmp[4096]; /* "" when writing path directly */
+} out_target;
+
+static int out_error(const char *path, const char *why)
+{
+    fprintf(stderr, "%s: error: cannot write %s: %s\n", PROG, path, why);
+    return 1;
+}
+
+/* Opens the target's file (the temporary, or path itself); NULL and a message on failure. */
+static FILE *out_open(out_target *o, const char *path)
+{
+    struct stat st;
+    o->path = path;
+    o->tmp[0] = '\0';
+    const int exists = stat(path, &st) == 0;
+    if (exists && S_ISDIR(st.st_mode)) {
+        out_error(path, strerror(EISDIR));
+        return NULL;
+    }
+    if (exists && !S_ISREG(st.st_mode)) {
+        FILE *f = fopen(path, "w");
+        if (!f)
+            out_error(path, strerror(errno));
+        return f;
+    }
+    if (snprintf(o->tmp, sizeof o->tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof o->tmp) {
+        o->tmp[0] = '\0';
+        out_error(path, "path too long");
+        return NULL;
+    }
+    const int fd = open(o->tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!f) {
+        out_error(path, strerror(errno));
+        if (fd >= 0)
+            close(fd), remove(o->tmp);
+        o->tmp[0] = '\0';
+    }
+    return f;
+}
+
+/* Closes f and renames the temporary over the target; on failure the temporary is removed
+ * and no target appears. 0 or 1. */
+static int out_close(out_target *o, FILE *f)
+{
+    int e = ferror(f) ? (errno ? errno : EIO) : 0;
+    if (fclose(f) != 0 && !e)
+        e = errno;
+    if (!e && o->tmp[0] && rename(o->tmp, o->path) != 0)
+        e = errno;
+    if (!e)
+        return 0;
+    if (o->tmp[0])
+        remove(o->tmp);
+    return out_error(o->path, strerror(e));
+}
+
+/* An output out_open would refuse fails now, not after the run: creates and removes the
+ * temporary (a FILE that is not a regular file is left alone until written). */
+static int out_probe(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+        return 0;
+    out_target o;
+    FILE *f = out_open(&o, path);
+    if (!f)
+        return 1;
+    fclose(f);
+    remove(o.tmp);
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -629,6 +713,8 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
+    if (c.output && out_probe(c.output))
+        return 1;
     const size_t R = c.rows, D = c.dim, N = c.layers, RD = R * D;
 
     /* the paths: scalar once, then unfused and fused on every supported ISA */
@@ -703,8 +789,8 @@ int main(int argc, char **argv)
                 normkit_block *b = NULL;
                 normkit_status s = normkit_block_create(&d, p[k].isa, p[k].path, &b);
                 if (s != NORMKIT_OK) {
-                    fprintf(stderr, "%s: layer %zu %s %s: normkit_block_create: %s\n", PROG, l + 1,
-                            normkit_layout_name((normkit_layout)lo), p[k].name,
+                    fprintf(stderr, "%s: error: layer %zu %s %s: normkit_block_create: %s\n", PROG,
+                            l + 1, normkit_layout_name((normkit_layout)lo), p[k].name,
                             normkit_status_str(s));
                     status = 1;
                     break;
@@ -719,7 +805,7 @@ int main(int argc, char **argv)
                        : NORMKIT_ERR_NOMEM;
                 normkit_block_free(b);
                 if (s != NORMKIT_OK) {
-                    fprintf(stderr, "%s: layer %zu %s %s: normkit_block_forward: %s\n", PROG,
+                    fprintf(stderr, "%s: error: layer %zu %s %s: normkit_block_forward: %s\n", PROG,
                             l + 1, normkit_layout_name((normkit_layout)lo), p[k].name,
                             normkit_status_str(s));
                     status = 1;
@@ -738,19 +824,19 @@ int main(int argc, char **argv)
         goto done;
 
     FILE *out = stdout;
-    if (c.output) {
-        out = fopen(c.output, "w");
-        if (!out) {
-            status = fail("cannot write ", c.output);
-            goto done;
-        }
+    out_target ot;
+    if (c.output && !(out = out_open(&ot, c.output))) {
+        status = 1;
+        goto done;
     }
     if (c.csv)
         write_csv(out, &c, p, np, rec);
     else
         write_json(out, &c, p, np, rec);
-    if (ferror(out) | (out != stdout ? fclose(out) != 0 : fflush(out) != 0))
-        status = fail("write failed: ", c.output ? c.output : "standard output");
+    if (c.output)
+        status = out_close(&ot, out);
+    else if (ferror(out) | (fflush(out) != 0))
+        status = fail("cannot write standard output: ", strerror(errno));
 
 done:
     for (size_t k = 0; k < np; k++)

@@ -2,6 +2,7 @@
  * normkit-info: what this machine is and what normkit will run on it.
  *   normkit-info [--json] [--help]
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -200,6 +201,16 @@ static void print_json(const normkit_cpu *cpu, normkit_isa active, const char *e
     cJSON_Delete(root);
 }
 
+/* The exit status once the output is printed: standard output failing (a full disk) is an
+ * error, not a silently truncated report. */
+static int finish(void)
+{
+    if (fflush(stdout) == 0 && !ferror(stdout))
+        return 0;
+    fprintf(stderr, "normkit-info: error: cannot write standard output: %s\n", strerror(errno));
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
     int json = 0;
@@ -210,7 +221,7 @@ int main(int argc, char **argv)
             usage(stdout);
             return 0;
         } else {
-            fprintf(stderr, "normkit-info: unknown option '%s' (try --help)\n", argv[i]);
+            fprintf(stderr, "normkit-info: error: unknown option '%s' (try --help)\n", argv[i]);
             return 2;
         }
     }
@@ -223,7 +234,7 @@ int main(int argc, char **argv)
     const int have_topo = nk_topo_read(&topo, topo_err, sizeof topo_err) == 0;
     if (json) {
         print_json(cpu, active, env, &topo, have_topo, topo_err);
-        return 0;
+        return finish();
     }
 
     printf("normkit %d.%d.%d\n", NORMKIT_VERSION_MAJOR, NORMKIT_VERSION_MINOR, NORMKIT_VERSION_PATCH);
@@ -313,5 +324,5 @@ int main(int argc, char **argv)
         snprintf(n3, sizeof n3, " x %d", topo.l3_count);
     printf("L1d %s (%s), L2 %s (%s), L3 %s%s (%s); hwloc %s\n", l1, topo.l1d_source, l2,
            topo.l2_source, l3, n3, topo.l3_source, topo.hwloc_version);
-    return 0;
+    return finish();
 }

@@ -13,6 +13,7 @@
  * written, with the measured ratio. One thread, pinned to one core with hwloc.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdarg.h>
@@ -20,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -523,22 +525,49 @@ static int split_list(const char *s, const char **out, int max, char *store, siz
     return n;
 }
 
+/* Output files are written whole or not at all: into <path>.tmp.<pid> next to path, renamed
+ * over it once complete. A path that exists and is not a regular file (/dev/stdout, a pipe) is
+ * written directly: a rename would replace the device node or link, not feed it. Opens the
+ * file to write (its name in tmp, *direct 1 when it is path itself); NULL and a message in err
+ * on failure. */
+static FILE *open_output(const char *path, char *tmp, size_t len, int *direct, char *err,
+                         size_t errlen)
+{
+    struct stat st;
+    const int exists = stat(path, &st) == 0;
+    *direct = exists && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
+    if (exists && S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "cannot write %.300s: %s", path, strerror(EISDIR));
+        return NULL;
+    }
+    const int n = *direct ? snprintf(tmp, len, "%s", path)
+                          : snprintf(tmp, len, "%s.tmp.%ld", path, (long)getpid());
+    if (n >= (int)len) {
+        snprintf(err, errlen, "cannot write %.300s: path too long", path);
+        return NULL;
+    }
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        snprintf(err, errlen, "cannot write %.300s: %s", path, strerror(errno));
+    return f;
+}
+
 static int write_atomic(const char *path, const char *text, char *err, size_t errlen)
 {
     char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp) {
-        snprintf(err, errlen, "path too long");
+    int direct;
+    FILE *f = open_output(path, tmp, sizeof tmp, &direct, err, errlen);
+    if (!f)
         return -1;
-    }
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        snprintf(err, errlen, "cannot create %.300s", tmp);
-        return -1;
-    }
-    const int ok = fputs(text, f) >= 0 && fputc('\n', f) != EOF;
-    if (fclose(f) != 0 || !ok || rename(tmp, path) != 0) {
-        remove(tmp);
-        snprintf(err, errlen, "cannot write %.300s", path);
+    int e = fputs(text, f) >= 0 && fputc('\n', f) != EOF ? 0 : errno ? errno : EIO;
+    if (fclose(f) != 0 && !e)
+        e = errno;
+    if (!e && !direct && rename(tmp, path) != 0)
+        e = errno;
+    if (e) {
+        if (!direct)
+            remove(tmp);
+        snprintf(err, errlen, "cannot write %.300s: %s", path, strerror(e));
         return -1;
     }
     return 0;
@@ -645,15 +674,25 @@ int main(int argc, char **argv)
         }
     }
 
-    /* an output we cannot write fails now, not after the budget is spent */
+    /* an output we cannot write fails now, not after the budget is spent: the temporary the
+     * final write uses is created and removed (a path written directly is left alone) */
+    if (!*out) {
+        fprintf(stderr, "normkit-tune: error: -o: empty file name (try --help)\n");
+        return 2;
+    }
     {
-        char probe[4096], perr2[256];
-        snprintf(probe, sizeof probe, "%s.probe", out);
-        if (write_atomic(probe, "", perr2, sizeof perr2) != 0) {
-            fprintf(stderr, "normkit-tune: error: cannot write next to %s\n", out);
-            return 1;
+        char tmp[4096], oerr[512];
+        int direct;
+        struct stat st;
+        if (stat(out, &st) != 0 || S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) {
+            FILE *f = open_output(out, tmp, sizeof tmp, &direct, oerr, sizeof oerr);
+            if (!f) {
+                fprintf(stderr, "normkit-tune: error: %s\n", oerr);
+                return 1;
+            }
+            fclose(f);
+            remove(tmp);
         }
-        remove(probe);
     }
 
     /* pin, so every sample runs on one core */

@@ -88,8 +88,13 @@ def macro_calls(text, name):
 
 
 def read(src, *path):
-    with open(os.path.join(src, *path), encoding="utf-8") as f:
-        return f.read()
+    # the launcher's source tree may have moved or be unreadable: one error line, no traceback
+    try:
+        with open(os.path.join(src, *path), encoding="utf-8") as f:
+            return f.read()
+    except (OSError, UnicodeDecodeError) as e:
+        raise ExportError("cannot read normkit's source %s: %s"
+                          % (os.path.join(src, *path), getattr(e, "strerror", None) or e))
 
 
 def parse_ops(src):
@@ -888,8 +893,10 @@ def run(args):
     if args.tuning and args.l1d is not None:
         raise ExportError("--l1d/--l2 and --tuning exclude each other: the tuning file's "
                           "machine gives the cache sizes", 2)
-    if args.l1d is not None and (args.l1d <= 0 or args.l2 <= 0):
-        raise ExportError("--l1d and --l2 must be positive", 2)
+    # the tuning file's range (docs/tuning.md); a huge one would not even be a C integer constant
+    if args.l1d is not None and not (0 < args.l1d <= 1 << 50 and 0 < args.l2 <= 1 << 50):
+        raise ExportError("--l1d and --l2 must be positive byte counts up to 2^50 (got %d, %d)"
+                          % (args.l1d, args.l2), 2)
     ops_table = parse_ops(src)
     variants = {op: parse_variants(src, op) for op in ops_table}
     args.tuning_data = None
@@ -929,9 +936,11 @@ def write_atomically(out, files):
         if os.path.isdir(out):
             os.rmdir(out)  # empty (checked above)
         os.rename(tmp, out)
-    except OSError as e:
+    except BaseException as e:  # Ctrl-C too: no temporary left behind
         shutil.rmtree(tmp, ignore_errors=True)
-        raise ExportError("cannot write %s: %s" % (out, e.strerror))
+        if isinstance(e, OSError):
+            raise ExportError("cannot write %s: %s" % (out, e.strerror))
+        raise
 
 
 if __name__ == "__main__":
