@@ -15,12 +15,51 @@
 #include "block_f64.h"
 #include "reference.h"
 
-const size_t nk_dims[] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16, 17,
-                          18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34,
-                          35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51,
-                          52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63, 64, 65, 66, 67, 127,
-                          128, 129, 255, 256, 257, 768, 1000, 4095, 4096, 4097, 8192};
-const size_t nk_ndims = sizeof nk_dims / sizeof nk_dims[0];
+static const size_t dims_full[] = {
+    1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16, 17,  18,  19,  20,  21,  22,
+    23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39,  40,  41,  42,  43,  44,
+    45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61,  62,  63,  64,  65,  66,
+    67, 127, 128, 129, 255, 256, 257, 768, 1000, 4095, 4096, 4097, 8192};
+/* quick: the model sizes (768 .. 8192) dropped; 2049 is past every row-length threshold */
+static const size_t dims_quick[] = {
+    1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16, 17,  18,  19,  20,  21,  22,
+    23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39,  40,  41,  42,  43,  44,
+    45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61,  62,  63,  64,  65,  66,
+    67, 127, 128, 129, 255, 256, 257, 2049};
+
+int nk_quick(void)
+{
+    const char *s = getenv("NK_SHAPES");
+    if (!s || !*s || strcmp(s, "full") == 0)
+        return 0;
+    if (strcmp(s, "quick") == 0)
+        return 1;
+    fprintf(stderr, "NK_SHAPES=%s: want 'full' (the default) or 'quick'\n", s);
+    exit(2);
+}
+
+int nk_test_isa_arg(int argc, char **argv)
+{
+    if (argc > 2 || (argc == 2 && normkit_isa_from_name(argv[1]) <= NORMKIT_ISA_AUTO)) {
+        fprintf(stderr, "usage: %s [ISA] (an ISA name: scalar, avx2, avx512, neon, sve)\n",
+                argv[0]);
+        exit(2);
+    }
+    if (nk_quick())
+        printf("[  INFO    ] NK_SHAPES=quick: fewer large shapes (tests/harness.h)\n");
+    return argc == 2 ? normkit_isa_from_name(argv[1]) : -1;
+}
+
+const size_t *nk_dims_list(void)
+{
+    return nk_quick() ? dims_quick : dims_full;
+}
+
+size_t nk_dims_count(void)
+{
+    return nk_quick() ? sizeof dims_quick / sizeof dims_quick[0]
+                      : sizeof dims_full / sizeof dims_full[0];
+}
 
 uint64_t nk_rng_next(nk_rng *r)
 {

@@ -119,8 +119,30 @@ typedef struct { void *map; size_t len; } nk_guard;
 float *nk_guarded(size_t n, int at_start, nk_guard *g);
 void nk_guard_free(nk_guard *g);
 
-/* The dims every variant is tested on: 1..67, powers of two and neighbours, model sizes. */
-extern const size_t nk_dims[];
-extern const size_t nk_ndims;
+/* ---- NK_SHAPES: the full sweep (unset or "full") or a quick one ("quick") ----
+ * NK_SHAPES=quick is for slow runs, such as tests/valgrind.sh (memcheck runs the tests 10-50
+ * times slower). It keeps every code path the full sweep reaches: every dim 1..67 (every tail
+ * and remainder of the vector loops and tiles), the dims on both sides of 128 and 256, a dim
+ * past every row-length threshold of the kernels (2049: past 2048, pipe_max_dim's default and
+ * the L1 prefetch limit; the one-pass LayerNorm's minimum, 128, is crossed by 127-129),
+ * strides, misaligned pointers, in place, guard pages, the special values and every knob value
+ * the tuner can pick. It drops only large shapes that repeat those paths: model-sized dims
+ * (768, 1000, 4095, 4096, 4097, 8192; 2049 stands for them), the longest rows, most of the
+ * many-row cases. Each test file says what its own quick mode drops. Any other value of
+ * NK_SHAPES is an error (exit 2). Quick runs do not replace the full suite (the numerics on
+ * long rows are checked there). */
+int nk_quick(void);
+/* The optional argument of test_kernels, test_linear, test_act and test_block: an ISA name
+ * (then only that ISA's variants, or blocks, are tested; the public entry points run whatever
+ * NORMKIT_ISA selects); -1 without one. Exits 2 on a bad name or extra arguments. Also prints
+ * the NK_SHAPES mode when it is quick. */
+int nk_test_isa_arg(int argc, char **argv);
+
+/* The dims every variant is tested on: 1..67, powers of two and neighbours, model sizes
+ * (NK_SHAPES=quick: 1..67, 127-129, 255-257, 2049). */
+const size_t *nk_dims_list(void);
+size_t nk_dims_count(void);
+#define nk_dims (nk_dims_list())
+#define nk_ndims (nk_dims_count())
 
 #endif

@@ -10,6 +10,12 @@
  * WIDE_STEP-th one over all finite floats (subnormals to FLT_MAX), and a list of edge values.
  * NK_ACT_SWEEP_STEP=<n> in the environment sets STEP (1: every float in [-100, 100]; the
  * exhaustive run docs/numerics.md reports).
+ *
+ * test_act [ISA]: every variant, or only ISA's (the public entry points' tests run in both
+ * cases, on whatever NORMKIT_ISA selects). NK_SHAPES=quick (harness.h; tests/valgrind.sh)
+ * drops, besides the model-sized dims of nk_dims, most of the sweep: STEP becomes QUICK_STEP
+ * (~35k values in [-100, 100] instead of ~2.2M; the wide sweep and the edge values stay, so the
+ * rows still fill several full chunk rows and a wrapped last one). NK_ACT_SWEEP_STEP still wins.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -30,6 +36,7 @@
 
 enum {
     STEP = 1009,       /* default stride through the bit patterns of [-100, 100]: ~2.2M floats */
+    QUICK_STEP = 64 * 1009, /* NK_SHAPES=quick: ~35k floats */
     WIDE_STEP = 65521, /* over every finite float: ~65k more, from subnormals to FLT_MAX */
     SWEEP_DIM = 4099,  /* the sweep's row length: odd, so every variant runs its tail code */
     SWEEP_ROWS = 64,
@@ -258,7 +265,7 @@ typedef struct {
 
 static void sweep_init(sweep *w, int from_env)
 {
-    w->step = STEP;
+    w->step = nk_quick() ? QUICK_STEP : STEP;
     const char *env = from_env ? getenv("NK_ACT_SWEEP_STEP") : NULL;
     if (env && *env && strtoull(env, NULL, 10) > 0)
         w->step = (size_t)strtoull(env, NULL, 10);
@@ -561,10 +568,12 @@ static void test_api_by_name(void **state)
     assert_int_equal(normkit_silu_f32(1, 4, a, 4, a + 1, 4), NORMKIT_ERR_SHAPE);
 }
 
-int main(void)
+/* test_act [ISA]: every elementwise variant, or only ISA's; the entry points' tests either way. */
+int main(int argc, char **argv)
 {
     size_t nk;
     const normkit_kernel *ks = normkit_kernel_list(&nk);
+    const int only = nk_test_isa_arg(argc, argv);
     const size_t ncases = sizeof cases / sizeof cases[0];
     struct CMUnitTest *tests = calloc(nk * ncases + 2, sizeof *tests);
     char (*names)[160] = calloc(nk * ncases, sizeof *names);
@@ -572,6 +581,8 @@ int main(void)
     for (size_t i = 0; i < nk; i++) {
         if (!nk_op_is_elementwise(ks[i].op))
             continue; /* tests/test_kernels.c, tests/test_linear.c */
+        if (only >= 0 && ks[i].isa != (normkit_isa)only)
+            continue;
         for (size_t c = 0; c < ncases; c++) {
             snprintf(names[t], sizeof names[t], "%s: %s", ks[i].name, cases[c].name);
             tests[t] = (struct CMUnitTest){.name = names[t], .test_func = cases[c].fn,

@@ -4,6 +4,13 @@
  * through the block to first order in u (docs/numerics.md, "Blocks"); plus strides,
  * misalignment, guard pages, the workspace rules, rows independence and every status.
  * ISAs this CPU cannot run are reported as skipped, by name.
+ *
+ * test_block [ISA]: every ISA, or only ISA's blocks (the tests of statuses, of forcing the
+ * dispatcher and of the AUTO ISA run either way). NK_SHAPES=quick (harness.h;
+ * tests/valgrind.sh) drops, in test_model_sizes, the 768 x 3072 block and the 64-row call, and
+ * halves the gated block's dim; it keeps a gated block of 70 rows (dim 128, hidden 688: k
+ * blocks in W2 from a 32 KiB L1d; 64 rows and more: the AVX-512 panel form) and a plain one of
+ * 9 rows (dim 200, hidden 800).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -71,20 +78,27 @@ static void free_block(blockdef *bd)
 static double worst_ratio;
 #endif
 
-/* Compares h (rows x dim, stride ldh) with the float64 block of x (block_f64.h: h = Block(x)
- * and the first-order bound of a float32 evaluation's error, docs/numerics.md "Blocks");
- * msg on the first miss. */
-static int check_rows(const normkit_block_desc *d, size_t rows, const float *x, size_t ldx,
-                      const float *h, size_t ldh, char *msg, size_t len)
+/* The float64 block of x (block_f64.h: ref = Block(x) and err, the first-order bound of a
+ * float32 evaluation's error, docs/numerics.md "Blocks"), rows x dim, dense; free() both. */
+static void block_ref(const normkit_block_desc *d, size_t rows, const float *x, size_t ldx,
+                      double **ref, double **err)
 {
     const size_t D = d->dim;
-    double *x64 = malloc(rows * D * sizeof(double)), *ref = malloc(rows * D * sizeof(double)),
-           *err = malloc(rows * D * sizeof(double));
-    assert_true(x64 && ref && err);
+    double *x64 = malloc(rows * D * sizeof(double));
+    *ref = malloc(rows * D * sizeof(double));
+    *err = malloc(rows * D * sizeof(double));
+    assert_true(x64 && *ref && *err);
     for (size_t r = 0; r < rows; r++)
         for (size_t i = 0; i < D; i++)
             x64[r * D + i] = x[r * ldx + i];
-    assert_int_equal(nk_block_f64(d, rows, x64, NULL, ref, err, NULL), 0);
+    assert_int_equal(nk_block_f64(d, rows, x64, NULL, *ref, *err, NULL), 0);
+    free(x64);
+}
+
+/* Compares h (rows x D, stride ldh) with block_ref's ref and err; msg on the first miss. */
+static int compare_rows(size_t D, size_t rows, const double *ref, const double *err,
+                        const float *h, size_t ldh, char *msg, size_t len)
+{
     int ok = 1;
     for (size_t r = 0; r < rows && ok; r++) {
         for (size_t i = 0; i < D && ok; i++) {
@@ -100,7 +114,17 @@ static int check_rows(const normkit_block_desc *d, size_t rows, const float *x, 
             }
         }
     }
-    free(x64);
+    return ok;
+}
+
+/* Compares h (rows x dim, stride ldh) with the float64 block of x (block_ref); msg on the
+ * first miss. */
+static int check_rows(const normkit_block_desc *d, size_t rows, const float *x, size_t ldx,
+                      const float *h, size_t ldh, char *msg, size_t len)
+{
+    double *ref, *err;
+    block_ref(d, rows, x, ldx, &ref, &err);
+    const int ok = compare_rows(d->dim, rows, ref, err, h, ldh, msg, len);
     free(ref);
     free(err);
     return ok;
@@ -111,15 +135,20 @@ static int check_rows(const normkit_block_desc *d, size_t rows, const float *x, 
 static const normkit_isa isas[] = {NORMKIT_ISA_SCALAR, NORMKIT_ISA_AVX2, NORMKIT_ISA_AVX512,
                                    NORMKIT_ISA_NEON, NORMKIT_ISA_SVE};
 
-/* 1 if blocks of `isa` run here; otherwise prints the skip, by name, once per test. */
+/* The ISA named on the command line, or -1 for all. */
+static int only_isa = -1;
+
+/* 1 if blocks of `isa` run here (and are selected); otherwise prints the skip, by name, once
+ * per test. */
 static int isa_runs(normkit_isa isa, const char *test)
 {
     static const char *said[NORMKIT_ISA_COUNT];
-    if (normkit_isa_supported(isa))
+    const int selected = only_isa < 0 || isa == (normkit_isa)only_isa;
+    if (selected && normkit_isa_supported(isa))
         return 1;
     if (said[isa] != test)
-        printf("[  SKIPPED ] %s: isa %s (this CPU, OS or build cannot run it)\n", test,
-               normkit_isa_name(isa));
+        printf("[  SKIPPED ] %s: isa %s (%s)\n", test, normkit_isa_name(isa),
+               selected ? "this CPU, OS or build cannot run it" : "not the ISA asked for");
     said[isa] = test;
     return 0;
 }
@@ -202,7 +231,10 @@ static void test_model_sizes(void **state)
     char msg[256];
     const size_t cases[][3] = {{768, 3072, 9}, {256, 688, 70}, {200, 800, 64}};
     for (size_t ci = 0; ci < 3; ci++) {
-        const size_t D = cases[ci][0], H = cases[ci][1], rows = cases[ci][2];
+        if (nk_quick() && ci == 0)
+            continue; /* quick: not 768 x 3072 */
+        const size_t D = nk_quick() && ci == 1 ? 128 : cases[ci][0], H = cases[ci][1];
+        const size_t rows = nk_quick() && ci == 2 ? 9 : cases[ci][2]; /* quick: 9, not 64 */
         for (int layout = 0; layout < 2; layout++) {
             blockdef bd;
             const int gated = ci == 1;
@@ -212,6 +244,8 @@ static void test_model_sizes(void **state)
             assert_true(x && h);
             for (size_t i = 0; i < rows * D; i++)
                 x[i] = (float)nk_rng_normal(&rng) * 3.0f + 1.0f;
+            double *ref, *err; /* once for every ISA and path */
+            block_ref(&bd.d, rows, x, D, &ref, &err);
             for (size_t ii = 0; ii < sizeof isas / sizeof *isas; ii++) {
                 if (!isa_runs(isas[ii], "model_sizes"))
                     continue;
@@ -221,13 +255,15 @@ static void test_model_sizes(void **state)
                                      NORMKIT_OK);
                     memset(h, 0, rows * D * sizeof(float));
                     assert_int_equal(normkit_block_forward(b, rows, x, D, h, D, NULL, 0), NORMKIT_OK);
-                    if (!check_rows(&bd.d, rows, x, D, h, D, msg, sizeof msg))
+                    if (!compare_rows(D, rows, ref, err, h, D, msg, sizeof msg))
                         fail_msg("d=%zu hidden=%zu rows=%zu %s %s/%s: %s", D, H, rows,
                                  normkit_layout_name(bd.d.layout), normkit_isa_name(isas[ii]),
                                  normkit_block_path_name((normkit_block_path)path), msg);
                     normkit_block_free(b);
                 }
             }
+            free(ref);
+            free(err);
             free(x);
             free(h);
             free_block(&bd);
@@ -514,8 +550,10 @@ static void test_shared_by_threads(void **state)
     }
 }
 
-int main(void)
+/* test_block [ISA] */
+int main(int argc, char **argv)
 {
+    only_isa = nk_test_isa_arg(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_statuses),
         cmocka_unit_test(test_against_float64),

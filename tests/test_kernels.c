@@ -3,6 +3,13 @@
  * with the bounds stated in harness.h (linear operators: tests/test_linear.c; elementwise ones:
  * tests/test_act.c). Variants whose ISA this CPU (or OS) cannot run are
  * reported as skipped, by name. Nothing here lists a kernel by hand.
+ *
+ * NK_SHAPES=quick (harness.h; tests/valgrind.sh) drops, besides the model-sized dims of nk_dims:
+ * the 64-row calls of test_shapes for dims past 67 (7 rows instead); the outlier rows of 16384
+ * and 65536 floats (test_large_mean); in test_memory_modes_and_null_knobs, four of the five
+ * adversarial fills at each dim (they take turns, so each still meets every 5th dim, tails
+ * included); in test_tuner_pipe_values, the dims past 2049 (every pipe_max_dim is still met by
+ * rows on both sides of it, or, for 4096 and up, by rows that all pipeline).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -255,7 +262,10 @@ static void test_shapes(void **state)
     size_t combo = 0;
     for (size_t d = 0; d < nk_ndims; d++)
         for (size_t ri = 0; ri < sizeof row_counts / sizeof row_counts[0]; ri++, combo++) {
-            nk_case c = dense(row_counts[ri], nk_dims[d], eps[combo % 3], fill_uniform);
+            size_t rows = row_counts[ri];
+            if (nk_quick() && rows == 64 && nk_dims[d] > 67)
+                rows = 7; /* quick: 64 rows only up to dim 67 */
+            nk_case c = dense(rows, nk_dims[d], eps[combo % 3], fill_uniform);
             c.gamma = combo & 1;
             c.beta = (combo >> 1) & 1;
             expect_case(k, "shapes", &c, &rng);
@@ -301,7 +311,8 @@ static void test_large_mean(void **state)
         }
     /* first element an outlier, up to 65536 long (where the one-pass error would show most) */
     static const size_t long_dims[] = {16384, 65536};
-    for (size_t d = 0; d < nk_ndims + 2; d++) {
+    const size_t nlong = nk_quick() ? 0 : 2; /* quick: none */
+    for (size_t d = 0; d < nk_ndims + nlong; d++) {
         const size_t dim = d < nk_ndims ? nk_dims[d] : long_dims[d - nk_ndims];
         nk_case c = dense(6, dim, 0.0f, fill_outlier_first);
         expect_case(k, "first element an outlier", &c, &rng);
@@ -509,6 +520,8 @@ static void test_memory_modes_and_null_knobs(void **state)
                 static nk_fill_fn *const fills[] = {fill_large_mean, fill_poisoned, fill_huge,
                                                     fill_tiny, fill_const};
                 for (size_t f = 0; f < sizeof fills / sizeof fills[0]; f++) {
+                    if (nk_quick() && f != (d + rows / 2) % 5)
+                        continue; /* quick: one fill per dim and row count, in turn */
                     c = dense(3, dim, f % 2 ? 0.0f : 1e-5f, fills[f]);
                     c.kp = &modes[m].kp;
                     c.gamma = (d + f) & 1;
@@ -538,13 +551,15 @@ static void test_tuner_pipe_values(void **state)
     static const size_t pipes[] = NORMKIT_TUNE_PIPE_MAX_DIM;
     static const size_t dims[] = {1, 17, 1023, 1024, 1025, 2048, 2049, 4096, 4097, 8193, 16384,
                                   16385};
+    /* quick: up to 2049 (the first 7) */
+    const size_t ndims = nk_quick() ? 7 : sizeof dims / sizeof dims[0];
     nk_rng rng = {SEED + 13};
     for (size_t p = 0; p < sizeof pipes / sizeof pipes[0]; p++) {
         normkit_kparams kp = k->params;
         kp.pipe_max_dim = pipes[p];
         char what[96];
         snprintf(what, sizeof what, "pipe_max_dim %zu", pipes[p]);
-        for (size_t d = 0; d < sizeof dims / sizeof dims[0]; d++) {
+        for (size_t d = 0; d < ndims; d++) {
             nk_case c = dense(d % 2 ? 5 : 2, dims[d], 1e-5f, fill_uniform);
             c.kp = &kp;
             c.gamma = c.beta = 1;
@@ -636,11 +651,7 @@ int main(int argc, char **argv)
 {
     size_t nk;
     const normkit_kernel *ks = normkit_kernel_list(&nk);
-    const int only = argc > 1 ? normkit_isa_from_name(argv[1]) : -1;
-    if (argc > 1 && only <= NORMKIT_ISA_AUTO) {
-        fprintf(stderr, "test_kernels: '%s' is not an ISA name\n", argv[1]);
-        return 2;
-    }
+    const int only = nk_test_isa_arg(argc, argv);
     const size_t ncases = sizeof cases / sizeof cases[0];
     struct CMUnitTest *tests = calloc(nk * ncases, sizeof *tests);
     char (*names)[160] = calloc(nk * ncases, sizeof *names);

@@ -13,6 +13,14 @@
  * fold (W' = fl(W gamma)) and the beta fold (b' = fl(b + W beta)), one spare u for the
  * reduction's final add; u |ref| for the last rounding; dim 2^-149 for products that land in
  * the subnormal range.
+ *
+ * test_linear [ISA]: every variant, or only ISA's (the API tests run in both cases, on whatever
+ * NORMKIT_ISA selects). NK_SHAPES=quick (harness.h; tests/valgrind.sh) keeps every shape class
+ * and knob value but drops: in test_shapes, the wide partners of dims 768 and 1024 (they meet
+ * n 33, or dim 67, instead of up to 257); in test_tuner_values, the wide outputs (n 5 or 7
+ * instead of 9 to 70: the tuner's knobs block rows and k, which the rows and dims still cross;
+ * a column tile and its tail stay); in test_epilogue, the 70-row calls except one (dim 37,
+ * n 97: the AVX-512 broadcast form from 64 rows, with a group tail).
  */
 #define _DEFAULT_SOURCE
 #include <setjmp.h>
@@ -230,8 +238,10 @@ static void test_shapes(void **state)
     for (int axis = 0; axis < 2; axis++)
         for (size_t i = 0; i < LEN(dims); i++) {
             const size_t other = dims[(i * 7 + 3) % LEN(dims)];
-            const size_t dim = axis ? (other > 300 ? 67 : other) : dims[i];
-            const size_t n = axis ? dims[i] : (other > 300 ? 33 : other);
+            /* quick: 768 and 1024 only with the narrow partners */
+            const int narrow = other > 300 || (nk_quick() && dims[i] >= 768);
+            const size_t dim = axis ? (narrow ? 67 : other) : dims[i];
+            const size_t n = axis ? dims[i] : (narrow ? 33 : other);
             size_t rows = rows_set[i % LEN(rows_set)];
             if (dim * n >= 256 * 1024 && rows > 9)
                 rows = 9; /* the reference is O(rows dim n) in double */
@@ -256,6 +266,8 @@ static void test_tuner_values(void **state)
                         pfs[] = NORMKIT_TUNE_LIN_PREFETCH, packs[] = NORMKIT_TUNE_LIN_PACK_ROWS;
     static const size_t shapes[][3] = {{1, 2100, 20}, {17, 300, 70}, {33, 2049, 13},
                                        {70, 129, 50}, {130, 520, 9}};
+    /* quick: the same rows and dims, n of a tile (4 or 6 columns) and a tail */
+    static const size_t quick_n[] = {5, 7, 5, 7, 5};
     nk_rng rng = {SEED + 7};
     for (int knob = 0; knob < 4; knob++) {
         const size_t *vals = knob == 0 ? kcs : knob == 1 ? mcs : knob == 2 ? pfs : packs;
@@ -271,8 +283,8 @@ static void test_tuner_values(void **state)
             snprintf(what, sizeof what, "the tuner's %s %zu", names[knob], vals[v]);
             for (size_t s = 0; s < LEN(shapes); s++) {
                 lin_case c;
-                make_case(&c, shapes[s][0], shapes[s][1], shapes[s][2], s % 3, 1, s % 2, 1, 0,
-                          &rng);
+                make_case(&c, shapes[s][0], shapes[s][1], nk_quick() ? quick_n[s] : shapes[s][2],
+                          s % 3, 1, s % 2, 1, 0, &rng);
                 expect(k, &c, 0, 0, 0, what);
                 expect(k, &c, 1, 0, 0, what);
                 free_case(&c);
@@ -547,6 +559,8 @@ static void test_epilogue(void **state)
         for (size_t di = 0; di < LEN(dims_s); di++)
             for (size_t ni = 0; ni < LEN(ns); ni++) {
                 const size_t rows = rows_s[ri], dim = dims_s[di], n = ns[ni];
+                if (nk_quick() && rows >= 64 && (dim != 37 || n != 97))
+                    continue; /* quick: one call of 64 rows or more */
                 lin_case c;
                 make_case(&c, rows, dim, n, 1 + (ni + di) % 2, fused, fused, (ri + ni) % 2 == 0,
                           0, &rng);
@@ -908,16 +922,18 @@ static const struct {
     {"epilogue: act, mul, add (row-major and packed; default and small blocks)", test_epilogue},
 };
 
-int main(void)
+/* test_linear [ISA]: every linear variant, or only ISA's; the API tests either way. */
+int main(int argc, char **argv)
 {
     size_t nk;
     const normkit_kernel *ks = normkit_kernel_list(&nk);
+    const int only = nk_test_isa_arg(argc, argv);
     const size_t ncases = sizeof cases / sizeof cases[0];
     struct CMUnitTest *tests = calloc(nk * ncases + 3, sizeof *tests);
     char (*names)[160] = calloc(nk * ncases, sizeof *names);
     size_t t = 0;
     for (size_t i = 0; i < nk; i++) {
-        if (!normkit_op_get(ks[i].op)->linear)
+        if (!normkit_op_get(ks[i].op)->linear || (only >= 0 && ks[i].isa != (normkit_isa)only))
             continue;
         for (size_t c = 0; c < ncases; c++) {
             snprintf(names[t], sizeof names[t], "%s: %s", ks[i].name, cases[c].name);
