@@ -418,12 +418,17 @@ def linear_peer_info(run):
     (...); openblas: ...; xnnpack: ...")."""
     text = str(run.context.get("linear_peers", ""))
     names = sorted(set(PEER_NAMES) | set(linear_peers(run)), key=len, reverse=True)
-    # "name: " starting the text or following a ";" (a peer's own text has "; environment: ...")
-    parts = re.split(r"(?:^|;+)\s*\b(" + "|".join(map(re.escape, names)) + r"): ", text)
+    # "name: " starting the text or a ";"-separated part (a peer's own text has "; environment:
+    # ..."). Split, not one regular expression: that took time quadratic in a run of ";".
     out = []
-    for i in range(1, len(parts) - 1, 2):
-        out.append((parts[i], parts[i + 1].strip().rstrip(";").strip()))
-    return out
+    for part in text.split(";"):
+        s = part.lstrip()
+        name = next((n for n in names if s.startswith(n + ": ")), None)
+        if name is not None:
+            out.append([name, s[len(name) + 2:]])
+        elif out:
+            out[-1][1] += ";" + part
+    return [(n, t.strip().rstrip(";").strip()) for n, t in out]
 
 
 # ---- whole blocks: block/<layout>/<norm>/<act>/<impl>/<path>/d:D/rows:R ----

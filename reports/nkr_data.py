@@ -29,6 +29,15 @@ CEILING_PREFIX = "ceiling_"
 REAL_TIME_SUFFIX = "/real_time"  # Google Benchmark's mark of a case whose rates use wall time
 # normkit-bench's counters of a norm case's bound (plain values, not rates)
 BOUND_COUNTERS = ("ns_per_call", "bound_ns", "pct_of_bound", "copy_ws_ns", "pct_of_copy_ws")
+BOUND_PAIRS = (("pct_of_bound", "bound_ns"), ("pct_of_copy_ws", "copy_ws_ns"))  # present together
+# Every number the report reads from a benchmark entry: times, rates and counters, each 0 or
+# within [NUMBER_MIN, NUMBER_MAX] (no real run comes near either end; within them every product,
+# ratio, median and standard deviation the report computes stays finite).
+NUMBER_KEYS = ("real_time", "cpu_time", "bytes_per_second", "flops_per_second", "flops", "FLOP/s",
+               "items_per_second", "tokens_per_second", "rows_per_second", "wall_time_rates") + BOUND_COUNTERS
+NUMBER_MIN, NUMBER_MAX = 1e-30, 1e30
+PARAM_DIGITS = 15   # a name's parameter (dim:4096): at most this many digits, so exact as a float
+MAX_NESTING = 64    # Google Benchmark's and normkit-depth's JSON nest 4 levels deep
 
 
 def is_linear_op(op):
@@ -191,29 +200,87 @@ class Run:
         return [c for c in self.cases.values() if c.is_ceiling]
 
 
+def _params(text):
+    """{key: int or float} of a name's /key:value parts; ValueError for a value of more than
+    PARAM_DIGITS digits (no shape is that large, and it would not convert to a float)."""
+    params = {}
+    for part in (text or "").split("/"):
+        if part:
+            k, v = part.split(":", 1)
+            if len(v.replace(".", "")) > PARAM_DIGITS:
+                raise ValueError(f"parameter {k}:{show(v, 24)} has more than {PARAM_DIGITS} digits")
+            params[k] = float(v) if "." in v else int(v)
+    return params
+
+
 def parse_name(name):
-    """(op, dtype, isa, params) for a normkit case name, or None. A block case
-    (block/<layout>/<norm>/<act>/<impl>/<path>/d:D/rows:R) gives op block/<layout>/<norm>/<act>,
-    dtype f32 and isa <impl>; Case.block has the fields one by one."""
+    """(op, dtype, isa, params) for a normkit case name, or None (not a string, or not a normkit
+    name). A block case (block/<layout>/<norm>/<act>/<impl>/<path>/d:D/rows:R) gives op
+    block/<layout>/<norm>/<act>, dtype f32 and isa <impl>; Case.block has the fields one by one.
+    ValueError for a normkit name with a parameter too large to be a shape."""
+    if not isinstance(name, str):
+        return None
     m = BLOCK_RE.match(name)
     if m:
-        params = {}
-        for part in m.group("params").split("/"):
-            if part:
-                k, v = part.split(":", 1)
-                params[k] = float(v) if "." in v else int(v)
-        return f"block/{m.group('layout')}/{m.group('norm')}/{m.group('act')}", "f32", m.group("impl"), params
+        return (f"block/{m.group('layout')}/{m.group('norm')}/{m.group('act')}", "f32", m.group("impl"),
+                _params(m.group("params")))
     if name.startswith(BLOCK_PREFIX):
         return None
     m = NAME_RE.match(name)
     if not m:
         return None
-    params = {}
-    for part in (m.group("params") or "").split("/"):
-        if part:
-            k, v = part.split(":", 1)
-            params[k] = float(v) if "." in v else int(v)
-    return m.group("op"), m.group("dtype"), m.group("isa"), params
+    return m.group("op"), m.group("dtype"), m.group("isa"), _params(m.group("params"))
+
+
+def show(v, limit=80):
+    """A value from an input file, for a one-line message: its text with control characters
+    escaped, cut to `limit` characters."""
+    t = v if isinstance(v, str) else repr(v)
+    cut = len(t) > limit
+    t = "".join(c if c.isprintable() else repr(c)[1:-1] for c in t[:limit])
+    return t[:limit - 1] + "…" if cut or len(t) > limit else t
+
+
+def is_number(v):
+    """A JSON number (not a boolean) that is finite, and as an integer convertible to a float."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return False
+    return math.isfinite(v) if isinstance(v, float) else abs(v) <= 2 ** 1000
+
+
+def _clean(doc, path):
+    """Walks the parsed document (without recursion): refuses nesting deeper than MAX_NESTING,
+    and replaces lone surrogates (a valid JSON escape such as \\ud800, but not a character: no
+    file could be written with one) in strings and keys by U+FFFD. Returns the document."""
+    def fix(t):
+        try:
+            t.encode("utf-8")
+            return t
+        except UnicodeEncodeError:
+            return t.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    if isinstance(doc, str):
+        return fix(doc)
+    if not isinstance(doc, (dict, list)):
+        return doc  # a number, true, false, null: the callers say what they expected
+    stack = [(doc, 1)]
+    while stack:
+        x, depth = stack.pop()
+        _require(depth <= MAX_NESTING, path, f"is nested more than {MAX_NESTING} levels deep")
+        if isinstance(x, dict):
+            bad = [k for k in x if fix(k) is not k]
+            for k in bad:
+                x[fix(k)] = x.pop(k)
+            items = x.items()
+        else:
+            items = enumerate(x)
+        for k, v in list(items):
+            if isinstance(v, str):
+                f = fix(v)
+                if f is not v:
+                    x[k] = f
+            elif isinstance(v, (dict, list)):
+                stack.append((v, depth + 1))
+    return doc
 
 
 def _require(cond, path, what):
@@ -231,11 +298,14 @@ def _read_json(path, expected):
         raise ReportError(f"{path}: cannot read: {e.strerror}") from None
     _require(raw.strip(), path, f"is empty (expected {expected})")
     try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        doc = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as e:  # JSONDecodeError; an integer of over 4300 digits
         where = f" at line {e.lineno} column {e.colno}" if isinstance(e, json.JSONDecodeError) else ""
         raise ReportError(f"{path}: not valid JSON (truncated or corrupt?){where}: "
-                          f"{getattr(e, 'msg', str(e))}") from None
+                          f"{show(getattr(e, 'msg', str(e)), 200)}") from None
+    except RecursionError:
+        raise ReportError(f"{path}: is nested more than {MAX_NESTING} levels deep") from None
+    return _clean(doc, path)
 
 
 def load_run(path):
@@ -252,23 +322,34 @@ def load_run(path):
     for i, b in enumerate(doc["benchmarks"]):
         _require(isinstance(b, dict), path, f"benchmark #{i} is not an object")
         for key in ("name", "real_time", "time_unit"):
-            _require(key in b, path, f"benchmark #{i} ({b.get('name', '?')}) has no '{key}'")
-        _require(b["time_unit"] in TIME_UNITS, path,
-                 f"benchmark {b['name']}: unknown time_unit '{b['time_unit']}'")
-        for key in ("real_time", "cpu_time", "bytes_per_second", "flops_per_second",
-                    "items_per_second", "tokens_per_second", "rows_per_second") + BOUND_COUNTERS:
+            _require(key in b, path, f"benchmark #{i} ({show(b.get('name', '?'))}) has no '{key}'")
+        for key in ("name", "run_name"):
+            _require(key not in b or (isinstance(b[key], str) and b[key]), path,
+                     f"benchmark #{i}: '{key}' is not a non-empty string ({show(b.get(key))})")
+        name = show(b["name"])
+        _require(isinstance(b["time_unit"], str) and b["time_unit"] in TIME_UNITS, path,
+                 f"benchmark {name}: unknown time_unit {show(b['time_unit'], 20)!r} "
+                 f"(expected one of {', '.join(TIME_UNITS)})")
+        for key in NUMBER_KEYS:
             if key in b or key == "real_time":
-                _require(isinstance(b[key], (int, float)) and not isinstance(b[key], bool)
-                         and math.isfinite(b[key]), path,
-                         f"benchmark {b['name']}: '{key}' is not a finite number")
+                v = b[key]
+                _require(is_number(v), path, f"benchmark {name}: '{key}' is not a finite number")
+                _require(v == 0 or NUMBER_MIN <= v <= NUMBER_MAX, path,
+                         f"benchmark {name}: '{key}' is out of range ({v:.6g}; a time, rate or counter "
+                         f"is 0 or from {NUMBER_MIN:g} to {NUMBER_MAX:g})")
+        for pct, ns in BOUND_PAIRS:  # a percentage is shown with the time it is of
+            _require((pct in b) == (ns in b), path,
+                     f"benchmark {name}: has '{pct if pct in b else ns}' without '{ns if pct in b else pct}'")
+        run_name = b.get("run_name", b["name"])
+        try:
+            parsed = parse_name(run_name)
+        except ValueError as e:
+            raise ReportError(f"{path}: benchmark {show(run_name)}: {e}") from None
         if b.get("error_occurred"):
-            run_name = b.get("run_name", b["name"])
-            if parse_name(run_name):
+            if parsed:
                 errored.add(run_name)
             skipped += 1
             continue
-        run_name = b.get("run_name", b["name"])
-        parsed = parse_name(run_name)
         if not parsed:
             skipped += 1
             continue
@@ -314,7 +395,7 @@ def load_run(path):
         times = [time_of(e[1]) for e in reps]
         # How many repetitions: their entries, or (aggregates only) what the aggregates declare.
         declared = [e[1].get("repetitions") for e in entries]
-        declared = max([d for d in declared if isinstance(d, int) and not isinstance(d, bool)] or [1])
+        declared = max([d for d in declared if isinstance(d, int) and not isinstance(d, bool) and d >= 1] or [1])
         n = len(times) if times else declared
         cv = None
         if cvs:
@@ -333,7 +414,7 @@ def load_run(path):
                                    **{k: med_or_none(k) for k in BOUND_COUNTERS})
     _require(run.cases, path, "holds no normkit cases (names like rmsnorm/f32/avx512/dim:4096/rows:64)")
     for c in run.kernels():
-        _require(c.time_ns > 0 and math.isfinite(c.time_ns), path, f"{c.name}: time is not positive")
+        _require(c.time_ns > 0, path, f"{c.name}: time is not positive")
     return run
 
 
@@ -342,12 +423,12 @@ def filtered(run, pattern):
     not anchored); ceilings stay, for percent-of-ceiling. Raises ReportError if none is left."""
     try:
         rx = re.compile(pattern)
-    except re.error as e:
-        raise ReportError(f"--filter {pattern!r}: not a regular expression: {e}") from None
+    except (re.error, OverflowError, RecursionError) as e:  # a{99999999999}; thousands of groups
+        raise ReportError(f"--filter {show(pattern)!r}: not a regular expression: {show(str(e))}") from None
     cases = {n: c for n, c in run.cases.items() if c.is_ceiling or rx.search(n)}
     out = Run(path=run.path, context=run.context, cases=cases, skipped=run.skipped,
               errored={n for n in run.errored if rx.search(n)}, name=run.name)
-    _require(out.kernels(), run.path, f"no case matches --filter {pattern!r}")
+    _require(out.kernels(), run.path, f"no case matches --filter {show(pattern)!r}")
     return out
 
 
@@ -360,10 +441,29 @@ def isa_view(run, isa):
         return "/".join(f[:i] + ["*"] + f[i + 1:])
     cases = {star(n): c for n, c in run.cases.items() if not c.is_ceiling and c.isa == isa}
     errored = {star(n) for n in run.errored if (parse_name(n) or (0, 0, None))[2] == isa}
-    _require(cases or errored, run.path, f"has no case of isa '{isa}' "
+    _require(cases or errored, run.path, f"has no case of isa '{show(isa)}' "
              f"(it has: {', '.join(sorted({c.isa for c in run.kernels()}))})")
     return Run(path=run.path, context=run.context, cases=cases, skipped=run.skipped,
                errored=errored, name=f"{run.label} [{isa}]")
+
+
+def caches(context):
+    """Google Benchmark's context `caches` as [{level, type, size, num_sharing}] (level, size and
+    num_sharing integers, size in bytes), or None when the context has none or they are not in
+    that form (the report then shows the value as it is, and plots no cache boundaries)."""
+    v = context.get("caches")
+    if not isinstance(v, list):
+        return None
+    out = []
+    for c in v:
+        if not isinstance(c, dict):
+            return None
+        level, size, sharing = c.get("level"), c.get("size", 0), c.get("num_sharing", 1)
+        if not all(isinstance(x, int) and not isinstance(x, bool) and 0 <= x <= 2 ** 62
+                   for x in (level, size, sharing)) or not isinstance(c.get("type", ""), str):
+            return None
+        out.append({"level": level, "type": c.get("type", ""), "size": size, "num_sharing": sharing})
+    return out
 
 
 # ---- normkit-depth output: a stack of blocks in float64 and through every block path ----
@@ -397,8 +497,10 @@ class Depth:
 
 
 def _number_or_null(v):
-    return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)
-                         and (math.isfinite(v)))
+    return v is None or is_number(v)
+
+
+MAX_LAYERS = 1_000_000
 
 
 def load_depth(path):
@@ -414,20 +516,25 @@ def load_depth(path):
     for i, r in enumerate(doc["records"]):
         _require(isinstance(r, dict), path, f"record #{i} is not an object")
         _require(isinstance(r.get("layer"), int) and not isinstance(r.get("layer"), bool)
-                 and r["layer"] >= 1, path, f"record #{i} has no layer number (an integer >= 1)")
+                 and 1 <= r["layer"] <= MAX_LAYERS, path,
+                 f"record #{i} has no layer number (an integer from 1 to {MAX_LAYERS})")
         _require(isinstance(r.get("layout"), str) and r["layout"], path, f"record #{i} has no layout")
         for key in DEPTH_NUMBERS:
             _require(key in r and _number_or_null(r[key]), path,
-                     f"record #{i} (layer {r['layer']} {r['layout']}): '{key}' is missing or not a number")
+                     f"record #{i} (layer {r['layer']} {show(r['layout'])}): '{key}' is missing or not a number")
         for key in ("update_rms", "error_bound"):
             _require(_number_or_null(r.get(key)), path,
-                     f"record #{i} (layer {r['layer']} {r['layout']}): '{key}' is not a number")
+                     f"record #{i} (layer {r['layer']} {show(r['layout'])}): '{key}' is not a number")
         errs = r.get("errors")
         _require(isinstance(errs, dict) and all(isinstance(k, str) and _number_or_null(v)
                                                 for k, v in errs.items()), path,
-                 f"record #{i} (layer {r['layer']} {r['layout']}): 'errors' is not an object of numbers")
+                 f"record #{i} (layer {r['layer']} {show(r['layout'])}): 'errors' is not an object of numbers")
+        for key in DEPTH_NUMBERS + ("update_rms", "error_bound"):  # as floats, like the benchmarks'
+            if r.get(key) is not None:
+                r[key] = float(r[key])
+        r["errors"] = {k: None if v is None else float(v) for k, v in errs.items()}
         key = (r["layer"], r["layout"])
-        _require(key not in seen, path, f"layer {r['layer']} {r['layout']} appears twice")
+        _require(key not in seen, path, f"layer {r['layer']} {show(r['layout'])} appears twice")
         seen.add(key)
         for k in errs:
             if k not in paths:

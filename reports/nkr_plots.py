@@ -9,6 +9,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from nkr_analysis import ceilings, peer_name, speedups_by_isa, variant_kind  # noqa: E402
+from nkr_data import caches  # noqa: E402
 
 ISA_STYLE = {  # stable colours and markers, so plots read the same from run to run
     "scalar": ("#7f7f7f", "o"), "autovec": ("#bcbd22", "v"), "autovec_fastmath": ("#8c564b", "^"),
@@ -33,9 +34,9 @@ def _bytes_text(b):
 def cache_sizes(context):
     """{"L1": bytes, "L2": ..., "L3": ...} from Google Benchmark's context (data/unified caches)."""
     out = {}
-    for c in context.get("caches", []) if isinstance(context.get("caches"), list) else []:
-        if isinstance(c, dict) and c.get("type") in ("Data", "Unified") and c.get("size"):
-            out.setdefault(f"L{c.get('level')}", int(c["size"]))
+    for c in caches(context) or []:
+        if c["type"] in ("Data", "Unified") and c["size"] > 0:
+            out.setdefault(f"L{c['level']}", c["size"])
     return out
 
 

@@ -29,6 +29,7 @@ import base64
 import csv
 import datetime
 import html
+import math
 import os
 import shutil
 import subprocess
@@ -44,7 +45,7 @@ from nkr_analysis import (BLOCK_SMALL_ROWS, BLOCK_TARGET_TEXT, BOUND_TARGET, GAT
                           decode_table, depth_excerpt_layers, fma_peak_for, judge, kernel_table,
                           linear_peer_info, linear_peers, linear_tables, linear_variant, missing_in,
                           openblas_core, peer_name, read_ceiling_for, shape_text)
-from nkr_data import LEVELS, ReportError, filtered, isa_view, load_depth, load_run  # noqa: E402
+from nkr_data import LEVELS, ReportError, caches, filtered, isa_view, load_depth, load_run  # noqa: E402
 
 # Context fields shown first, in this order; every other key follows in name order, as a plain
 # key/value row, so keys normkit-bench adds later (cache_source, openblas_core, ...) show up
@@ -52,6 +53,11 @@ from nkr_data import LEVELS, ReportError, filtered, isa_view, load_depth, load_r
 CONTEXT_FIRST = ("cpu_model", "cpu_id", "isa_active", "tuning", "isa_cpu", "date", "host_name", "num_cpus",
                  "mhz_per_cpu", "normkit_version", "normkit_git", "compiler_c", "compiler_cpp",
                  "profile", "pinning")
+
+
+# Output text files: UTF-8 whatever the locale (µs, ×, ✗; index.html says utf-8), and a file name
+# that is not UTF-8 (surrogate escapes from the command line) written escaped rather than failing.
+TEXT_OUT = {"encoding": "utf-8", "errors": "backslashreplace"}
 
 
 def fmt(v, digits=3):
@@ -76,9 +82,9 @@ def context_rows(ctx):
     rows = []
     for k in keys:
         v = ctx[k]
-        if k == "caches" and isinstance(v, list) and all(isinstance(c, dict) for c in v):
-            v = ", ".join(f"L{c.get('level')} {c.get('type', '')} {c.get('size', 0) // 1024} KiB"
-                          f" x{c.get('num_sharing', 1)}" for c in v) or "(none detected)"
+        if k == "caches" and caches(ctx) is not None:
+            v = ", ".join(f"L{c['level']} {c['type']} {c['size'] // 1024} KiB x{c['num_sharing']}"
+                          for c in caches(ctx)) or "(none detected)"
         rows.append([str(k), context_value(v)])
     return rows
 
@@ -510,11 +516,11 @@ def blocks_section(doc, run, folder, title):
                     f"{ratio:.2f}", f"≥ {minimum:.2f}"] for k, rows, a, ratio, minimum in misses])
     doc.p("Every block case is in `blocks.csv` (tokens/s, GFLOP/s, the spread); every target check in "
           "`block-targets.csv`.")
-    with open(os.path.join(folder, "blocks.csv"), "w", newline="") as fh:
+    with open(os.path.join(folder, "blocks.csv"), "w", newline="", **TEXT_OUT) as fh:
         w = csv.writer(fh)
         w.writerow(BLOCK_CSV_HEADER)
         w.writerows(case_rows)
-    with open(os.path.join(folder, "block-targets.csv"), "w", newline="") as fh:
+    with open(os.path.join(folder, "block-targets.csv"), "w", newline="", **TEXT_OUT) as fh:
         w = csv.writer(fh)
         w.writerow(BLOCK_TARGETS_CSV_HEADER)
         w.writerows(target_rows)
@@ -690,7 +696,7 @@ def single_report(run, folder, depth=None):
     if absent:
         doc.h(2, "Not in this report")
         doc.p("Sections left out, for want of data: " + "; ".join(absent) + ".")
-    with open(os.path.join(folder, "summary.csv"), "w", newline="") as f:
+    with open(os.path.join(folder, "summary.csv"), "w", newline="", **TEXT_OUT) as f:
         w = csv.writer(f)
         w.writerow(CSV_HEADER)
         w.writerows(csv_rows)
@@ -822,7 +828,7 @@ def compare_report(runs, folder, fail_above, by_isa=None):
                 row.append(cell)
             rows.append(row)
         doc.table(["shape"] + labels, rows)
-    with open(os.path.join(folder, "summary.csv"), "w", newline="") as f:
+    with open(os.path.join(folder, "summary.csv"), "w", newline="", **TEXT_OUT) as f:
         w = csv.writer(f)
         w.writerow(["case", "base", "other", "base_time_ns", "other_time_ns", "speedup", "change_pct",
                     "base_repetitions", "other_repetitions", "base_min_ns", "base_max_ns",
@@ -864,36 +870,73 @@ def compare_report(runs, folder, fail_above, by_isa=None):
 MARKER = ".normkit-report"  # in every folder this tool writes: only those it may replace
 
 
-def write_atomically(out_dir, build):
-    """Builds the report in a temporary sibling folder and renames it into place, so a failure
-    leaves no half-written report (and an earlier report at out_dir survives a failed run).
-    An existing out_dir is replaced only if this tool wrote it (it holds MARKER): anything else
-    there is the user's, and is refused rather than deleted."""
+def check_output(out_dir):
+    """The absolute output folder, or a ReportError before any work when the report could not go
+    there: it exists and is not a folder this tool wrote (a file, or a folder of the user's), or a
+    file or an unwritable folder is in the way of creating it."""
     out_dir = os.path.abspath(out_dir)
     if os.path.lexists(out_dir) and not (os.path.isdir(out_dir) and not os.path.islink(out_dir)
                                          and os.path.isfile(os.path.join(out_dir, MARKER))):
         raise ReportError(f"{out_dir}: exists and is not a normkit report folder; "
                           "choose another -o or remove it")
+    p = os.path.dirname(out_dir)
+    while not os.path.lexists(p):  # the nearest existing ancestor: the folders below it are created
+        p = os.path.dirname(p)
+    if not os.path.isdir(p):
+        raise ReportError(f"{out_dir}: cannot write the report there: {p} is not a folder")
+    if not os.access(p, os.W_OK | os.X_OK):
+        raise ReportError(f"{out_dir}: cannot write the report there: {p} is not writable")
+    return out_dir
+
+
+def _os_error(out_dir, what, e):
+    where = f" ({e.filename})" if getattr(e, "filename", None) and e.filename != out_dir else ""
+    return ReportError(f"{out_dir}: cannot {what}: {e.strerror or e}{where}")
+
+
+def write_atomically(out_dir, build):
+    """Builds the report in a temporary sibling folder and renames it into place, so a failure
+    leaves no half-written report (and an earlier report at out_dir survives a failed run), nor
+    the folders created to hold it. An existing out_dir is replaced only if this tool wrote it (it
+    holds MARKER): anything else there is the user's, and is refused rather than deleted. An
+    OSError writing becomes a ReportError naming the folder."""
+    out_dir = check_output(out_dir)
     parent = os.path.dirname(out_dir)
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=".normkit-report-", dir=parent)
+    created = []  # the missing ancestors, created here: removed again if the report fails
+    p = parent
+    while not os.path.lexists(p):
+        created.append(p)
+        p = os.path.dirname(p)
+    tmp = old = None
     try:
+        os.makedirs(parent, exist_ok=True)
+        tmp = tempfile.mkdtemp(prefix=".normkit-report-", dir=parent)
         result = build(tmp)
         with open(os.path.join(tmp, MARKER), "w") as f:
             f.write("written by reports/normkit_report.py; the folder is replaced on the next run\n")
         os.chmod(tmp, 0o755)  # mkdtemp makes it private
-        old = None
-        if os.path.exists(out_dir):
+        if os.path.lexists(out_dir):
             old = tempfile.mkdtemp(prefix=".normkit-report-old-", dir=parent)
             os.rmdir(old)
             os.rename(out_dir, old)
         os.rename(tmp, out_dir)
-        if old:
-            shutil.rmtree(old, ignore_errors=True)
-        return result
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        tmp = None
+    except BaseException as e:
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+        if old and not os.path.lexists(out_dir):
+            os.rename(old, out_dir)  # the earlier report back
+        for d in created:  # deepest first
+            try:
+                os.rmdir(d)
+            except OSError:
+                break
+        if isinstance(e, OSError):
+            raise _os_error(out_dir, "write the report", e) from None
         raise
+    if old:
+        shutil.rmtree(old, ignore_errors=True)
+    return result
 
 
 def run_bench(bench, extra, folder):
@@ -902,7 +945,10 @@ def run_bench(bench, extra, folder):
     cmd = [bench, "--profile=quick", "--benchmark_format=console", f"--benchmark_out={out}",
            "--benchmark_out_format=json"] + extra
     print("report: running", " ".join(cmd), flush=True)
-    rc = subprocess.call(cmd)
+    try:
+        rc = subprocess.call(cmd)
+    except OSError as e:
+        raise ReportError(f"{bench}: cannot run: {e.strerror}") from None
     if rc != 0:
         raise ReportError(f"{bench}: exited with status {rc}")
     return out
@@ -947,8 +993,40 @@ exit status: 0 done (gate passed), 1 the --fail-above gate failed, 2 bad input o
 """
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(
+class ArgParser(argparse.ArgumentParser):
+    """argparse, with its usage errors raised as ReportError: one line, exit status 2, like every
+    other error (argparse itself prints the usage and exits)."""
+
+    def error(self, message):
+        raise ReportError(f"{message} (try --help)")
+
+
+def finite_float(text):
+    """--fail-above's PCT: a finite number (nan and inf would make the gate meaningless)."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(v):
+        raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
+    return v
+
+
+def need_plots():
+    """The plots need matplotlib: say so in one line rather than fail halfway (nkr_plots imports it)."""
+    try:
+        import nkr_plots  # noqa: F401
+    except ImportError as e:
+        raise ReportError(f"the plots need matplotlib, which {sys.executable} cannot import ({e}); "
+                          "install Debian's python3-matplotlib (apt-get install python3-matplotlib) "
+                          "and run this with /usr/bin/python3") from None
+
+
+def run(argv=None):
+    """The command line, without main()'s handlers: returns the exit status (0 done, 1 the gate
+    failed) or raises ReportError for bad input or usage (main prints it; exit status 2). Any
+    other exception is a bug (tests/fuzz/fuzz_report.py calls this to find them)."""
+    ap = ArgParser(
         prog="normkit_report.py",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Reports (Markdown, self-contained HTML, CSV, PNG plots) from normkit-bench JSON:\n"
@@ -967,7 +1045,7 @@ def main(argv=None):
                          "by shape")
     ap.add_argument("--filter", metavar="REGEX",
                     help="only the kernel cases whose name matches REGEX (searched, e.g. '^rmsnorm/')")
-    ap.add_argument("--fail-above", type=float, metavar="PCT",
+    ap.add_argument("--fail-above", type=finite_float, metavar="PCT",
                     help="with --compare: exit 1 if a case's median CPU time grew by more than PCT "
                          "percent and its min–max range lies wholly above the baseline's (median "
                          "alone where a run has one repetition), or if a baseline case is missing "
@@ -979,12 +1057,14 @@ def main(argv=None):
     ap.add_argument("--run-depth", metavar="NORMKIT_DEPTH",
                     help="run this normkit-depth (default configuration) first and add its depth section")
     args, extra = ap.parse_known_args(argv)
+    need_plots()
 
     def load(path):
         run = load_run(path)
         return filtered(run, args.filter) if args.filter is not None else run
     keep = None
     try:
+        check_output(args.output)  # before any work: no bench run, no reading, for nothing
         if args.isa and not args.compare:
             raise ReportError("--isa BASE NEW goes with --compare RUN.json")
         if args.depth and args.run_depth:
@@ -998,7 +1078,6 @@ def main(argv=None):
         if args.run_bench:
             if args.runs or args.compare:
                 raise ReportError("--run-bench takes no RUN.json files")
-            os.makedirs(os.path.dirname(os.path.abspath(args.output)) or ".", exist_ok=True)
             keep = keep or tempfile.mkdtemp(prefix=".normkit-bench-")
             path = run_bench(args.run_bench, extra, keep)
             runs = [load(path)]
@@ -1038,13 +1117,6 @@ def main(argv=None):
                 raise ReportError("give exactly one RUN.json (or --compare A.json B.json ...)")
             runs = [load(p) for p in args.runs]
             write_atomically(args.output, lambda f: finish(f, single_report(runs[0], f, depth)))
-    except ReportError as e:
-        print(f"normkit_report: error: {e}", file=sys.stderr)
-        return 2
-    except Exception as e:  # a bug or an input we did not foresee: still exit 2, not 1 (regression)
-        print(f"normkit_report: error: internal error ({type(e).__name__}: {e}); no report written",
-              file=sys.stderr)
-        return 2
     finally:
         if keep:
             shutil.rmtree(keep, ignore_errors=True)
@@ -1053,11 +1125,32 @@ def main(argv=None):
     return 0
 
 
+def one_line(text, limit=2000):
+    """A message as one line of printable text: control characters escaped, very long ones cut."""
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def main(argv=None):
+    for stream in (sys.stdout, sys.stderr):  # a case or file name the terminal cannot show: escaped
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+    try:
+        return run(argv)
+    except ReportError as e:
+        print(f"normkit_report: error: {one_line(e)}", file=sys.stderr)
+        return 2
+    except Exception as e:  # a bug or an input we did not foresee: still exit 2, not 1 (regression)
+        print(f"normkit_report: error: internal error ({type(e).__name__}: {one_line(e, 300)}); "
+              "no report written", file=sys.stderr)
+        return 2
+
+
 def finish(folder, built):
     doc, title = built
-    with open(os.path.join(folder, "report.md"), "w") as f:
+    with open(os.path.join(folder, "report.md"), "w", **TEXT_OUT) as f:
         f.write(doc.markdown())
-    with open(os.path.join(folder, "index.html"), "w") as f:
+    with open(os.path.join(folder, "index.html"), "w", **TEXT_OUT) as f:
         f.write(doc.html(folder, title))
     return doc, title
 

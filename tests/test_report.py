@@ -23,6 +23,7 @@ counters), each section omitted without its data, and that each kind of bad inpu
 one-line message, a non-zero exit and no output folder.
 """
 import csv
+import functools
 import json
 import os
 import re
@@ -31,6 +32,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 gen, run_a, run_b, reps_a, reps_b, linear, blocks, depth, bound = sys.argv[1:10]
 failures = []
@@ -592,6 +594,17 @@ BAD_DEPTH = {
     "depth-twice.json": (json.dumps({"config": {}, "records": [{"layer": 1, "layout": "prenorm", "residual_rms": 1,
                                                                  "output_rms": 1, "errors": {}}] * 2}),
                          "layer 1 prenorm appears twice"),
+    # found by tests/fuzz/fuzz_report.py: an integer too large for a float (was OverflowError), a
+    # layer number no stack has, nesting deeper than the JSON reader recurses (was RecursionError)
+    "depth-bigint.json": (json.dumps({"config": {}, "records": [{"layer": 1, "layout": "prenorm",
+                                                                  "residual_rms": 10 ** 400, "output_rms": 1,
+                                                                  "errors": {}}]}),
+                          "'residual_rms' is missing or not a number"),
+    "depth-layer-huge.json": (json.dumps({"config": {}, "records": [{"layer": 10 ** 30, "layout": "prenorm",
+                                                                      "residual_rms": 1, "output_rms": 1,
+                                                                      "errors": {}}]}),
+                              "has no layer number (an integer from 1 to 1000000)"),
+    "depth-deep.json": ('{"config": {}, "records": ' + "[" * 5000 + "]" * 5000 + "}", "nested more than 64 levels deep"),
 }
 for fname, (content, message) in BAD_DEPTH.items():
     path = os.path.join(tmp, fname)
@@ -873,6 +886,34 @@ bad = {
                                                                  "real_time": 1.0, "time_unit": "ns"}]}),
                        "holds no normkit cases"),
 }
+# Found by tests/fuzz/fuzz_report.py (each was a traceback or an "internal error" before; the
+# regression seeds are in tests/fuzz/corpus/report): one benchmark entry with one field changed.
+ENTRY = {"name": "rmsnorm/f32/scalar/dim:8/rows:1", "real_time": 1.0, "cpu_time": 1.0, "time_unit": "ns"}
+
+
+def one_entry(**kw):
+    return json.dumps({"context": {}, "benchmarks": [dict(ENTRY, **kw)]})
+
+
+bad.update({
+    "number.json": ("1.5", "not Google Benchmark output"),
+    "name-number.json": (one_entry(name=1.5), "'name' is not a non-empty string"),         # TypeError
+    "run-name-list.json": (one_entry(run_name=["x"]), "'run_name' is not a non-empty string"),
+    "unit-list.json": (one_entry(time_unit=["ns"]), "unknown time_unit"),                  # unhashable
+    "int-digits.json": (one_entry()[:-3] + ', "cpu_time": 1' + "0" * 5000 + "}]}", "not valid JSON"),  # ValueError
+    "deep.json": ("[" * 100000 + "]" * 100000, "nested more than 64 levels deep"),          # RecursionError
+    "deep-context.json": (json.dumps({"context": functools.reduce(lambda d, _: {"a": d}, range(950), 1),
+                                      "benchmarks": [ENTRY]}), "nested more than 64 levels deep"),
+    "big-int-time.json": (one_entry(real_time=10 ** 400), "'real_time' is not a finite number"),  # OverflowError
+    "huge-time.json": (one_entry(cpu_time=1e300), "'cpu_time' is out of range"),            # fsum overflow
+    "negative-rate.json": (one_entry(bytes_per_second=-5.0), "'bytes_per_second' is out of range"),
+    "text-walltime.json": (one_entry(wall_time_rates="ns"), "'wall_time_rates' is not a finite number"),
+    "text-flops.json": (one_entry(flops="many"), "'flops' is not a finite number"),        # ValueError
+    "half-bound.json": (one_entry(pct_of_bound=90.0, ns_per_call=1.0), "has 'pct_of_bound' without 'bound_ns'"),
+    "param-digits.json": (one_entry(name="rmsnorm/f32/scalar/dim:" + "9" * 400 + "/rows:1"), "has more than 15 digits"),
+    "param-4301-digits.json": (one_entry(name="rmsnorm/f32/scalar/dim:" + "9" * 4301 + "/rows:1"),
+                               "has more than 15 digits"),
+})
 for fname, (content, message) in bad.items():
     path = os.path.join(tmp, fname)
     open(path, "w").write(content)
@@ -890,6 +931,132 @@ dest = os.path.join(tmp, "out-different")
 p = generate("-o", dest, "--compare", run_a, other)
 check(p.returncode == 2 and "in common" in p.stderr and not os.path.exists(dest),
       "runs with no case or shape in common: clear error, no output")
+
+# ---- odd but readable input: a report, not a traceback (tests/fuzz/fuzz_report.py found these) ----
+def small_run(**context):
+    """bench-linear.json with these context fields."""
+    doc = json.load(open(linear))
+    doc["context"].update(context)
+    return doc
+
+
+odd = small_run(caches=[{"type": "Data", "level": 1, "size": "48K", "num_sharing": 1}])  # was TypeError
+p = generate("-o", os.path.join(tmp, "odd-caches"), write_json(odd, "odd-caches.json"))
+md = open(os.path.join(tmp, "odd-caches", "report.md"), encoding="utf-8").read() if p.returncode == 0 else ""
+check(p.returncode == 0 and "size=48K" in md, f"caches with a text size: shown as they are (stderr: {p.stderr.strip()[:200]})")
+# a lone surrogate (a valid JSON escape, not a character): was UnicodeEncodeError writing report.md
+odd = small_run(host_name="\ud800")
+odd["benchmarks"][0]["label"] = "L3 \udc80"
+p = generate("-o", os.path.join(tmp, "odd-surrogate"), write_json(odd, "odd-surrogate.json"))
+md = open(os.path.join(tmp, "odd-surrogate", "report.md"), encoding="utf-8").read() if p.returncode == 0 else ""
+check(p.returncode == 0 and "\ufffd" in md, f"lone surrogates in strings: replaced by U+FFFD (stderr: {p.stderr.strip()[:200]})")
+# linear_peers with a long run of ';': the peers' regular expression took quadratic time (minutes)
+odd = small_run(linear_peers="onednn: x" + ";" * 300000)
+t0 = time.monotonic()
+try:
+    p = subprocess.run([sys.executable, gen, "-o", os.path.join(tmp, "odd-peers"), write_json(odd, "odd-peers.json")],
+                       capture_output=True, text=True, timeout=120)
+except subprocess.TimeoutExpired:
+    p = subprocess.CompletedProcess([], -1, "", "timed out after 120 s")
+check(p.returncode == 0 and time.monotonic() - t0 < 60,
+      f"linear_peers of 300000 ';': a report in {time.monotonic() - t0:.1f} s (stderr: {p.stderr.strip()[:200]})")
+# a file name that is not UTF-8, in compare mode (printed on standard output): was UnicodeEncodeError
+odd_name = os.path.join(os.fsencode(tmp), b"run-\xff.json")
+shutil.copy(run_b, odd_name)
+p = subprocess.run([sys.executable, gen, "-o", os.path.join(tmp, "odd-name"), "--compare", run_a, os.fsdecode(odd_name)],
+                   capture_output=True, timeout=300)
+check(p.returncode == 0 and os.path.isfile(os.path.join(tmp, "odd-name", "report.md")),
+      f"a file name that is not UTF-8: compare mode writes its report (stderr: {p.stderr.decode(errors='replace')[-200:]})")
+
+# ---- hostile flags and paths: one line, exit 2, nothing written ----
+def one_error(p, message, dest=None, what=""):
+    lines = p.stderr.strip().splitlines()
+    check(p.returncode == 2 and len(lines) == 1 and lines[0].startswith("normkit_report: error: ")
+          and message in lines[0] and "internal error" not in lines[0] and (dest is None or not os.path.lexists(dest)),
+          f"{what}: one line with '{message}', exit 2{', no output' if dest else ''} (got {p.returncode}: {p.stderr.strip()[:300]})")
+
+
+dest = os.path.join(tmp, "flags-out")
+a_file = os.path.join(tmp, "a-file")
+open(a_file, "w").write("mine\n")
+for args, message in ((["--fail-above", "nan"], "not a finite number: 'nan'"),           # was accepted
+                      (["--fail-above", "inf"], "not a finite number: 'inf'"),
+                      (["--fail-above", "abc"], "not a number: 'abc'"),                   # argparse: 2 lines
+                      (["--fail-above"], "expected one argument"),
+                      (["--isa", "scalar"], "expected 2 arguments"),
+                      (["--bogus"], "unknown argument(s): --bogus"),
+                      (["--filter", "a{99999999999}"], "not a regular expression"),      # was OverflowError
+                      (["--filter", "(" * 3000 + ")" * 3000], "not a regular expression")):  # RecursionError
+    p = generate("-o", dest, "--compare", run_a, run_b, *args) if args[0] == "--isa" else generate("-o", dest, run_a, *args)
+    one_error(p, message, dest, " ".join(a[:20] for a in args))
+p = generate("-o")
+one_error(p, "argument -o/--output: expected one argument", None, "-o without a folder")
+# inputs: missing, a directory, unreadable
+p = generate("-o", dest, os.path.join(tmp, "no-such.json"))
+one_error(p, "cannot read: No such file or directory", dest, "a missing RUN.json")
+p = generate("-o", dest, tmp)
+one_error(p, "cannot read: Is a directory", dest, "a directory as RUN.json")
+p = generate("-o", dest, run_a, "--depth", tmp)
+one_error(p, "cannot read: Is a directory", dest, "a directory as --depth")
+p = generate("-o", dest, "--compare", run_a, os.path.join(tmp, "no-such.json"))
+one_error(p, "no-such.json: cannot read", dest, "--compare with a missing run")
+unreadable = os.path.join(tmp, "unreadable.json")
+shutil.copy(run_a, unreadable)
+os.chmod(unreadable, 0)
+if os.geteuid() == 0:
+    print("skip an unreadable RUN.json: running as root, chmod 000 does not stop reads")
+else:
+    p = generate("-o", dest, unreadable)
+    one_error(p, "cannot read: Permission denied", dest, "an unreadable RUN.json")
+# the output folder: under a file (fails even for root), an existing file, unwritable
+p = generate("-o", os.path.join(a_file, "sub"), run_a)                    # was FileExistsError
+one_error(p, "is not a folder", None, "-o existing_file/sub")
+check(open(a_file).read() == "mine\n", "-o existing_file/sub: the file is left as it was")
+p = generate("-o", os.path.join(a_file, "sub", "deeper"), "--compare", run_a, run_b)
+one_error(p, "is not a folder", None, "--compare -o existing_file/sub/deeper")
+p = generate("-o", a_file, run_a)
+one_error(p, "exists and is not a normkit report folder", None, "-o an existing file")
+check(open(a_file).read() == "mine\n", "-o an existing file: the file is left as it was")
+locked = os.path.join(tmp, "locked")
+os.makedirs(locked)
+os.chmod(locked, 0o555)
+if os.geteuid() == 0:
+    print("skip -o in a read-only folder: running as root, the folder's mode does not stop writes "
+          "(-o existing_file/sub above fails even for root)")
+else:
+    p = generate("-o", os.path.join(locked, "out"), run_a)
+    one_error(p, "is not writable", os.path.join(locked, "out"), "-o in a read-only folder")
+os.chmod(locked, 0o755)
+# missing parents are created for a report, and left uncreated when the run fails
+p = generate("-o", os.path.join(tmp, "new1", "new2", "out"), os.path.join(tmp, "no-such.json"))
+one_error(p, "cannot read", os.path.join(tmp, "new1"), "a failed run under missing folders")
+p = generate("-o", os.path.join(tmp, "new1", "new2", "out"), run_a)
+check(p.returncode == 0 and os.path.isfile(os.path.join(tmp, "new1", "new2", "out", "report.md")),
+      "-o under missing folders: they are created")
+# a failed run leaves an earlier report at -o as it was
+before = open(os.path.join(tmp, "new1", "new2", "out", "report.md"), "rb").read()
+p = generate("-o", os.path.join(tmp, "new1", "new2", "out"), os.path.join(tmp, "deep.json"))
+check(p.returncode == 2 and open(os.path.join(tmp, "new1", "new2", "out", "report.md"), "rb").read() == before,
+      "a failed run leaves the earlier report at -o untouched")
+# --run-bench: a program that cannot run, and an -o it could not write to (checked before it runs)
+p = generate("-o", dest, "--run-bench", os.path.join(tmp, "no-such-normkit-bench"))
+one_error(p, "cannot run: No such file or directory", dest, "--run-bench a missing program")  # FileNotFoundError
+p = generate("-o", dest, "--run-bench", tmp)
+one_error(p, "cannot run: Permission denied", dest, "--run-bench a directory")              # PermissionError
+ran = os.path.join(tmp, "bench-ran")
+fake_bench = os.path.join(tmp, "fake-bench")
+with open(fake_bench, "w") as f:
+    f.write(f"#!/bin/sh\ntouch '{ran}'\nexit 1\n")
+os.chmod(fake_bench, 0o755)
+p = generate("-o", os.path.join(a_file, "sub"), "--run-bench", fake_bench)                # FileExistsError
+one_error(p, "is not a folder", None, "--run-bench with -o existing_file/sub")
+check(not os.path.exists(ran), "--run-bench with an -o it cannot write to: the benchmark is not run")
+# without matplotlib: one line saying what to install, not a traceback halfway through
+p = subprocess.run([sys.executable, "-c", "import runpy, sys; sys.modules['matplotlib'] = None; "
+                    "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')",
+                    gen, "-o", dest, run_a], capture_output=True, text=True, timeout=300)
+one_error(p, "apt-get install python3-matplotlib", dest, "without matplotlib")
+
 check(not [f for f in os.listdir(tmp) if f.startswith(".normkit-report-")], "no temporary folders left")
 
 print(f"{'FAIL' if failures else 'PASS'}: {len(failures)} failure(s)"

@@ -18,11 +18,14 @@ writes it to a temporary file and runs the generator's command line IN PROCESS
 
   single   -o OUT FILE                            the one-run report
   depth    -o OUT BASE.json --depth FILE          the depth section (normkit-depth JSON)
-  compare  -o OUT --compare BASE.json FILE --fail-above 5, and --compare FILE FILE
+  compare  -o OUT --compare BASE.json FILE --fail-above PCT (either order)
+  compare-self  -o OUT --compare FILE FILE
   isa      -o OUT --compare FILE --isa A B        two ISAs of the file (chosen from its names)
-  filter   -o OUT --filter REGEX FILE
-  flags    random command lines: bad flags and values, missing files, a directory as input,
-           -o an existing file / a path under a file / a folder of the user's / an old report
+  filter   -o OUT --filter REGEX FILE             (invalid, huge-repeat and deeply nested ones too)
+  flags    random command lines: bad flags and values (--fail-above nan, a lone --isa, ...),
+           missing files, a directory as input, -o an existing file / a path under a file / a
+           folder of the user's / an old report, --run-bench and --run-depth with a missing
+           program, a directory, /bin/false, or a stand-in script that writes FILE as its output
 
 BASE.json is the fixture sharing most case names with the input; the choices within a mode
 (ISAs, regex, flags) follow from the input's bytes, so a replay of a saved input runs exactly
@@ -42,8 +45,16 @@ stand-in plot functions that write a tiny PNG; --plots P uses the real ones with
 stand-ins are used throughout (the generator itself then stops with its one-line error).
 
 Feedback: --cov (default on) traces the lines run in reports/*.py; an input that reaches a new
-line, or a new kind of outcome, joins the in-memory corpus (written to --save-new DIR if given).
-The end prints the executions and executions per second.
+line, or writes a new kind of report (its set of sections), joins the in-memory corpus (written
+to --save-new DIR if given). 25% of the mutations are at byte level, 35% hostile at structure
+level and 40% keep the file readable (numbers scaled, cases renamed, copied or dropped,
+aggregates, counters, labels and context changed), so that the analysis and the tables run on
+shapes the fixtures do not have. The end prints the executions and executions per second.
+
+A crash: fix it in reports/*.py at its root, shrink the input (--minimize, or by hand) and add
+it to tests/fuzz/corpus/report/ under a name saying what it holds (the regression seeds there
+are the inputs that crashed the generator before; `--replay` runs them), and a check to
+tests/test_report.py.
 """
 import argparse
 import contextlib
@@ -161,13 +172,15 @@ NAMES = ["rmsnorm/f32/avx512/dim:4096/rows:64", "rmsnorm/f32/scalar/dim:4096/row
          "rmsnorm_linear/f32/avx512_unfused/dim:4096/n:4096/rows:8", "ceiling_copy/f32/avx512/bytes:16384",
          "ceiling_read/f32/avx512/bytes:23633408", "ceiling_fma/f32/avx512/acc:16", "ceiling_rowcall/f32/avx2/dim:1",
          "ceiling_copy_ws/f32/avx512/bytes:4096", "block/prenorm/rmsnorm/swiglu/avx512/fused/d:256/rows:1",
-         "block/postnorm/layernorm/gelu/onednn/peer/d:256/rows:32", "block/prenorm/rmsnorm/swiglu/torch/peer/d:256/rows:1",
+         "block/postnorm/layernorm/gelu/onednn/peer/d:256/rows:32",
+         "block/prenorm/rmsnorm/swiglu/torch/peer/d:256/rows:1",
          "block/x/y/z/avx2/unfused/d:0/rows:0", "rmsnorm/f32/avx512/dim:0/rows:0", "rmsnorm/f32/avx2/dim:1.5/rows:2",
          "rmsnorm/f32/avx512/dim:" + "9" * 30 + "/rows:1", "rmsnorm/f32/avx512/dim:" + "9" * 5000 + "/rows:1",
          "rmsnorm/f32/avx512/dim:1" + "0" * 400 + ".5/rows:1", "rmsnorm/f32/avx512", "block/", "", "/", "a/b/c/d:e"]
 STRINGS = ["", " ", "median", "cv", "mean", "stddev", "aggregate", "iteration", "ns", "us", "ms", "s", "min",
            "L1", "L2", "L3", "DRAM", "L1 L2", "defaults", "prenorm", "postnorm", "scalar/fused", "x" * 100000,
-           "é", "\u2028", "\ud800", "\x00", "\n", "😀" * 50, "avx512=avx512 autovec=avx512 =", "core Haswell (forced by OPENBLAS_CORETYPE)",
+           "é", "\u2028", "\ud800", "\x00", "\n", "😀" * 50, "avx512=avx512 autovec=avx512 =",
+           "core Haswell (forced by OPENBLAS_CORETYPE)",
            "onednn: oneDNN 2.6; openblas: OpenBLAS core Haswell (forced by OPENBLAS_CORETYPE); xnnpack: ",
            "not started"] + NAMES
 KEYS = ["name", "run_name", "run_type", "aggregate_name", "repetitions", "repetition_index", "threads",
@@ -247,7 +260,7 @@ def new_value(rng, old):
         return rng.choice(STRINGS)
     if r == 6:
         return rng.choice(NAMES)
-    if r in (7, 8) and isinstance(old, (int, float)) and not isinstance(old, bool):
+    if r in (7, 8) and isinstance(old, (int, float)) and not isinstance(old, bool) and abs(old) < 1e300:
         return rng.choice([-old, 0, old * rng.choice([1e-9, 1e-3, 0.5, 2, 1e3, 1e9, 1e200]), old + 1, old - 1,
                            int(old) if abs(old) < 1e18 else old, float(old)])
     if r in (9, 10) and isinstance(old, str):
@@ -268,6 +281,8 @@ def new_value(rng, old):
         return rng.choice(["aggregate", "iteration", "", None])
     if r == 15:
         return [] if rng.random() < 0.5 else [old, old]
+    if r == 18:
+        return rng.choice(";:/ \\_.-0a|`*<") * rng.choice([100, 5000, 100000])  # long runs: quadratic parsing
     if r == 16:
         return "".join(rng.choice("aé😀\u2028\x00/:.0") for _ in range(rng.randrange(1, 20)))
     if r == 17:
@@ -338,6 +353,127 @@ def mutate_tree(rng, doc):
     return doc
 
 
+ISAS = ["scalar", "avx2", "avx512", "neon", "sve", "autovec", "autovec_fastmath", "eigen", "onednn", "openblas",
+        "xnnpack", "torch", "avx512_packed", "avx512_unfused", "avx512_2t", "avx2_packed", "avx512_u2_acc4",
+        "scalar_2t"]
+
+
+def small_number(rng, old=None):
+    if isinstance(old, (int, float)) and not isinstance(old, bool) and old and abs(old) < 1e300 and rng.random() < 0.7:
+        return old * rng.choice([0.5, 0.9, 0.99, 1.01, 1.1, 2, 10, 1e-3, 1e3])
+    return rng.choice([0, 1, 2, 0.5, 1e-3, 7.5, 100, 4096, 1e6, 1e9, 3e10, 1e-30, 1e30])
+
+
+def mutate_benign(rng, doc):
+    """Mutations that keep the document readable, so that the analysis and the tables run on
+    shapes the fixtures do not have: numbers scaled, cases renamed, dropped or copied, aggregates
+    and repetitions changed, counters and labels added or removed, context fields changed."""
+    if isinstance(doc, dict) and isinstance(doc.get("benchmarks"), list) and doc["benchmarks"]:
+        bs = doc["benchmarks"]
+        for _ in range(rng.choice([1, 1, 2, 3, 6])):
+            if not bs:
+                break
+            i = rng.randrange(len(bs))
+            b = bs[i] if isinstance(bs[i], dict) else {}
+            r = rng.randrange(12)
+            if r == 0:
+                del bs[i]
+            elif r == 1:
+                c = dict(b)
+                name = str(c.get("run_name", c.get("name", "")))
+                f = name.split("/")
+                if len(f) > 2:
+                    j = 4 if name.startswith("block/") and len(f) > 5 else 2
+                    f[j] = rng.choice(ISAS)
+                    name = "/".join(f)
+                c["name"] = c["run_name"] = name
+                bs.insert(rng.randrange(len(bs) + 1), c)
+            elif r == 2:
+                keys = [k for k, v in b.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+                if keys:
+                    k = rng.choice(keys)
+                    b[k] = small_number(rng, b[k])
+            elif r == 3:
+                name = str(b.get("run_name", b.get("name", "")))
+                name = re.sub(r":[0-9.]+", lambda m: ":" + str(rng.choice([0, 1, 2, 8, 32, 64, 768, 4096, 1.5])), name, count=1) \
+                    if rng.random() < 0.6 else rng.choice(NAMES[:18])
+                b["name"] = b["run_name"] = name
+                if rng.random() < 0.3:
+                    b["name"] = name + "_" + rng.choice(["median", "mean", "cv"])
+            elif r == 4:
+                b["run_type"] = rng.choice(["aggregate", "iteration"])
+                b["aggregate_name"] = rng.choice(["median", "mean", "stddev", "cv"])
+                if rng.random() < 0.5:
+                    b["repetitions"] = rng.choice([1, 2, 3, 5, 0, -1])
+            elif r == 5:
+                for pct, ns in (("pct_of_bound", "bound_ns"), ("pct_of_copy_ws", "copy_ws_ns")):
+                    if rng.random() < 0.5:
+                        b[pct], b[ns] = small_number(rng), small_number(rng)
+                    else:
+                        b.pop(pct, None)
+                        b.pop(ns, None)
+                b["ns_per_call"] = small_number(rng)
+            elif r == 6:
+                b["label"] = rng.choice(["L1", "L2", "L3", "DRAM", "", "L1 L2", "x", "DRAM rows"])
+            elif r == 7:
+                b["time_unit"] = rng.choice(["ns", "us", "ms", "s"])
+            elif r == 8:
+                for k in ("bytes_per_second", "flops_per_second", "tokens_per_second", "rows_per_second",
+                          "items_per_second", "wall_time_rates"):
+                    if rng.random() < 0.3:
+                        if rng.random() < 0.5:
+                            b.pop(k, None)
+                        else:
+                            b[k] = small_number(rng) if k != "wall_time_rates" else rng.choice([0, 1])
+            elif r == 9:
+                b["error_occurred"] = rng.random() < 0.8
+                b["error_message"] = "injected"
+            elif r == 10:
+                del bs[rng.randrange(len(bs)):]
+            else:
+                rng.shuffle(bs)
+        if rng.random() < 0.2 and isinstance(doc.get("context"), dict):
+            ctx = doc["context"]
+            k = rng.choice(["ceiling_isa_map", "linear_peers", "caches", "tuning", "linear_2t", "cpu_model"])
+            ctx[k] = rng.choice([
+                "avx512=avx512 autovec=avx2 onednn=scalar", "", "=", "onednn: a; openblas: core Haswell; xnnpack: b",
+                "core Zen (forced by OPENBLAS_CORETYPE)", [{"type": "Data", "level": 1, "size": 32768, "num_sharing": 1}],
+                [{"type": "Unified", "level": 2, "size": 0}], [], "defaults", "my.tuning", None, "not started", 3])
+    elif isinstance(doc, dict) and isinstance(doc.get("records"), list) and doc["records"]:
+        rs = doc["records"]
+        for _ in range(rng.choice([1, 2, 4])):
+            if not rs:
+                break
+            i = rng.randrange(len(rs))
+            rec = rs[i] if isinstance(rs[i], dict) else {}
+            r = rng.randrange(8)
+            if r == 0:
+                del rs[i]
+            elif r == 1:
+                c = dict(rec, layer=rng.choice([1, 2, 3, 9, 64, 1000, 1000000]))
+                rs.append(c)
+            elif r == 2:
+                k = rng.choice(["residual_rms", "output_rms", "update_rms", "error_bound"])
+                rec[k] = rng.choice([None, 0, 1e-30, 1e300, small_number(rng, rec.get(k))])
+            elif r == 3 and isinstance(rec.get("errors"), dict):
+                e = rec["errors"]
+                if e and rng.random() < 0.5:
+                    e[rng.choice(list(e))] = rng.choice([None, 0, 1e-300, 2.0, 1e300])
+                else:
+                    e[rng.choice(["x/fused", "avx512/fused", "a/b/c", "", "/"])] = rng.choice([1e-7, None, 0])
+            elif r == 4:
+                rec["layout"] = rng.choice(["prenorm", "postnorm", "sandwich", "x" * 200])
+            elif r == 5:
+                rec["layer"] = rng.choice([1, 2, 5, 1000000])
+            elif r == 6:
+                doc["config"] = {k: rng.choice([1, 1.5e-5, "rmsnorm", None, [1, 2], {"a": 1}]) for k in
+                                 rng.sample(["layers", "norm", "act", "dim", "hidden", "rows", "init", "eps", "seed",
+                                             "error_metric"], 4)}
+            else:
+                doc["machine"] = rng.choice([{}, {"cpu_model": "x"}, [], "m", {"cpu_model": None}])
+    return doc
+
+
 def mutate_bytes(rng, data, other):
     data = bytearray(data)
     for _ in range(rng.choice([1, 1, 2, 4, 8])):
@@ -381,12 +517,26 @@ def mutate_bytes(rng, data, other):
 
 
 def mutate(rng, data, other):
-    if rng.random() < 0.6:
+    """25% byte level, 35% hostile structure, 40% structure kept readable (then maybe hostile too)."""
+    try:
+        return _mutate(rng, data, other)
+    except (ValueError, TypeError, OverflowError, RecursionError):  # a mutation that does not apply
+        return mutate_bytes(rng, data, other)
+
+
+def _mutate(rng, data, other):
+    r = rng.random()
+    if r >= 0.25:
         try:
             doc = json.loads(data)
         except (ValueError, RecursionError):
             doc = None
         if doc is not None:
+            if r >= 0.6:
+                doc = mutate_benign(rng, doc)
+                if rng.random() < 0.15:
+                    doc = mutate_tree(rng, doc)
+                return dumps(doc)
             out = dumps(mutate_tree(rng, doc))
             return out if rng.random() < 0.85 else mutate_bytes(rng, out, other)
     return mutate_bytes(rng, data, other)
@@ -396,7 +546,7 @@ def mutate(rng, data, other):
 
 MODES = ("single", "depth", "compare", "compare-self", "isa", "filter", "flags")
 FILTERS = ["^rmsnorm/", "avx512", "rows:1$", "/scalar/", "(", "[a-", "^$", "block/", "linear", "x{2,1}",
-           "dim:(64|768)", ".*", "ceiling_", "\\", "(?P<a>", "é", "\n"]
+           "dim:(64|768)", ".*", "ceiling_", "\\", "(?P<a>", "é", "\n", "a{99999999999}", "(" * 2000 + ")" * 2000]
 ISA_RX = re.compile(rb'"(?:run_)?name"\s*:\s*"(?:block/[a-z0-9_]+/[a-z0-9_]+/[a-z0-9_]+/([a-z][a-z0-9_]*)|'
                     rb'[a-z][a-z0-9_]*/[a-z][a-z0-9]*/([a-z][a-z0-9_]*))/')
 
@@ -436,6 +586,7 @@ def argv_for(mode, path, data, work):
             ["--run-bench", "/bin/false"], ["--run-bench", "/bin/true"], ["--"], ["--bogus"], ["-x"], ["--compare"],
             ["-o", existing], ["-o", os.path.join(existing, "sub")], ["-o", mine], ["-o", old], ["-o", ""],
             ["-o", os.path.join(work, "new", "deeper", "out")], [work], [os.path.join(work, "no-such.json")],
+            ["--run-bench", os.path.join(work, "input", "fake-bench")], ["--run-depth", os.path.join(work, "input", "fake-depth")],
             [path], [path], [base], ["--output=" + out], ["--filter=" + r.choice(FILTERS)], ["-o"], ["--isa"],
             ["--dep", path], [os.path.join(existing, "x.json")], ["--help"] if r.random() < 0.05 else []]
     argv = ["-o", out]
@@ -456,6 +607,24 @@ class Timeout(BaseException):
 
 def _alarm(signum, frame):
     raise Timeout("execution took longer than --timeout")
+
+
+FAKE_BENCH = """#!/bin/sh
+# normkit-bench ... --benchmark_out=FILE ...: writes the fuzzer's input as its output
+for a; do case "$a" in --benchmark_out=*) cp "$(dirname "$0")/input.json" "${a#--benchmark_out=}";; esac; done
+"""
+FAKE_DEPTH = """#!/bin/sh
+# normkit-depth --format json --output FILE: writes the fuzzer's input as its output
+[ "$3" = --output ] && cp "$(dirname "$0")/input.json" "$4"
+"""
+
+
+def make_fakes(work):
+    for name, text in (("fake-bench", FAKE_BENCH), ("fake-depth", FAKE_DEPTH)):
+        p = os.path.join(work, "input", name)
+        with open(p, "w") as f:
+            f.write(text)
+        os.chmod(p, 0o755)
 
 
 def prepare(work):
@@ -490,10 +659,36 @@ def tree(path):
     return out
 
 
+def output_of(argv, work):
+    """Where the report goes: the last -o / --output / --output= (default ./report)."""
+    out = os.path.join(work, "report")
+    i = 0
+    while i < len(argv):
+        if argv[i] in ("-o", "--output") and i + 1 < len(argv):
+            out = argv[i + 1]
+            i += 1
+        elif argv[i].startswith("--output="):
+            out = argv[i][len("--output="):]
+        i += 1
+    return os.path.abspath(os.path.join(work, out))
+
+
+def temps(out):
+    """The generator's temporary folders beside the output (new ones after a run: left behind;
+    others may be another process's, when -o names the work folder itself, beside it in /tmp)."""
+    parent = os.path.dirname(out)
+    return {f for f in os.listdir(parent) if f.startswith(".normkit-report-")} if os.path.isdir(parent) else set()
+
+
 def execute(argv, work, timeout):
     """Runs the command line; returns an outcome signature, or raises (a crash)."""
     prepare(work)
+    out = output_of(argv, work)
     before = {n: tree(os.path.join(work, n)) for n in ("users-folder", "old-report")}
+    listing = sorted(os.listdir(work))
+    temps_before = temps(out)
+    out_existed = os.path.lexists(out)
+    out_before = tree(out) if os.path.isdir(out) else None
     stdout = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")                          # strict, as a pipe is
     stderr = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="backslashreplace")  # as sys.stderr is
     signal.setitimer(signal.ITIMER_REAL, timeout)
@@ -511,19 +706,7 @@ def execute(argv, work, timeout):
             stdout.flush()
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
-    # where the report went: the last -o / --output=
-    out = os.path.join(work, "report")
-    i = 0
-    while i < len(argv):
-        if argv[i] in ("-o", "--output") and i + 1 < len(argv):
-            out = argv[i + 1]
-            i += 1
-        elif argv[i].startswith("--output="):
-            out = argv[i][len("--output="):]
-        i += 1
-    out = os.path.abspath(os.path.join(work, out))
-    leftovers = [f for f in os.listdir(os.path.dirname(out)) if f.startswith(".normkit-report-")] \
-        if os.path.isdir(os.path.dirname(out)) else []
+    leftovers = sorted(temps(out) - temps_before) if out.startswith(work + os.sep) else []
     if leftovers:
         raise Crash(f"temporary folder(s) left beside the output: {leftovers}")
     if tree(os.path.join(work, "users-folder")) != before["users-folder"]:
@@ -531,13 +714,16 @@ def execute(argv, work, timeout):
     if err is not None:
         if not err or "\n" in err or "\r" in err:
             raise Crash(f"the error message is not one line: {err[:500]!r}")
-        if out == os.path.join(work, "old-report"):
-            if tree(out) != before["old-report"]:
-                raise Crash("a failed run changed the earlier report at -o")
-        elif os.path.lexists(out) and out not in (work, os.path.join(work, "a-file"), os.path.join(work, "users-folder")):
+        if tree(os.path.join(work, "old-report")) != before["old-report"]:
+            raise Crash("a failed run changed the earlier report at -o")
+        if out_existed and os.path.isdir(out) and tree(out) != out_before:
+            raise Crash(f"a failed run changed what was at {out}")
+        if not out_existed and os.path.lexists(out):
             raise Crash(f"a failed run left output at {out}: {sorted(os.listdir(out)) if os.path.isdir(out) else 'a file'}")
+        if sorted(os.listdir(work)) != listing:
+            raise Crash(f"a failed run left {sorted(set(os.listdir(work)) - set(listing))} in the work folder")
         # the outcome: the message without numbers, paths and quoted values
-        sig = re.sub(r"'[^']*'|\"[^\"]*\"|/\S*|#?\d+(\.\d+)?", "_", err)[:160]
+        sig = re.sub(r"'[^']*'|\"[^\"]*\"|/\S*|#?\d+(\.\d+)?|\\x\w\w|byte \S+|\([^)]*\)", "_", err)[:100]
         return "error: " + sig
     if rc not in (0, 1):
         raise Crash(f"run() returned {rc!r}")
@@ -546,7 +732,7 @@ def execute(argv, work, timeout):
     if missing:
         raise Crash(f"a successful run did not write {missing} in {out}")
     with open(os.path.join(out, "report.md"), encoding="utf-8") as f:
-        heads = tuple(sorted({ln[:24] for ln in f if ln.startswith("## ")}))
+        heads = tuple(sorted({ln.strip()[:24] for ln in f if ln.startswith("## ")}))
     return f"ok {rc} " + " ".join(heads)
 
 
@@ -626,6 +812,8 @@ def fuzz(opts, seeds, work):
     seen_sigs = set()
     crashes = {}
     execs, new_inputs = 0, 0
+    kinds = {"ok": 0, "error": 0, "help": 0}
+    sig_counts = {}
     start = time.monotonic()
     last_print = start
     # every seed once first (libFuzzer's INITED), to fill the coverage and outcome tables
@@ -658,8 +846,12 @@ def fuzz(opts, seeds, work):
                 if not opts.keep_going:
                     break
             continue
-        if sig not in seen_sigs or newcov:
-            seen_sigs.add(sig)
+        kinds[sig.split(" ")[0].rstrip(":")] += 1
+        if opts.verbose:
+            sig_counts[sig] = sig_counts.get(sig, 0) + 1
+        fresh = sig not in seen_sigs
+        seen_sigs.add(sig)
+        if newcov or (fresh and (sig.startswith("ok") or not cov)):
             if data not in pool:
                 pool.append(data)
                 new_inputs += 1
@@ -673,9 +865,16 @@ def fuzz(opts, seeds, work):
             print(f"#{execs} {now - start:.0f}s {execs / (now - start):.1f} exec/s corpus {len(pool)} "
                   f"(+{new_inputs}) outcomes {len(seen_sigs)}" + (f" lines {len(cov.lines)}" if cov else "")
                   + (f" crashes {len(crashes)}" if crashes else ""), flush=True)
+    if cov and opts.cov_report:
+        with open(opts.cov_report, "w") as f:
+            for fn, line in sorted(cov.lines):
+                f.write(f"{os.path.relpath(fn, ROOT)}:{line}\n")
+    for sig, n in sorted(sig_counts.items(), key=lambda kv: -kv[1])[:40]:
+        print(f"{n:7d}  {sig}")
     elapsed = time.monotonic() - start
     print(f"done: {execs} executions in {elapsed:.1f}s, {execs / max(elapsed, 1e-9):.1f} exec/s; corpus {len(pool)} "
-          f"({len(seeds)} seeds + {new_inputs} new), {len(seen_sigs)} outcomes"
+          f"({len(seeds)} seeds + {new_inputs} new), {len(seen_sigs)} outcomes (reports written {kinds['ok']}, "
+          f"clean errors {kinds['error']})"
           + (f", {len(cov.lines)} lines of reports/*.py" if cov else "")
           + (f"; plots: real with probability {opts.plots:g}" if REAL_PLOTS is not None else "; plots: stand-ins (no matplotlib)")
           + f"; {len(crashes)} crash(es)" + (": " + ", ".join(crashes.values()) if crashes else ""), flush=True)
@@ -773,7 +972,7 @@ def minimize(opts, work):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+    ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--time", type=float, default=60.0, metavar="SECONDS", help="fuzz this long (default 60)")
     ap.add_argument("--runs", type=int, metavar="N", help="stop after N executions instead (-runs=N)")
@@ -789,6 +988,7 @@ def main():
                     help="probability of the real matplotlib plots per execution (default 0.02; 1 with --replay)")
     ap.add_argument("--cov", action=argparse.BooleanOptionalAction, default=True,
                     help="line coverage of reports/*.py as feedback (default on)")
+    ap.add_argument("--cov-report", metavar="FILE", help="write the lines of reports/*.py the run reached")
     ap.add_argument("--save-new", metavar="DIR", help="write the inputs that found something new here")
     ap.add_argument("--keep-going", action="store_true", help="save every distinct crash and go on")
     ap.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
@@ -812,6 +1012,7 @@ def main():
     cwd = os.getcwd()
     try:
         os.makedirs(os.path.join(work, "input"))
+        make_fakes(work)
         os.chdir(work)  # relative -o values (and the default ./report) land in the work folder
         if opts.minimize:
             return minimize(opts, work)
