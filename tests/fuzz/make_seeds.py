@@ -137,3 +137,70 @@ lin_seeds = {
 }
 for name, data in lin_seeds.items():
     write('linear', name, data)
+
+
+# ---- block: the header of fuzz_block.c, then data ----
+def block_seed(kind, rows, dim, hidden, path=2, isa=0, force=0, ws=1, repeat=0, pads=0, offs=0,
+               fault=0, arg=0, eps_mode=0, eps_bits=0, modes=0x2a, inj=0, probe=0, data=b''):
+    """kind: bit 0 post-norm, 1 LayerNorm, 2 SiLU, 3 gated, 4 gamma, 5 beta, 6 b1 (b3), 7 b2.
+    dim, hidden: 1..96, 1..160 (or the raw u16 selector when >= 0xf000)."""
+    dsel = dim if dim >= 0xf000 else dim - 1
+    hsel = hidden if hidden >= 0xf000 else hidden - 1
+    call = path | isa << 2 | force << 5
+    fwd = ws | repeat << 2 | pads << 4
+    return (bytes([kind, rows]) + struct.pack('<HH', dsel, hsel) + bytes([call, fwd, offs, fault])
+            + struct.pack('<H', arg) + bytes([eps_mode]) + struct.pack('<I', eps_bits)
+            + bytes([modes]) + struct.pack('<H', inj) + bytes([probe]) + data)
+
+
+F = 0xd0  # fault codes: F + n (fuzz_block.c, README.md)
+block_seeds = {
+    'prenorm-rms-gelu-fused': block_seed(0xd0, 3, 37, 100, pads=0x9, offs=0x35, data=floats),
+    'prenorm-rms-silu-gated-llama': block_seed(0x1c, 4, 48, 128, data=floats * 2),
+    'prenorm-ln-gelu-unfused-avx2': block_seed(0xf2, 2, 64, 96, path=1, isa=2, ws=0, data=floats),
+    'postnorm-ln-gelu-bert': block_seed(0xf3, 3, 32, 128, ws=2, arg=17, data=floats),
+    'postnorm-rms-silu-gated': block_seed(0xdd, 5, 19, 50, path=1, isa=3, ws=3, data=floats),
+    'scalar-path-any-isa': block_seed(0x57, 2, 8, 16, path=0, isa=5, arg=4, data=floats),
+    'auto-forced-scalar': block_seed(0xd6, 2, 24, 40, path=2, isa=0, force=1, repeat=1, data=floats),
+    'auto-forced-avx2-repeat-force': block_seed(0xf8, 3, 40, 70, force=2, repeat=2, data=floats),
+    'unsupported-neon': block_seed(0xd0, 2, 16, 32, path=1, isa=4, data=floats),
+    'force-sve-unsupported': block_seed(0xd0, 1, 16, 32, force=5, data=floats),
+    'rows-alone': block_seed(0xfb, 6, 33, 77, repeat=3, data=floats),
+    'nan-row': block_seed(0xf1, 4, 20, 30, modes=0x6a, inj=2 + 10 * 7, data=floats),
+    'inf-row-prenorm': block_seed(0xd2, 3, 20, 30, modes=0xaa, inj=1, data=floats),
+    'raw-bits-x': block_seed(0xd2, 3, 12, 20, modes=0x28, data=specials + floats),
+    'raw-bits-all': block_seed(0xff, 2, 8, 8, modes=0x00, data=specials * 4),
+    'large-mean': block_seed(0xf3, 3, 64, 64, modes=0x23, data=floats),
+    'ints-eps0': block_seed(0xf3, 3, 16, 24, eps_mode=3, modes=0x15, data=bytes(8) + floats),
+    'eps-subnormal': block_seed(0xd2, 2, 9, 12, eps_mode=5, eps_bits=3, modes=0x2a, data=floats),
+    'eps-nan': block_seed(0xd0, 2, 9, 12, eps_mode=6, eps_bits=0x00400000, data=floats),
+    'eps-huge': block_seed(0xd3, 2, 9, 12, eps_mode=8, eps_bits=0x12345, data=floats),
+    'large-dims': block_seed(0xd0, 2, 0xf000 | 1, 0xf000 | 2, data=floats),
+    'rows-0': block_seed(0xd0, 0, 8, 8, data=floats),
+    'null-desc': block_seed(0xd0, 2, 8, 8, fault=F + 0),
+    'null-out': block_seed(0xd0, 2, 8, 8, fault=F + 1),
+    'null-w3-gated': block_seed(0xd8, 2, 8, 8, fault=F + 4),
+    'w3-ungated': block_seed(0xd0, 2, 8, 8, fault=F + 5),
+    'beta-rmsnorm': block_seed(0xd0, 2, 8, 8, fault=F + 7),
+    'hidden-0': block_seed(0xd0, 2, 8, 8, fault=F + 9),
+    'dim-huge': block_seed(0xd0, 2, 8, 8, fault=F + 10, arg=1),
+    'hidden-huge': block_seed(0xd0, 2, 8, 8, fault=F + 11, arg=2),
+    'act-outside': block_seed(0xd0, 2, 8, 8, fault=F + 14, arg=2),
+    'path-outside': block_seed(0xd0, 2, 8, 8, fault=F + 15),
+    'null-block': block_seed(0xd0, 2, 8, 8, fault=F + 16, data=floats),
+    'null-h': block_seed(0xd0, 2, 8, 8, fault=F + 18, data=floats),
+    'ldx-small': block_seed(0xd0, 2, 8, 8, fault=F + 19, data=floats),
+    'ldh-huge-one-row': block_seed(0xd0, 1, 8, 8, fault=F + 22, data=floats),
+    'rows-huge': block_seed(0xd0, 3, 1, 8, fault=F + 23, data=floats),
+    'rows-over-ws': block_seed(0xd0, 3, 4, 8, fault=F + 24, data=floats),
+    'h-over-x': block_seed(0xd0, 3, 8, 8, fault=F + 25, arg=5, data=floats),
+    'h-past-x': block_seed(0xd0, 2, 8, 8, fault=F + 25, arg=16, data=floats),
+    'h-in-gaps': block_seed(0xd1, 2, 8, 8, fault=F + 26, data=floats),
+    'ws-small': block_seed(0xd0, 2, 8, 8, fault=F + 27, arg=0, data=floats),
+    'ws-zero': block_seed(0xd0, 2, 8, 8, fault=F + 28, data=floats),
+    'ws-null-with-size': block_seed(0xd0, 2, 8, 8, fault=F + 29, arg=3, data=floats),
+    'x-over-h': block_seed(0xd1, 2, 8, 8, fault=F + 30, arg=3, data=floats),
+    'h-is-x': block_seed(0xd0, 2, 8, 8, fault=F + 31, data=floats),
+}
+for name, data in block_seeds.items():
+    write('block', name, data)
