@@ -74,7 +74,7 @@ static expect_t *expected(normkit_op op, const normkit_op_info *info, size_t row
             expect_t *o = &ex[r * n + j];
             const float *wr = w + j * ldw;
             const double b = bias ? bias[j] : 0.0;
-            double ref = b, s = 0.0, s_fin = 0.0, err_in = 0.0;
+            double ref = b, s = 0.0, s_fin = 0.0, err_in = 0.0, zsum = 0.0;
             int w_nonfinite = !isfinite(b), wg_huge = 0;
             for (size_t k = 0; k < dim; k++) {
                 const double B = b_on ? beta[k] : 0.0;
@@ -83,13 +83,16 @@ static expect_t *expected(normkit_op op, const normkit_op_info *info, size_t row
                 if (isfinite(A[k] * wr[k]))
                     s_fin += fabs(A[k] * wr[k]);
                 err_in += e[k] * fabs((double)wr[k]);
+                zsum += fabs(z[k]);
                 w_nonfinite |= !isfinite(wr[k]);
                 if (folded_g)
                     wg_huge |= !(fabs((double)wr[k] * gamma[k]) <= FZ_HUGE);
             }
             o->ref = ref;
+            /* a folded W' = fl(W gamma) in the subnormal range is rounded to 2^-150 absolute,
+             * not u relative, and z multiplies that (regress-folded-gamma-subnormal-w) */
             o->bound = err_in + ((double)dim + 4.0) * U * s + U * fabs(ref) +
-                       (double)dim * 0x1p-149;
+                       (double)dim * 0x1p-149 + (folded_g ? 0x1p-149 * zsum : 0.0);
             if (row_nan)
                 o->rule = NAN_ONLY; /* include/normkit.h: NaN in every y of that row */
             else if (a_nonfinite || w_nonfinite)

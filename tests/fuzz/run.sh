@@ -28,7 +28,9 @@ one() { # target: fuzz it, log to $logs/$t
     local t=$1 extra=()
     mkdir -p "$build/fuzz-corpus/$t"
     [ "$t" = tuning ] && extra=(-dict="$here/tuning.dict")
-    "$build/tests/fuzz/fuzz_$t" -max_total_time="$secs" -print_final_stats=1 \
+    # a fixed seed (NK_FUZZ_SEED, default 1): the same mutations in the same order on every
+    # run, so a CI failure reproduces and a passing tree stays passing
+    "$build/tests/fuzz/fuzz_$t" -max_total_time="$secs" -seed="${NK_FUZZ_SEED:-1}" -print_final_stats=1 \
         -artifact_prefix="$art/$t-" "${extra[@]}" \
         "$build/fuzz-corpus/$t" "$here/corpus/$t" >"$logs/$t" 2>&1
 }
