@@ -50,7 +50,10 @@ fuzz_build() {
 case "${1:-}" in
 deps) deps ;;
 gen) python3 tools/gen/generate.py ;;
-fuzz) deps clang; fuzz_build; tests/fuzz/run.sh build-fuzz "${2:-600}" ;;
+fuzz) deps clang; fuzz_build
+      # a new seed each time (CI keeps 1): NK_FUZZ_SEED=N ./dev.sh fuzz repeats a run
+      seed=${NK_FUZZ_SEED:-$((RANDOM * 32768 + RANDOM))}; echo "dev.sh: fuzzing with seed $seed"
+      NK_FUZZ_SEED=$seed tests/fuzz/run.sh build-fuzz "${2:-600}" ;;
 test) deps; configure; meson test -C build --print-errorlogs ;;
 bench) deps; configure; ./build/bench/normkit-bench --profile=quick ;;
 report) deps; configure; meson compile -C build report ;;
