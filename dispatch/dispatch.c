@@ -198,6 +198,12 @@ static normkit_shape_class class_of(const normkit_op_info *info, size_t rows, si
 }
 
 /* NORMKIT_TUNING: a tuning file applies entirely or not at all; any problem is one warning. */
+/* What a tuning file must name: this CPU and the cache sizes the classes are cut at. */
+static normkit_tuning_machine this_machine(void)
+{
+    return (normkit_tuning_machine){normkit_cpu_get()->model, class_l1_bytes, class_l2_bytes};
+}
+
 /* Reads, checks and publishes a tuning file; path NULL or "": the built-in table. 0, or -1 with
  * the reason in err and nothing changed. */
 static int load_tuning(const char *path, char *err, size_t errlen)
@@ -211,7 +217,7 @@ static int load_tuning(const char *path, char *err, size_t errlen)
     char *text = normkit_tuning_read_file(path, &len, err, errlen);
     if (!text)
         return -1;
-    const normkit_tuning_machine m = {normkit_cpu_get()->model, class_l1_bytes, class_l2_bytes};
+    const normkit_tuning_machine m = this_machine();
     const int rc = normkit_tuning_parse(text, len, &m, &e, &n, err, errlen);
     free(text);
     if (rc != 0)
@@ -377,7 +383,7 @@ int normkit_tuning_check(const char *json, size_t len, char *err, size_t errlen)
     normkit_tuning_entry *e = NULL;
     size_t n = 0;
     pthread_once(&init_once, init);
-    const normkit_tuning_machine m = {normkit_cpu_get()->model, class_l1_bytes, class_l2_bytes};
+    const normkit_tuning_machine m = this_machine();
     const int rc = json ? normkit_tuning_parse(json, len, &m, &e, &n, buf, sizeof buf) : -1;
     if (!json)
         snprintf(buf, sizeof buf, "no text (NULL)");

@@ -72,19 +72,6 @@ static float *filled(nk_rng *rng, size_t n, float lo, float hi)
     return p;
 }
 
-/* The variant suffix of k ("u4_acc8"; "" when the name has none). */
-static const char *suffix(const normkit_kernel *k)
-{
-    const char *s = strstr(k->name, "__");
-    if (!s)
-        return "";
-    s += 2;
-    const char *isa = normkit_isa_name(k->isa);
-    if (strncmp(s, isa, strlen(isa)) == 0)
-        s += strlen(isa);
-    return *s == '_' ? s + 1 : s;
-}
-
 /* A tuning file for this machine: for every norm operator, ISA and class the ISA's last
  * registered variant with non-default knobs; for the linear operators other blockings. */
 static void write_tuning_file(void)
@@ -133,7 +120,7 @@ static void write_tuning_file(void)
                         "%s{\"op\": \"%s\", \"isa\": \"%s\", \"class\": \"%s\", \"variant\": "
                         "\"%s\", \"params\": {\"nt_min_bytes\": 0, \"dram_min_bytes\": 0}}",
                         sep, info->name, normkit_isa_name((normkit_isa)isa),
-                        normkit_shape_class_name((normkit_shape_class)cls), suffix(last));
+                        normkit_shape_class_name((normkit_shape_class)cls), last->variant);
                 sep = ", ";
             }
         }
@@ -288,9 +275,13 @@ static void *load_tunings(void *arg)
 static void test_stress(void **state)
 {
     (void)state;
-    for (int i = 1; i < NORMKIT_ISA_COUNT; i++)
+    for (int i = 1; i < NORMKIT_ISA_COUNT; i++) {
         if (normkit_isa_supported((normkit_isa)i))
             isas[nisas++] = (normkit_isa)i;
+        else /* said by name: the stress switches only between ISAs this machine runs */
+            print_message("skipped: %s (not supported by this CPU, OS or build)\n",
+                          normkit_isa_name((normkit_isa)i));
+    }
     write_tuning_file();
     char err[512];
     if (normkit_tuning_load(tuning_file, err, sizeof err) != 0) {
@@ -358,7 +349,7 @@ static void test_load_api(void **state)
     assert_string_equal(err, "");
     assert_string_equal(normkit_tuning_active(), tuning_file);
     assert_int_equal(normkit_tuning_load("/nonexistent/normkit.json", err, sizeof err), -1);
-    assert_true(strstr(err, "/nonexistent") != NULL || strlen(err) > 0);
+    assert_non_null(strstr(err, "cannot open")); /* the loader's reason, not just any text */
     assert_string_equal(normkit_tuning_active(), tuning_file); /* unchanged */
     assert_int_equal(normkit_tuning_load("/", NULL, 0), -1);    /* a directory; err NULL */
     assert_string_equal(normkit_tuning_active(), tuning_file);

@@ -644,20 +644,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const size_t hs = fz_span(hrows, D, ldh);
         fz_buf_alloc(&c.buf[BX], xrows, D, ldx, ox, shift + hs > xspan ? shift + hs - xspan : 0);
         fz_set_own(&c, BX);
-        c.view[BH] = c.buf[BX];
-        c.view[BH].rows = hrows, c.view[BH].ld = ldh;
-        c.view[BH].off = c.buf[BX].off + shift, c.view[BH].m = c.buf[BX].m + shift;
-        c.home[BH] = BX;
+        fz_set_inside(&c, BH, BX, hrows, ldh, shift);
     } else if (fault == F_X_OVER_H) {
         /* x inside h's allocation, at or past h's start */
         shift = arg % (hspan + 4);
         const size_t xs = fz_span(xrows, D, ldx);
         fz_buf_alloc(&c.buf[BH], hrows, D, ldh, oh, shift + xs > hspan ? shift + xs - hspan : 0);
         fz_set_own(&c, BH);
-        c.view[BX] = c.buf[BH];
-        c.view[BX].rows = xrows, c.view[BX].ld = ldx;
-        c.view[BX].off = c.buf[BH].off + shift, c.view[BX].m = c.buf[BH].m + shift;
-        c.home[BX] = BH;
+        fz_set_inside(&c, BX, BH, xrows, ldx, shift);
     } else {
         fz_buf_alloc(&c.buf[BX], xrows, D, ldx, ox, 0);
         fz_set_own(&c, BX);

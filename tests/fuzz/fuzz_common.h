@@ -271,6 +271,17 @@ static inline void fz_set_own(fz_set *c, int i)
     c->home[i] = i;
 }
 
+/* View i as a rows x (outer's dim) matrix with stride ld, `shift` floats into allocation
+ * `outer` (an output over an input, or an input over an output). */
+static inline void fz_set_inside(fz_set *c, int i, int outer, size_t rows, size_t ld,
+                                 size_t shift)
+{
+    c->view[i] = c->buf[outer];
+    c->view[i].rows = rows, c->view[i].ld = ld;
+    c->view[i].off = c->buf[outer].off + shift, c->view[i].m = c->buf[outer].m + shift;
+    c->home[i] = outer;
+}
+
 static inline void fz_set_snapshot(fz_set *c)
 {
     for (int i = 0; i < FZ_NBUF; i++)

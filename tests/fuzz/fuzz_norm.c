@@ -197,10 +197,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         c.home[BY] = home;
     } else if (alias == 3) {
         ldy = ldx;
-        c.view[BY] = c.buf[BX];
-        c.view[BY].off = c.buf[BX].off + shift;
-        c.view[BY].m = c.buf[BX].m + shift;
-        c.home[BY] = BX;
+        fz_set_inside(&c, BY, BX, c.buf[BX].rows, ldx, shift);
     } else {
         fz_buf_alloc(&c.buf[BY], AROWS(ldy), adim, ldy, oy, 0);
         c.view[BY] = c.buf[BY], c.home[BY] = BY;
