@@ -19,6 +19,7 @@
 #if defined(__aarch64__) && defined(__linux__)
 #include <asm/hwcap.h>
 #include <sys/auxv.h>
+#include <sys/prctl.h>
 #endif
 
 #define BIT(f) (1u << (f))
@@ -139,6 +140,16 @@ static void detect_aarch64(normkit_cpu *c)
     if (hw & HWCAP_ASIMD) c->features |= BIT(NORMKIT_CPU_ASIMD);
 #ifdef HWCAP_SVE
     if (hw & HWCAP_SVE) c->features |= BIT(NORMKIT_CPU_SVE);
+#endif
+#ifdef PR_SVE_GET_VL
+    /* The vector length from the kernel (no SVE instruction in baseline code). A process may
+     * change it per thread with PR_SVE_SET_VL; the kernels are vector-length agnostic, only
+     * the dispatcher's preference reads this value. */
+    if (c->features & BIT(NORMKIT_CPU_SVE)) {
+        const int vl = prctl(PR_SVE_GET_VL, 0, 0, 0, 0);
+        if (vl > 0)
+            c->sve_bits = (unsigned)(vl & PR_SVE_VL_LEN_MASK) * 8u;
+    }
 #endif
 #ifdef HWCAP2_SVE2
     if (hw2 & HWCAP2_SVE2) c->features |= BIT(NORMKIT_CPU_SVE2);

@@ -94,13 +94,26 @@ static int isa_allowed(normkit_isa cap, normkit_isa isa)
            (isa_family(isa) == isa_family(cap) && isa_rank(isa) <= isa_rank(cap));
 }
 
-static normkit_isa best_isa(void)
+/*
+ * What "auto" runs: the widest supported ISA, except that SVE is preferred over NEON only when
+ * its vectors are wider than NEON's (>= 256 bits: Graviton 3, A64FX). At 128 bits (Neoverse
+ * N2/V2: Graviton 4, Grace) SVE does the same work per instruction as NEON plus predicate
+ * upkeep, so NEON stays the default there. This is a documented default, not a measurement
+ * (normkit has no Arm hardware to measure on): NORMKIT_ISA=sve (or normkit_isa_force) and a
+ * tuning file's "isa" (docs/tuning.md) change it.
+ */
+static normkit_isa default_isa(void)
 {
     static const normkit_isa order[] = {NORMKIT_ISA_AVX512, NORMKIT_ISA_SVE, NORMKIT_ISA_AVX2,
                                         NORMKIT_ISA_NEON};
-    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
-        if (normkit_isa_supported(order[i]))
-            return order[i];
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+        if (!normkit_isa_supported(order[i]))
+            continue;
+        if (order[i] == NORMKIT_ISA_SVE && normkit_cpu_get()->sve_bits < 256 &&
+            normkit_isa_supported(NORMKIT_ISA_NEON))
+            continue;
+        return order[i];
+    }
     return NORMKIT_ISA_SCALAR;
 }
 
@@ -272,7 +285,7 @@ int normkit_tuning_load(const char *path, char *err, size_t errlen)
 /* NORMKIT_ISA sets the initial cap; a bad value warns once (this runs once) and falls back. */
 static void init(void)
 {
-    normkit_isa best = best_isa(), cap = best;
+    normkit_isa best = default_isa(), cap = best;
     const char *env = getenv("NORMKIT_ISA");
     if (env && *env) {
         int want = normkit_isa_from_name(env);
@@ -430,7 +443,7 @@ normkit_status normkit_isa_force(normkit_isa isa)
     pthread_once(&init_once, init);
     normkit_isa cap = isa;
     if (isa == NORMKIT_ISA_AUTO)
-        cap = best_isa();
+        cap = default_isa();
     else if (!normkit_isa_supported(isa))
         return NORMKIT_ERR_UNSUPPORTED;
     pthread_mutex_lock(&lock);

@@ -11,6 +11,9 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#if defined(__aarch64__) && defined(__linux__)
+#include <sys/prctl.h>
+#endif
 
 #include "block_f64.h"
 #include "reference.h"
@@ -19,13 +22,15 @@ static const size_t dims_full[] = {
     1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16, 17,  18,  19,  20,  21,  22,
     23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39,  40,  41,  42,  43,  44,
     45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61,  62,  63,  64,  65,  66,
-    67, 127, 128, 129, 255, 256, 257, 768, 1000, 4095, 4096, 4097, 8192};
-/* quick: the model sizes (768 .. 8192) dropped; 2049 is past every row-length threshold */
+    67, 127, 128, 129, 255, 256, 257, 511, 512, 513, 768, 1000, 4095, 4096, 4097, 8192};
+/* 511..513: the edge of one main-loop iteration of an 8-accumulator SVE variant at 2048 bits
+ * (8 x 64 floats). quick: the model sizes (768 .. 8192) dropped; 2049 is past every row-length
+ * threshold */
 static const size_t dims_quick[] = {
     1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16, 17,  18,  19,  20,  21,  22,
     23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39,  40,  41,  42,  43,  44,
     45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61,  62,  63,  64,  65,  66,
-    67, 127, 128, 129, 255, 256, 257, 2049};
+    67, 127, 128, 129, 255, 256, 257, 511, 512, 513, 2049};
 
 int nk_quick(void)
 {
@@ -82,13 +87,31 @@ double nk_rng_normal(nk_rng *r)
     return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
 }
 
+/* SVE's vector length in bits, read from the kernel (0: none or unknown). */
+unsigned nk_sve_bits(void)
+{
+#if defined(__aarch64__) && defined(__linux__) && defined(PR_SVE_GET_VL)
+    const int vl = prctl(PR_SVE_GET_VL, 0, 0, 0, 0);
+    return vl > 0 ? (unsigned)(vl & PR_SVE_VL_LEN_MASK) * 8u : 0u;
+#else
+    return 0;
+#endif
+}
+
 normkit_isa nk_best_supported_isa(void)
 {
     size_t n;
     const normkit_kernel *ks = normkit_kernel_list(&n);
-    for (size_t i = 0; i < n && ks[i].op == ks[0].op; i++)
-        if (normkit_isa_supported(ks[i].isa))
-            return ks[i].isa;
+    for (size_t i = 0; i < n && ks[i].op == ks[0].op; i++) {
+        if (!normkit_isa_supported(ks[i].isa))
+            continue;
+        /* the documented default (README, "Arm"): SVE over NEON only with vectors wider
+         * than NEON's */
+        if (ks[i].isa == NORMKIT_ISA_SVE && nk_sve_bits() < 256 &&
+            normkit_isa_supported(NORMKIT_ISA_NEON))
+            continue;
+        return ks[i].isa;
+    }
     return NORMKIT_ISA_SCALAR;
 }
 

@@ -23,7 +23,10 @@ typedef normkit_args nk_args;
 /* The best ISA this machine supports, by a fact other than the dispatcher's ranking: the ISA
  * of the first variant of the first operator, in the registry's documented best-first order,
  * that normkit_isa_supported() accepts. */
+/* The ISA "auto" must pick: the registry's first supported ISA, but NEON over SVE when SVE's
+ * vectors are 128 bits (nk_sve_bits: the length from the kernel, 0 without SVE). */
 normkit_isa nk_best_supported_isa(void);
+unsigned nk_sve_bits(void);
 
 /* The operator's traits, from its line of kernels/normkit_ops.inc. */
 int nk_op_has_residual(normkit_op op);

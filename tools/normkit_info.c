@@ -103,6 +103,8 @@ static void print_json(const normkit_cpu *cpu, normkit_isa active, const char *e
     for (int f = 0; f < NORMKIT_CPU_FEATURE_COUNT; f++)
         if (cpu->features >> f & 1u)
             cJSON_AddItemToArray(feats, cJSON_CreateString(normkit_cpu_feature_name(f)));
+    if (cpu->sve_bits)
+        cJSON_AddNumberToObject(c, "sve_bits", cpu->sve_bits);
 
     cJSON *isa = cJSON_AddObjectToObject(root, "isa");
     cJSON *sup = cJSON_AddArrayToObject(isa, "supported");
@@ -246,6 +248,8 @@ int main(int argc, char **argv)
     for (int f = 0; f < NORMKIT_CPU_FEATURE_COUNT; f++)
         if (cpu->features >> f & 1u)
             printf(" %s", normkit_cpu_feature_name(f));
+    if (cpu->sve_bits)
+        printf(" (SVE vectors of %u bits)", cpu->sve_bits);
     printf("\nISAs:     ");
     for (int i = NORMKIT_ISA_SCALAR; i < NORMKIT_ISA_COUNT; i++)
         if (normkit_isa_supported((normkit_isa)i))

@@ -60,6 +60,12 @@ ISAS = {
         # next row's first pass); the others do not read pipe_max_dim
         "pipelined_ops": {"layernorm"},
     },
+    "sve": {
+        "arch": "aarch64",
+        # vectors, not floats: u and acc count svcntw()-wide vectors (4 to 64 floats)
+        "knobs": [("u", "UNROLL", [2, 4]), ("acc", "ACC", [4, 8])],
+        "kparams": {"nt_min_bytes": NEVER, "dram_min_bytes": NEVER, "pipe_max_dim": "0"},
+    },
     "neon": {
         "arch": "aarch64",
         "knobs": [("u", "UNROLL", [2, 4]), ("acc", "ACC", [4, 8])],
@@ -92,9 +98,11 @@ for _op, _isa, _v in [("rmsnorm", "avx512", "u4_acc8"), ("add_rmsnorm", "avx512"
                       ("rmsnorm", "avx2", "u4_acc8"), ("add_rmsnorm", "avx2", "u4_acc8"),
                       ("layernorm", "avx2", "u4_acc4"), ("add_layernorm", "avx2", "u4_acc4"),
                       ("rmsnorm", "neon", "u4_acc4"), ("add_rmsnorm", "neon", "u4_acc4"),
-                      ("layernorm", "neon", "u4_acc4"), ("add_layernorm", "neon", "u4_acc4")]:
+                      ("layernorm", "neon", "u4_acc4"), ("add_layernorm", "neon", "u4_acc4"),
+                      ("rmsnorm", "sve", "u4_acc4"), ("add_rmsnorm", "sve", "u4_acc4"),
+                      ("layernorm", "sve", "u4_acc4"), ("add_layernorm", "sve", "u4_acc4")]:
     DEFAULTS[(_op, _isa)] = dict.fromkeys(CLASSES, _v)
-# (NEON: no Arm hardware to measure on; acc4 as the hand-written variants had.)
+# (NEON, SVE: no Arm hardware to measure on; acc4 as the hand-written NEON variants had.)
 
 # ---- rendering ------------------------------------------------------------------------------
 
