@@ -580,20 +580,20 @@ static int build_call_ceilings(const nkb_machine *m)
         if (ci->fma) {
             e.c.kind = NKB_CASE_FMA;
             e.c.label = "REG";
-            e.c.flops = 2.0 * ci->fma->lanes * ci->fma->accs * (double)NKB_FMA_ITERS;
+            e.c.flops = 2.0 * nkb_lanes(ci->fma) * ci->fma->accs * (double)NKB_FMA_ITERS;
             e.fma = ci->fma;
             snprintf(e.c.name, sizeof e.c.name, "ceiling_fma/f32/%s/acc:%u", ci->isa,
                      ci->fma->accs);
         } else {
             /* one row of one vector through the cases' own call path (run_kernel) */
             e.c.kind = NKB_CASE_ROW;
-            e.dim = ci->row->lanes, e.rows = 1;
-            e.c.ws_bytes = 4.0 * 3 * ci->row->lanes; /* x, y, gamma */
+            e.dim = nkb_lanes(ci->row), e.rows = 1;
+            e.c.ws_bytes = 4.0 * 3 * (double)e.dim; /* x, y, gamma */
             e.c.label = level_names[level_of(m, e.c.ws_bytes)];
             e.row = (normkit_kernel){.name = "nkb_row", .op = normkit_op_rmsnorm, .dtype = "f32",
                                      .isa = ci->isa_enum, .fn.rmsnorm_f32 = ci->row->run};
             snprintf(e.c.name, sizeof e.c.name, "ceiling_rowcall/f32/%s/dim:%u", ci->isa,
-                     ci->row->lanes);
+                     (unsigned)e.dim);
         }
         if (add_entry(&e) != 0)
             return -1;

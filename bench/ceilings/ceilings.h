@@ -38,7 +38,8 @@
 
 #include "normkit_kernel.h"
 
-#define NKB_CEIL_BLOCK 128 /* floats: 8 accumulators of the widest vector (16 lanes) */
+#define NKB_CEIL_BLOCK 128 /* floats: 8 accumulators of the widest x86 vector (16 lanes); SVE's
+                            * stream loops are predicated (its vectors need not divide 128) */
 #define NKB_CEIL_ALIGN 64
 
 typedef float nkb_stream_fn(size_t n, size_t reps, float *a, const float *b, const float *c);
@@ -47,14 +48,20 @@ typedef struct nkb_stream_ceiling {
     nkb_stream_fn *read, *copy, *copy_nt, *triad, *write;
 } nkb_stream_ceiling;
 
+/* lanes_now: for vector-length-agnostic ISAs (SVE), the lanes on this machine, asked at run
+ * time (lanes is then 0); NULL elsewhere. Read lanes through nkb_lanes(). */
 typedef struct nkb_fma_ceiling {
     unsigned lanes, accs, insns;
     float (*run)(size_t iters);
+    unsigned (*lanes_now)(void);
 } nkb_fma_ceiling;
 
 typedef struct nkb_row_ceiling {
     unsigned lanes;
     normkit_rmsnorm_f32_ukernel *run;
+    unsigned (*lanes_now)(void);
 } nkb_row_ceiling;
+
+#define nkb_lanes(c) ((c)->lanes_now ? (c)->lanes_now() : (c)->lanes)
 
 #endif

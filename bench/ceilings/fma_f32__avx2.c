@@ -37,4 +37,4 @@ static float fma_avx2(size_t iters)
 }
 
 extern const nkb_fma_ceiling nkb_fma_f32__avx2;
-const nkb_fma_ceiling nkb_fma_f32__avx2 = {8, 12, 1, fma_avx2};
+const nkb_fma_ceiling nkb_fma_f32__avx2 = {8, 12, 1, fma_avx2, NULL};

@@ -41,4 +41,4 @@ static float fma_avx512(size_t iters)
 }
 
 extern const nkb_fma_ceiling nkb_fma_f32__avx512;
-const nkb_fma_ceiling nkb_fma_f32__avx512 = {16, 16, 1, fma_avx512};
+const nkb_fma_ceiling nkb_fma_f32__avx512 = {16, 16, 1, fma_avx512, NULL};

@@ -42,4 +42,4 @@ static float fma_neon(size_t iters)
 }
 
 extern const nkb_fma_ceiling nkb_fma_f32__neon;
-const nkb_fma_ceiling nkb_fma_f32__neon = {4, 16, 1, fma_neon};
+const nkb_fma_ceiling nkb_fma_f32__neon = {4, 16, 1, fma_neon, NULL};

@@ -33,4 +33,4 @@ static float fma_scalar(size_t iters)
 }
 
 extern const nkb_fma_ceiling nkb_fma_f32__scalar;
-const nkb_fma_ceiling nkb_fma_f32__scalar = {1, 14, 2, fma_scalar};
+const nkb_fma_ceiling nkb_fma_f32__scalar = {1, 14, 2, fma_scalar, NULL};

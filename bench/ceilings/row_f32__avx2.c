@@ -24,4 +24,4 @@ static void row_avx2(size_t rows, size_t dim, const float *x, size_t ldx, const 
 }
 
 extern const nkb_row_ceiling nkb_row_f32__avx2;
-const nkb_row_ceiling nkb_row_f32__avx2 = {8, row_avx2};
+const nkb_row_ceiling nkb_row_f32__avx2 = {8, row_avx2, NULL};

@@ -22,4 +22,4 @@ static void row_avx512(size_t rows, size_t dim, const float *x, size_t ldx, cons
 }
 
 extern const nkb_row_ceiling nkb_row_f32__avx512;
-const nkb_row_ceiling nkb_row_f32__avx512 = {16, row_avx512};
+const nkb_row_ceiling nkb_row_f32__avx512 = {16, row_avx512, NULL};

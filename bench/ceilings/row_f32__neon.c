@@ -22,4 +22,4 @@ static void row_neon(size_t rows, size_t dim, const float *x, size_t ldx, const 
 }
 
 extern const nkb_row_ceiling nkb_row_f32__neon;
-const nkb_row_ceiling nkb_row_f32__neon = {4, row_neon};
+const nkb_row_ceiling nkb_row_f32__neon = {4, row_neon, NULL};

@@ -19,4 +19,4 @@ static void row_scalar(size_t rows, size_t dim, const float *x, size_t ldx, cons
 }
 
 extern const nkb_row_ceiling nkb_row_f32__scalar;
-const nkb_row_ceiling nkb_row_f32__scalar = {1, row_scalar};
+const nkb_row_ceiling nkb_row_f32__scalar = {1, row_scalar, NULL};
