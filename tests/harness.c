@@ -52,7 +52,20 @@ int nk_test_isa_arg(int argc, char **argv)
     }
     if (nk_quick())
         printf("[  INFO    ] NK_SHAPES=quick: fewer large shapes (tests/harness.h)\n");
-    return argc == 2 ? normkit_isa_from_name(argv[1]) : -1;
+    if (argc == 2)
+        return normkit_isa_from_name(argv[1]);
+    const char *env = getenv("NK_TEST_ISA");
+    if (env && *env) {
+        const int isa = normkit_isa_from_name(env);
+        if (isa <= NORMKIT_ISA_AUTO) {
+            fprintf(stderr, "%s: NK_TEST_ISA=%s is not an ISA name (scalar, avx2, avx512, neon, "
+                            "sve)\n", argv[0], env);
+            exit(2);
+        }
+        printf("[  INFO    ] NK_TEST_ISA=%s: only that ISA's variants\n", env);
+        return isa;
+    }
+    return -1;
 }
 
 const size_t *nk_dims_list(void)

@@ -137,12 +137,14 @@ void nk_guard_free(nk_guard *g);
 int nk_quick(void);
 /* The optional argument of test_kernels, test_linear, test_act and test_block: an ISA name
  * (then only that ISA's variants, or blocks, are tested; the public entry points run whatever
- * NORMKIT_ISA selects); -1 without one. Exits 2 on a bad name or extra arguments. Also prints
- * the NK_SHAPES mode when it is quick. */
+ * NORMKIT_ISA selects); -1 without one. Without an argument, NK_TEST_ISA=<isa> in the
+ * environment does the same (CI's runs at each SVE vector length: only the SVE variants, whose
+ * results depend on the length). Exits 2 on a bad name or extra arguments. Also prints the
+ * NK_SHAPES mode when it is quick. */
 int nk_test_isa_arg(int argc, char **argv);
 
 /* The dims every variant is tested on: 1..67, powers of two and neighbours, model sizes
- * (NK_SHAPES=quick: 1..67, 127-129, 255-257, 2049). */
+ * (NK_SHAPES=quick: 1..67, 127-129, 255-257, 511-513, 2049). */
 const size_t *nk_dims_list(void);
 size_t nk_dims_count(void);
 #define nk_dims (nk_dims_list())
