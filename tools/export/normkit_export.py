@@ -38,10 +38,12 @@ KNOWN_ISAS = ["scalar", "avx2", "avx512", "neon", "sve"]
 KP_FIELDS = ["nt_min_bytes", "dram_min_bytes", "pipe_max_dim", "lin_kc", "lin_mc",
              "lin_prefetch", "lin_pack_rows", "pack_nr", "pack_vl"]
 NEVER = "SIZE_MAX"  # a knob value meaning "never"
-TARGET = {"avx2": "avx2,fma", "avx512": "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma"}
+TARGET = {"avx2": "avx2,fma", "avx512": "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma",
+          "sve": "+sve"}
 CPU_FEATURES = {"avx2": ["avx2", "fma"],
                 "avx512": ["avx512f", "avx512bw", "avx512vl", "avx512dq", "avx2", "fma"]}
-INTRIN = {"avx2": "immintrin.h", "avx512": "immintrin.h", "neon": "arm_neon.h"}
+INTRIN = {"avx2": "immintrin.h", "avx512": "immintrin.h", "neon": "arm_neon.h",
+          "sve": "arm_sve.h"}
 # docs/tuning.md: the knobs a tuning file may set, with their ranges
 NORM_KNOBS = {"pipe_max_dim": (0, 1 << 24, False), "dram_min_bytes": (0, 1 << 50, True),
               "nt_min_bytes": (0, 1 << 50, True)}
@@ -312,6 +314,8 @@ OWN_TARGET = re.compile(
     r"^#if defined\(__clang__\)\n#pragma clang attribute push\(.*?\)\n#else\n"
     r"#pragma GCC target\(.*?\)\n#endif\n", re.M)
 OWN_POP = re.compile(r"^#if defined\(__clang__\)\n#pragma clang attribute pop\n#endif\n", re.M)
+# the SVE files' (and their headers') plain pragma: a push/pop block replaces it too
+OWN_SVE = re.compile(r'^#pragma GCC target\("\+sve"\)\n', re.M)
 
 
 def local_names(text):
@@ -576,13 +580,13 @@ def export(args, src):
     headers_done = set()
     for n, u in enumerate(units, 1):
         text = unifdef_no_act(read(src, u))
-        text = OWN_POP.sub("", OWN_TARGET.sub("", text))
+        text = OWN_SVE.sub("", OWN_POP.sub("", OWN_TARGET.sub("", text)))
         pieces = []
         for inc in re.findall(r'^#include\s+"([^"]+)"', text, re.M):
             if inc == "normkit_kernel.h" or inc in headers_done:
                 continue
             headers_done.add(inc)
-            htext = unifdef_no_act(read(src, os.path.dirname(u), inc))
+            htext = OWN_SVE.sub("", unifdef_no_act(read(src, os.path.dirname(u), inc)))
             hmap = local_map(local_names(htext), pfx, "h%d" % len(headers_done))
             pieces.append(("%s (from %s)" % (inc, u), htext, hmap))
         for label, htext, hmap in pieces:
@@ -633,6 +637,13 @@ def supported_fn(isa, pfx):
         return (name + "    /* the compiler's CPUID check (it also asks the OS, via XGETBV, "
                 "whether it saves the vector registers) */\n    __builtin_cpu_init();\n"
                 "    return %s;\n}\n" % checks)
+    if isa == "sve":
+        return ("#if defined(__aarch64__) && defined(__linux__)\n#include <asm/hwcap.h>\n"
+                "#include <sys/auxv.h>\n#endif\n" + name +
+                "#if defined(__aarch64__) && defined(__linux__) && defined(HWCAP_SVE)\n"
+                "    /* the kernel says whether the CPU has SVE (and the OS saves its state) */\n"
+                "    return (getauxval(AT_HWCAP) & HWCAP_SVE) != 0;\n#else\n    return 0;\n"
+                "#endif\n}\n")
     return name + "    return 1; /* part of the architecture's baseline */\n}\n"
 
 
@@ -803,7 +814,7 @@ def h_file(args, pfx, PFXN, isa, ops, calls, variants):
 %s
  *
  * Flags: none. The %s kernels carry target attributes; call them only on a CPU that has
- * the ISA: %snormkit_%s_supported() says so (it is 1 for scalar and neon).
+ * the ISA: %snormkit_%s_supported() says so (1 for scalar and neon; sve asks HWCAP_SVE).
  * Linking: the C library (and libm for sqrt).
  *
  * %s
