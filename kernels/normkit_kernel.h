@@ -164,7 +164,8 @@ static inline void normkit_linear_blocking(const normkit_kparams *in, size_t row
     if (!out->lin_kc) {
         /* The dot-product form's W micro-panel (up to 6 rows) and activation micro-panel (up
          * to 4 rows) share three quarters of L1; k blocks of equal size, multiples of 64
-         * floats (every vector length divides 64), so no block is a sliver. */
+         * floats (every fixed vector length divides 64; SVE rounds kc up to its own run-time
+         * length, which need not, e.g. 12 floats at 384 bits), so no block is a sliver. */
         const size_t per_k = (6 + 4) * sizeof(float);
         size_t kmax = l1_bytes * 3 / 4 / per_k / 64 * 64;
         if (kmax < 128)

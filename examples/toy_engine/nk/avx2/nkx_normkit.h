@@ -43,7 +43,7 @@
  *     1048576 B
  *
  * Flags: none. The avx2 kernels carry target attributes; call them only on a CPU that has
- * the ISA: nkx_normkit_avx2_supported() says so (it is 1 for scalar and neon).
+ * the ISA: nkx_normkit_avx2_supported() says so (1 for scalar and neon; sve asks HWCAP_SVE).
  * Linking: the C library (and libm for sqrt).
  *
  * Copyright (c) the normkit authors. MIT License (normkit's, see its meson.build):
