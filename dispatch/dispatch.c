@@ -139,6 +139,7 @@ const char *normkit_shape_class_name(normkit_shape_class c)
  *  - by_class: the variant per operator, ISA and class; NULL: the ISA's default variant.
  *  - kp: a tuning file's knobs (docs/tuning.md); index NORMKIT_CLASS_COUNT: the linear
  *    operators' (class "all"); NULL: the variant's registry knobs.
+ *  - isa: the ISA the file makes "auto" run; NORMKIT_ISA_AUTO: default_isa().
  * The built-in table (kernels/normkit_defaults.inc, resolved from names to registry entries in
  * init()) is static; loaded ones are never freed, since a call may still be reading the one a
  * load replaced: each stays on the `loaded` list (a few KiB per load) until the process exits.
@@ -147,6 +148,7 @@ typedef struct tuning_table {
     const normkit_kernel *by_class[NORMKIT_OP_COUNT][NORMKIT_ISA_COUNT][NORMKIT_CLASS_COUNT];
     const normkit_kparams *kp[NORMKIT_OP_COUNT][NORMKIT_ISA_COUNT][NORMKIT_CLASS_COUNT + 1];
     char *path; /* NULL: the built-in defaults */
+    normkit_isa isa;
     normkit_tuning_entry *entries; /* kp points into them */
     struct tuning_table *next;     /* the `loaded` list */
 } tuning_table;
@@ -231,7 +233,8 @@ static int load_tuning(const char *path, char *err, size_t errlen)
     if (!text)
         return -1;
     const normkit_tuning_machine m = this_machine();
-    const int rc = normkit_tuning_parse(text, len, &m, &e, &n, err, errlen);
+    normkit_isa isa;
+    const int rc = normkit_tuning_parse(text, len, &m, &e, &n, &isa, err, errlen);
     free(text);
     if (rc != 0)
         return -1;
@@ -252,6 +255,7 @@ static int load_tuning(const char *path, char *err, size_t errlen)
     }
     memcpy(saved, path, strlen(path) + 1);
     t->path = saved;
+    t->isa = isa;
     t->entries = e;
     pthread_mutex_lock(&load_lock);
     t->next = loaded;
@@ -272,20 +276,49 @@ static void init_tuning(void)
 
 static void init(void);
 
+/* What "auto" runs: the tuning's ISA, if it has one (the parser checked that it is
+ * supported), else the documented default. */
+static normkit_isa auto_isa(void)
+{
+    const normkit_isa t = tuning_now()->isa;
+    return t > NORMKIT_ISA_AUTO ? t : default_isa();
+}
+
+/* 1 while NORMKIT_ISA or normkit_isa_force named an ISA: a tuning file's "isa" then changes
+ * nothing. Written under `lock`. */
+static int isa_pinned;
+
+static const normkit_kernel *pick(normkit_op op, normkit_isa cap);
+
+static void set_cap_locked(normkit_isa cap)
+{
+    atomic_store(&cap_isa, (int)cap);
+    for (int op = 0; op < NORMKIT_OP_COUNT; op++)
+        atomic_store_explicit(&active[op], pick((normkit_op)op, cap), memory_order_release);
+}
+
 int normkit_tuning_load(const char *path, char *err, size_t errlen)
 {
     char buf[512];
     pthread_once(&init_once, init);
+    pthread_mutex_lock(&lock);
     const int rc = load_tuning(path, buf, sizeof buf);
+    /* under "auto", the new tuning's ISA (or the default, when it names none) runs */
+    if (rc == 0 && !isa_pinned && auto_isa() != (normkit_isa)atomic_load(&cap_isa))
+        set_cap_locked(auto_isa());
+    pthread_mutex_unlock(&lock);
     if (err && errlen)
         snprintf(err, errlen, "%s", rc == 0 ? "" : buf);
     return rc;
 }
 
-/* NORMKIT_ISA sets the initial cap; a bad value warns once (this runs once) and falls back. */
+/* NORMKIT_ISA sets the initial cap; a bad value warns once (this runs once) and falls back.
+ * The tuning file (NORMKIT_TUNING) is read first: its "isa" is what "auto" runs. */
 static void init(void)
 {
-    normkit_isa best = default_isa(), cap = best;
+    init_classes();
+    init_tuning();
+    normkit_isa best = auto_isa(), cap = best;
     const char *env = getenv("NORMKIT_ISA");
     if (env && *env) {
         int want = normkit_isa_from_name(env);
@@ -303,12 +336,12 @@ static void init(void)
                     "normkit: warning: NORMKIT_ISA=%s is not supported by this CPU, OS or build; "
                     "using %s\n",
                     env, normkit_isa_name(best));
-        else if (want != NORMKIT_ISA_AUTO)
+        else if (want != NORMKIT_ISA_AUTO) {
             cap = (normkit_isa)want;
+            isa_pinned = 1;
+        }
     }
     atomic_store(&cap_isa, (int)cap);
-    init_classes();
-    init_tuning();
 }
 
 static const normkit_kernel *pick(normkit_op op, normkit_isa cap)
@@ -397,7 +430,8 @@ int normkit_tuning_check(const char *json, size_t len, char *err, size_t errlen)
     size_t n = 0;
     pthread_once(&init_once, init);
     const normkit_tuning_machine m = this_machine();
-    const int rc = json ? normkit_tuning_parse(json, len, &m, &e, &n, buf, sizeof buf) : -1;
+    normkit_isa isa;
+    const int rc = json ? normkit_tuning_parse(json, len, &m, &e, &n, &isa, buf, sizeof buf) : -1;
     if (!json)
         snprintf(buf, sizeof buf, "no text (NULL)");
     free(e);
@@ -441,15 +475,11 @@ normkit_isa normkit_isa_active(void)
 normkit_status normkit_isa_force(normkit_isa isa)
 {
     pthread_once(&init_once, init);
-    normkit_isa cap = isa;
-    if (isa == NORMKIT_ISA_AUTO)
-        cap = default_isa();
-    else if (!normkit_isa_supported(isa))
+    if (isa != NORMKIT_ISA_AUTO && !normkit_isa_supported(isa))
         return NORMKIT_ERR_UNSUPPORTED;
     pthread_mutex_lock(&lock);
-    atomic_store(&cap_isa, (int)cap);
-    for (int op = 0; op < NORMKIT_OP_COUNT; op++)
-        atomic_store_explicit(&active[op], pick((normkit_op)op, cap), memory_order_release);
+    isa_pinned = isa != NORMKIT_ISA_AUTO;
+    set_cap_locked(isa == NORMKIT_ISA_AUTO ? auto_isa() : isa);
     pthread_mutex_unlock(&lock);
     return NORMKIT_OK;
 }

@@ -230,13 +230,16 @@ static int parse_entry(const cJSON *e, size_t idx, normkit_tuning_entry *out, ch
 }
 
 int normkit_tuning_parse(const char *text, size_t len, const normkit_tuning_machine *m,
-                         normkit_tuning_entry **entries, size_t *count, char *err, size_t errlen)
+                         normkit_tuning_entry **entries, size_t *count, normkit_isa *isa,
+                         char *err, size_t errlen)
 {
-    static const char *const top_keys[] = {"format",  "version", "machine",  "created",
-                                           "tool",    "budget_s", "kernels", NULL};
+    static const char *const top_keys[] = {"format",  "version",  "machine", "created", "tool",
+                                           "budget_s", "kernels", "isa",     "isa_gain", NULL};
     static const char *const machine_keys[] = {"cpu", "l1d_bytes", "l2_bytes", NULL};
     *entries = NULL;
     *count = 0;
+    *isa = NORMKIT_ISA_AUTO;
+    int want_isa = NORMKIT_ISA_AUTO;
     if (memchr(text, '\0', len))
         return fail(err, errlen, "not JSON text (a NUL byte)");
     cJSON *root = cJSON_ParseWithLength(text, len);
@@ -270,9 +273,17 @@ int normkit_tuning_parse(const char *text, size_t len, const normkit_tuning_mach
         fail(err, errlen, "\"%s\" must be a string", v->string);
         goto out;
     }
-    if ((v = member(root, "budget_s")) && !cJSON_IsNumber(v)) {
-        fail(err, errlen, "\"budget_s\" must be a number");
+    if (((v = member(root, "budget_s")) && !cJSON_IsNumber(v)) ||
+        ((v = member(root, "isa_gain")) && !cJSON_IsNumber(v))) {
+        fail(err, errlen, "\"%s\" must be a number", v->string);
         goto out;
+    }
+    if ((v = member(root, "isa"))) {
+        want_isa = cJSON_IsString(v) ? normkit_isa_from_name(v->valuestring) : -1;
+        if (want_isa <= NORMKIT_ISA_AUTO) {
+            fail(err, errlen, "\"isa\" must name one ISA: scalar, avx2, avx512, neon or sve");
+            goto out;
+        }
     }
     mach = member(root, "machine");
     if (!cJSON_IsObject(mach)) {
@@ -325,8 +336,14 @@ int normkit_tuning_parse(const char *text, size_t len, const normkit_tuning_mach
              cpu, l1, l2, m->cpu, m->l1d, m->l2);
         goto out;
     }
+    if (want_isa != NORMKIT_ISA_AUTO && !normkit_isa_supported((normkit_isa)want_isa)) {
+        fail(err, errlen, "\"isa\": %s is not supported by this CPU, OS or build",
+             normkit_isa_name((normkit_isa)want_isa));
+        goto out;
+    }
     *entries = list;
     *count = n;
+    *isa = (normkit_isa)want_isa;
     list = NULL;
     rc = 0;
 out:
@@ -338,11 +355,13 @@ out:
 #else /* !NORMKIT_HAVE_CJSON */
 
 int normkit_tuning_parse(const char *text, size_t len, const normkit_tuning_machine *m,
-                         normkit_tuning_entry **entries, size_t *count, char *err, size_t errlen)
+                         normkit_tuning_entry **entries, size_t *count, normkit_isa *isa,
+                         char *err, size_t errlen)
 {
     (void)text, (void)len, (void)m;
     *entries = NULL;
     *count = 0;
+    *isa = NORMKIT_ISA_AUTO;
     return fail(err, errlen, "this normkit was built without cJSON (libcjson-dev), so it cannot "
                              "read tuning files");
 }

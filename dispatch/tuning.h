@@ -30,11 +30,13 @@ typedef struct {
 } normkit_tuning_machine;
 
 /* Parses and checks `len` bytes of JSON. 0: every entry is valid for this build and machine
- * (*entries, *count: malloc'ed, the caller frees; a file may have none). -1: the reason in
- * err, nothing allocated. Without cJSON in the build it always fails, saying so. */
+ * (*entries, *count: malloc'ed, the caller frees; a file may have none), and *isa is the ISA
+ * the file makes "auto" run (its optional "isa"; NORMKIT_ISA_AUTO without one; a named ISA
+ * must be supported here). -1: the reason in err, nothing allocated. Without cJSON in the
+ * build it always fails, saying so. */
 int normkit_tuning_parse(const char *text, size_t len, const normkit_tuning_machine *m,
-                         normkit_tuning_entry **entries, size_t *count, char *err,
-                         size_t errlen);
+                         normkit_tuning_entry **entries, size_t *count, normkit_isa *isa,
+                         char *err, size_t errlen);
 
 /* Reads a whole file (at most 16 MiB) into a NUL-terminated malloc'ed buffer; NULL and the
  * reason in err otherwise (a directory, unreadable, too large). */

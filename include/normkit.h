@@ -107,11 +107,13 @@ NORMKIT_API int normkit_isa_from_name(const char *name);
 /* 1 when the CPU has the ISA, the OS saves its register state, and this build has kernels
  * for it; 0 otherwise (also for NORMKIT_ISA_AUTO and values outside the enum). */
 NORMKIT_API int normkit_isa_supported(normkit_isa isa);
-/* The ISA the dispatcher is limited to now: the forced one, or the best supported one.
- * Each operator uses its best variant at or below this ISA (scalar at worst). */
+/* The ISA the dispatcher is limited to now: the forced one, or auto's choice (the widest
+ * supported ISA, but NEON rather than SVE with 128-bit SVE vectors; a tuning file's "isa"
+ * overrides it, docs/tuning.md). Each operator uses its best variant at or below this ISA
+ * (scalar at worst). */
 NORMKIT_API normkit_isa normkit_isa_active(void);
 /* Limit dispatch to `isa` (and the ISAs below it in its family) for every operator, in
- * this process, from the next call on. NORMKIT_ISA_AUTO returns to detection. An
+ * this process, from the next call on. NORMKIT_ISA_AUTO returns to auto's choice. An
  * unsupported ISA returns NORMKIT_ERR_UNSUPPORTED and changes nothing. Thread-safe. */
 NORMKIT_API normkit_status normkit_isa_force(normkit_isa isa);
 

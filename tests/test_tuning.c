@@ -6,6 +6,7 @@
  * for bit that variant's, called directly with those knobs — the knobs reach the kernel. For
  * the linear operators: their knobs.
  *   test_tuning VARIANT PIPE KC      (VARIANT "-": no tuning file is active, registry knobs)
+ *   test_tuning --isa FILE RIVAL     (a file's "isa" at run time: see isa_mode)
  * VARIANT is the compiled-knob suffix the file picks for the active ISA's norm operators (in
  * every class), PIPE the pipe_max_dim it sets, KC the linear operators' lin_kc.
  */
@@ -79,10 +80,49 @@ static void check_shape(normkit_op op, size_t rows, size_t dim, const char *vari
     free(x), free(r0), free(g), free(b), free(r1), free(r2), free(y1), free(y2);
 }
 
+/* Every operator's active variant is of ISA want. */
+static int all_on(normkit_isa want)
+{
+    for (int op = 0; op < NORMKIT_OP_COUNT; op++)
+        if (normkit_kernel_active((normkit_op)op)->isa != want)
+            return 0;
+    return normkit_isa_active() == want;
+}
+
+/* test_tuning --isa FILE RIVAL: FILE names RIVAL as its "isa". Loading it at run time makes
+ * "auto" run RIVAL; an ISA forced by normkit_isa_force stays until "auto" is asked again; the
+ * built-in defaults bring the default ISA back. (No NORMKIT_TUNING, no NORMKIT_ISA.) */
+static int isa_mode(const char *path, const char *rival_name)
+{
+    const int rival = normkit_isa_from_name(rival_name);
+    const normkit_isa dflt = normkit_isa_active();
+    char err[512];
+    CHECK(rival > NORMKIT_ISA_AUTO && rival != (int)dflt, "rival %s", rival_name);
+    CHECK(normkit_tuning_load(path, err, sizeof err) == 0, "load %s: %s", path, err);
+    CHECK(all_on((normkit_isa)rival), "after loading the file, auto runs %s (active %s)",
+          rival_name, normkit_isa_name(normkit_isa_active()));
+    CHECK(normkit_tuning_load(NULL, err, sizeof err) == 0 && all_on(dflt),
+          "the built-in defaults bring %s back", normkit_isa_name(dflt));
+    CHECK(normkit_isa_force(NORMKIT_ISA_SCALAR) == NORMKIT_OK, "force scalar");
+    CHECK(normkit_tuning_load(path, err, sizeof err) == 0 && all_on(NORMKIT_ISA_SCALAR),
+          "a forced ISA stays when a file with an \"isa\" loads (active %s)",
+          normkit_isa_name(normkit_isa_active()));
+    CHECK(normkit_isa_force(NORMKIT_ISA_AUTO) == NORMKIT_OK && all_on((normkit_isa)rival),
+          "auto again: the file's %s", rival_name);
+    CHECK(normkit_isa_force(dflt) == NORMKIT_OK && all_on(dflt), "force the default ISA");
+    CHECK(normkit_tuning_load(NULL, err, sizeof err) == 0 && all_on(dflt) &&
+              normkit_isa_force(NORMKIT_ISA_AUTO) == NORMKIT_OK && all_on(dflt),
+          "defaults and auto: %s", normkit_isa_name(dflt));
+    printf("test_tuning --isa: %s\n", failures ? "FAILED" : "ok");
+    return failures ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 4 && strcmp(argv[1], "--isa") == 0)
+        return isa_mode(argv[2], argv[3]);
     if (argc != 4) {
-        fprintf(stderr, "usage: test_tuning VARIANT PIPE KC\n");
+        fprintf(stderr, "usage: test_tuning VARIANT PIPE KC | test_tuning --isa FILE RIVAL\n");
         return 2;
     }
     const int tuned = strcmp(argv[1], "-") != 0;

@@ -119,6 +119,28 @@ if isas:
 r = run(CHECKER, ["-", "0", "0"])
 check(r.returncode == 0, "test_tuning without a file: the registry knobs")
 
+# ---- a file's "isa": what "auto" runs (the tuner writes it when another ISA of the default's
+# family wins); NORMKIT_ISA still wins over it ----
+FAMILY = {"avx2": 1, "avx512": 1, "neon": 2, "sve": 2}
+dflt = info["isa"]["active"]
+rivals = [i for i in isas if i != dflt and FAMILY.get(i) == FAMILY.get(dflt)]
+if rivals:
+    rival = rivals[0]
+    isa_path = write("isa.json", json.dumps(dict(good, isa=rival, isa_gain=1.05)))
+    r = run(INFO, ["--json"], tuning=isa_path)
+    d = json.loads(r.stdout) if r.returncode == 0 else {}
+    check(r.stderr == "" and d.get("isa", {}).get("active") == rival
+          and all(v["isa"] == rival for v in d["dispatch"].values()),
+          "a file with \"isa\": %s makes auto run %s (default %s)" % (rival, rival, dflt))
+    r = run(INFO, ["--json"], tuning=isa_path, env_extra={"NORMKIT_ISA": "scalar"})
+    d = json.loads(r.stdout) if r.returncode == 0 else {}
+    check(d.get("isa", {}).get("active") == "scalar", "NORMKIT_ISA=scalar wins over the file's isa")
+    r = run(CHECKER, ["--isa", isa_path, rival])
+    print(r.stdout + r.stderr, end="")
+    check(r.returncode == 0, "normkit_tuning_load of a file with an isa: auto, forced, defaults")
+else:
+    print("skip the file's \"isa\": no other ISA of %s's family here" % dflt)
+
 # ---- bad files: one warning each, nothing changed ----
 def mutated(fn):
     g = copy.deepcopy(good)
@@ -179,6 +201,10 @@ bad = {
     "gain as string": (mutated(set_in(["kernels", 0, "gain"], "fast")), "must be a number"),
     "duplicate entry": (mutated(lambda g: g["kernels"].append(dict(g["kernels"][0]))), "repeats"),
     "duplicate key": (json.dumps(good)[:-1] + ', "version": 1}', "duplicate key"),
+    "isa auto": (mutated(set_in(["isa"], "auto")), "\"isa\" must name one ISA"),
+    "isa not a string": (mutated(set_in(["isa"], 3)), "\"isa\" must name one ISA"),
+    "isa not supported": (mutated(set_in(["isa"], foreign)), "is not supported"),
+    "isa_gain as string": (mutated(set_in(["isa_gain"], "fast")), "must be a number"),
 }
 if isas:
     lin = next(i for i, e in enumerate(good["kernels"]) if e["op"] == "linear")
@@ -241,6 +267,23 @@ if r.returncode == 0:
     r3 = run(TUNE, ["--budget", "1", "--ops", "rmsnorm", "--isas", isa, "--quiet", "-o", out],
              tuning=good_path)
     check(r3.returncode == 0 and r3.stderr.strip() == "", "--quiet: nothing on stderr")
+
+# the ISA question: with two ISAs of the default's family, the tuner times them against each
+# other on every case it tuned for both, and writes "isa" only for the rival
+if rivals:
+    out2 = os.path.join(tmp, "tuned-isa.json")
+    r = run(TUNE, ["--budget", "2", "--ops", "rmsnorm", "--isas", "%s,%s" % (dflt, rivals[0]),
+                   "-o", out2])
+    t = json.load(open(out2)) if r.returncode == 0 else {}
+    n_isa = len([l for l in r.stderr.splitlines() if l.startswith("[isa] rmsnorm ")])
+    check(r.returncode == 0 and n_isa >= 4 and
+          ("%s against %s over %d cases" % (rivals[0], dflt, n_isa)) in r.stderr,
+          "normkit-tune --isas %s,%s: one [isa] A/B per class, then the verdict" % (dflt, rivals[0]))
+    check(t.get("isa") in (None, rivals[0]) and ("isa" in t) == ("isa_gain" in t)
+          and ("auto will run it" in r.stderr) == ("isa" in t),
+          "the file names the rival as its isa exactly when the verdict says so (%s)" % t.get("isa"))
+    r2 = run(INFO, ["--json"], tuning=out2)
+    check(r2.returncode == 0 and r2.stderr == "", "the library loads that file")
 
 cli_bad = [
     (["--budget", "0"], "--budget"), (["--budget", "x"], "--budget"),

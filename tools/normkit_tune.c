@@ -10,7 +10,11 @@
  * one by more than the noise margin. The winner is then re-checked against the default in an
  * interleaved A/B run (ABBA rounds): it is written only if it is faster in at least three
  * quarters of the rounds and by at least the margin in the median; otherwise the default is
- * written, with the measured ratio. One thread, pinned to one core with hwloc.
+ * written, with the measured ratio. Then the ISA question: the ISA "auto" runs (e.g. NEON on
+ * a 128-bit SVE core, AVX-512 on x86) against each other tuned ISA of its family, case by case
+ * with what the file will hold for each; a rival faster by the margin in the geometric mean,
+ * and in three cases in four, is written as the file's "isa". One thread, pinned to one core
+ * with hwloc.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -44,8 +48,9 @@ static void usage(FILE *f)
             "usage: normkit-tune [--budget SECONDS] [-o FILE] [--ops LIST] [--isas LIST] [--quiet]\n"
             "Searches, per ISA and operator (norms: per shape class), the kernel variant and\n"
             "run-time knobs that run fastest on this machine, re-checks each winner against the\n"
-            "built-in default in an interleaved A/B run, and writes a tuning file for\n"
-            "NORMKIT_TUNING and normkit-export --tuning (docs/tuning.md).\n"
+            "built-in default in an interleaved A/B run, then times the ISA \"auto\" runs against\n"
+            "the other tuned ISAs of its family (AVX2/AVX-512, NEON/SVE), and writes a tuning\n"
+            "file for NORMKIT_TUNING and normkit-export --tuning (docs/tuning.md).\n"
             "  --budget SECONDS  time to spend measuring (default 180; at least 1); the run takes\n"
             "                    about this long, more when one sample of a case is slower\n"
             "  -o FILE           where to write (default normkit-tuning.json); written whole or\n"
@@ -390,8 +395,8 @@ typedef struct {
     int changed;
 } tune_state;
 
-/* Searches one (op, isa, class) unit and appends its entry. */
-static void tune_unit(tune_state *st, normkit_op op, normkit_isa isa, int cls, const shape *shapes,
+/* Searches one (op, isa, class) unit, appends its entry and returns what it wrote. */
+static cand tune_unit(tune_state *st, normkit_op op, normkit_isa isa, int cls, const shape *shapes,
                       int nshapes)
 {
     const normkit_op_info *info = normkit_op_get(op);
@@ -506,6 +511,34 @@ static void tune_unit(tune_state *st, normkit_op op, normkit_isa isa, int cls, c
         progress("      default kept: %s (spread %.3f)\n", dc, spread);
     else
         progress("      %s -> %s: %.3fx faster (A/B, spread %.3f)\n", dc, wc, gain, spread);
+    for (int i = 0; i < nshapes; i++)
+        case_free(&u.cases[i]);
+    return cur;
+}
+
+/* ISAs of one family (x86 SIMD, Arm SIMD) compete for "auto"; scalar never does. */
+static int isa_family(normkit_isa isa)
+{
+    return isa == NORMKIT_ISA_AVX2 || isa == NORMKIT_ISA_AVX512 ? 1
+           : isa == NORMKIT_ISA_NEON || isa == NORMKIT_ISA_SVE  ? 2
+                                                                 : 0;
+}
+
+/* One case of the ISA question: A/B of the default ISA's written choice (d) against the
+ * candidate ISA's (c) on the unit's shapes. *gain > 1: the candidate is faster. */
+static void isa_case(double unit_s, normkit_op op, int cls, const shape *shapes, int nshapes,
+                     const cand *d, const cand *c, double *gain, double *q25)
+{
+    const normkit_op_info *info = normkit_op_get(op);
+    unit u = {.ncases = nshapes, .rounds = 5};
+    for (int i = 0; i < nshapes; i++) {
+        case_init(&u.cases[i], op, shapes[i]);
+        u.cases[i].consume = !info->linear && cls >= 4; /* as tune_unit */
+    }
+    /* the A/B runs 2 x rounds samples of each of the two */
+    calibrate(&u, d, unit_s / (4.0 * u.rounds) / nshapes);
+    double spread;
+    ab(&u, d, c, gain, &spread, q25);
     for (int i = 0; i < nshapes; i++)
         case_free(&u.cases[i]);
 }
@@ -740,13 +773,70 @@ int main(int argc, char **argv)
             }
         }
 
+    /* The ISA question: which ISA "auto" should run. The ISA auto runs now (the documented
+     * default, or an earlier tuning file's) against each other tuned ISA of its family, on
+     * every case tuned for both, each with what this run writes for it. */
+    normkit_isa_force(NORMKIT_ISA_AUTO);
+    const normkit_isa dflt = normkit_isa_active();
+    normkit_isa rivals[NORMKIT_ISA_COUNT];
+    int nrivals = 0, dflt_tuned = 0;
+    for (int ii = 0; ii < nisas; ii++)
+        dflt_tuned |= isav[ii] == dflt;
+    for (int ii = 0; ii < nisas && dflt_tuned; ii++)
+        if (isav[ii] != dflt && isa_family(isav[ii]) && isa_family(isav[ii]) == isa_family(dflt))
+            rivals[nrivals++] = isav[ii];
+    int ndflt = 0;
+    for (int i = 0; i < nspecs; i++)
+        ndflt += specs[i].isa == dflt;
+    const int ncompare = nrivals * ndflt;
+
     tune_state st = {.budget_s = budget, .units = nspecs, .kernels = cJSON_CreateArray()};
-    st.unit_s = budget / (nspecs ? nspecs : 1);
+    /* a sixth of the budget for the ISA question, when there is one */
+    const double tune_budget = ncompare ? budget * 5 / 6 : budget;
+    st.unit_s = tune_budget / (nspecs ? nspecs : 1);
     progress("normkit-tune: %s, L1d %zu KiB, L2 %zu KiB; %d cases, %.0f s budget (%.2f s each), "
              "pinned to PU %d\n", cpu->model, l1 / 1024, l2 / 1024, nspecs, budget, st.unit_s, pu);
     const double t0 = now_s();
+    static cand won[NORMKIT_ISA_COUNT * NORMKIT_OP_COUNT * NORMKIT_CLASS_COUNT];
     for (int i = 0; i < nspecs; i++)
-        tune_unit(&st, specs[i].op, specs[i].isa, specs[i].cls, specs[i].s, specs[i].ns);
+        won[i] = tune_unit(&st, specs[i].op, specs[i].isa, specs[i].cls, specs[i].s, specs[i].ns);
+
+    normkit_isa chosen = NORMKIT_ISA_AUTO;
+    double chosen_gain = 1.0;
+    for (int r = 0; r < nrivals; r++) {
+        double lsum = 0;
+        int n = 0, wins = 0;
+        for (int i = 0; i < nspecs; i++) {
+            if (specs[i].isa != dflt)
+                continue;
+            for (int j = 0; j < nspecs; j++) {
+                if (specs[j].isa != rivals[r] || specs[j].op != specs[i].op ||
+                    specs[j].cls != specs[i].cls)
+                    continue;
+                double g, q25;
+                isa_case((budget - tune_budget) / ncompare, specs[i].op, specs[i].cls, specs[i].s,
+                         specs[i].ns, &won[i], &won[j], &g, &q25);
+                lsum += log(g), n++, wins += q25 > 1.0;
+                progress("[isa] %s %s: %s %.3fx %s %s (A/B, lower quartile %.3f)\n",
+                         normkit_op_name(specs[i].op),
+                         specs[i].cls == NORMKIT_CLASS_COUNT
+                             ? "all"
+                             : normkit_shape_class_name((normkit_shape_class)specs[i].cls),
+                         normkit_isa_name(rivals[r]), g >= 1 ? g : 1 / g,
+                         g >= 1 ? "faster than" : "slower than", normkit_isa_name(dflt), q25);
+            }
+        }
+        const double gm = n ? exp(lsum / n) : 1.0;
+        /* as for a variant: the geometric mean must pass the margin, and three cases in four
+         * must favour the rival in three rounds in four */
+        const int take = n && gm >= MARGIN && wins * 4 >= n * 3 && gm > chosen_gain;
+        progress("normkit-tune: %s against %s over %d cases: %.3fx (geometric mean), %d favour "
+                 "%s: %s\n", normkit_isa_name(rivals[r]), normkit_isa_name(dflt), n, gm, wins,
+                 normkit_isa_name(rivals[r]),
+                 take ? "auto will run it" : "auto keeps its default");
+        if (take)
+            chosen = rivals[r], chosen_gain = gm;
+    }
 
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "format", "normkit-tuning");
@@ -766,6 +856,10 @@ int main(int argc, char **argv)
              NORMKIT_VERSION_MINOR, NORMKIT_VERSION_PATCH);
     cJSON_AddStringToObject(root, "tool", tool);
     cJSON_AddNumberToObject(root, "budget_s", budget);
+    if (chosen != NORMKIT_ISA_AUTO) {
+        cJSON_AddStringToObject(root, "isa", normkit_isa_name(chosen));
+        cJSON_AddNumberToObject(root, "isa_gain", round(chosen_gain * 1000) / 1000);
+    }
     cJSON_AddItemToObject(root, "kernels", st.kernels);
     char *text = cJSON_Print(root);
     cJSON_Delete(root);

@@ -85,15 +85,21 @@ static int check_text(const char *text, size_t len)
     const normkit_tuning_machine m = machine();
     normkit_tuning_entry *e1 = NULL, *e2 = NULL;
     size_t n1 = 0, n2 = 0;
+    normkit_isa i1 = NORMKIT_ISA_COUNT, i2 = NORMKIT_ISA_COUNT, i3 = NORMKIT_ISA_COUNT;
     char perr[512];
-    const int p1 = normkit_tuning_parse(buf, len, &m, &e1, &n1, perr, sizeof perr);
+    const int p1 = normkit_tuning_parse(buf, len, &m, &e1, &n1, &i1, perr, sizeof perr);
     if (p1 != rc)
         fz_fail("normkit_tuning_parse says %d, normkit_tuning_check %d (%s)", p1, rc, err);
     if (p1 != 0 && (e1 || n1))
         fz_fail("a refused file left entries");
+    if (p1 != 0 && i1 != NORMKIT_ISA_AUTO)
+        fz_fail("a refused file left an ISA (%d)", (int)i1);
+    /* a file's "isa" is "auto" or an ISA this machine runs */
+    if (p1 == 0 && i1 != NORMKIT_ISA_AUTO && !normkit_isa_supported(i1))
+        fz_fail("a passing file names ISA %d, which this machine does not support", (int)i1);
     if (p1 == 0) {
-        const int p2 = normkit_tuning_parse(buf, len, &m, &e2, &n2, perr, sizeof perr);
-        if (p2 != 0 || !same_entries(e1, n1, e2, n2))
+        const int p2 = normkit_tuning_parse(buf, len, &m, &e2, &n2, &i2, perr, sizeof perr);
+        if (p2 != 0 || !same_entries(e1, n1, e2, n2) || i2 != i1)
             fz_fail("a passing file parsed again differently (%d, %zu vs %zu entries)", p2, n1,
                     n2);
         for (size_t i = 0; i < n1; i++) {
@@ -115,9 +121,9 @@ static int check_text(const char *text, size_t len)
         if (!strstr(printed, "null") || memmem(buf, len, "null", 4)) {
             normkit_tuning_entry *e3 = NULL;
             size_t n3 = 0;
-            if (normkit_tuning_parse(printed, strlen(printed), &m, &e3, &n3, perr, sizeof perr) !=
-                    0 ||
-                !same_entries(e1, n1, e3, n3))
+            if (normkit_tuning_parse(printed, strlen(printed), &m, &e3, &n3, &i3, perr,
+                                     sizeof perr) != 0 ||
+                !same_entries(e1, n1, e3, n3) || i3 != i1)
                 fz_fail("a passing file, printed again by cJSON, %s: %s",
                         e3 ? "gives other entries" : "is refused", perr);
             free(e3);

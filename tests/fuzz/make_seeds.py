@@ -53,6 +53,8 @@ valid = [
          dict(lin_entry, isa='avx512', params={'lin_kc': 65536, 'lin_pack_rows': 1048576}),
          dict(lin_entry, isa='avx2')])),
     ('other-machine', tuning_file([norm_entry]).replace('@CPU@', 'Some Other CPU @ 3.00GHz')),
+    ('valid-isa-avx2', tuning_file([dict(norm_entry, isa='avx2', variant='u4_acc8')], isa='avx2',
+                                   isa_gain=1.04)),
 ]
 for name, text in valid:
     write('tuning', name + '.json', text)
@@ -71,6 +73,9 @@ broken = {
     'nul-byte': tuning_file([]).replace('"tool"', '"to\0ol"'),
     'unbuilt-isa-neon': tuning_file([dict(lin_entry, isa='neon'), dict(norm_entry, isa='sve')]),
     'deep': '[' * 2000 + ']' * 2000,
+    'isa-auto': tuning_file([], isa='auto'),
+    'isa-unsupported-neon': tuning_file([], isa='neon'),
+    'isa-not-string': tuning_file([], isa=2, isa_gain='fast'),
 }
 for name, text in broken.items():
     write('tuning', name + '.json', text)
