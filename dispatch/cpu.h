@@ -33,7 +33,9 @@ typedef struct normkit_cpu {
     char vendor[16];   /* x86 vendor id ("GenuineIntel", "AuthenticAMD"), or "" */
     unsigned family, model_id; /* x86 display family and model; 0 elsewhere */
     uint32_t features; /* 1u << NORMKIT_CPU_* */
-    unsigned sve_bits; /* SVE vector length of this thread (PR_SVE_GET_VL), in bits; 0: no SVE */
+    /* SVE vector length in bits (PR_SVE_GET_VL) of the thread that ran the detection (a thread
+     * may change its own later; only auto's choice reads it); 0: no SVE */
+    unsigned sve_bits;
 } normkit_cpu;
 
 /* Detected once, thread-safely; the result never changes. */

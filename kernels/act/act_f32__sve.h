@@ -16,15 +16,17 @@
  *   on its own: results do not depend on the vector length. GELU also corrects the rounding
  *   of its argument (see act_f32__avx512.h), in the same operations as act_f32__neon.h.
  *   Bounds and their derivation: docs/numerics.md, "Activations".
- * SVE: only SVE files include this header (they start with the same pragma); it enables SVE
- *   itself too, so it stands alone (e.g. in normkit-export's output), and so that sleef.h,
- *   included after it, declares its SVE functions (visible only where __ARM_FEATURE_SVE is
- *   defined).
+ * SVE: only SVE files include this header, after the pragma that enables SVE; elsewhere it
+ *   stops the build. With SVE enabled, sleef.h declares its SVE functions (visible only where
+ *   __ARM_FEATURE_SVE is defined).
  */
 #ifndef NORMKIT_ACT_F32__SVE_H
 #define NORMKIT_ACT_F32__SVE_H
 
-#pragma GCC target("+sve")
+/* only SVE code may include this (a kernel file's pragma enables SVE before the include) */
+#ifndef __ARM_FEATURE_SVE
+#error "include this header from an SVE file, after its #pragma GCC target(\"+sve\")"
+#endif
 #include <arm_sve.h>
 #include <sleef.h>
 

@@ -29,7 +29,7 @@
  *   The summation order depends on the vector length: 8 accumulators x vl lanes, each lane
  *   floor(n/(8 vl)) terms plus up to 8 more in the first accumulator from the predicated
  *   remainder loop; 3 levels combining the accumulators, then svaddv (FADDV, a
- *   pairwise tree of log2(vl) levels, at most 6). An addition with an exact zero (an empty
+ *   pairwise tree of ceil(log2 vl) levels, at most 6). An addition with an exact zero (an empty
  *   lane) does not round, so at every vector length no term passes more than n - 1 roundings
  *   and the bound holds (docs/numerics.md#vector-length). Results may differ between vector
  *   lengths, never between calls on one machine.

@@ -5,13 +5,16 @@
  * partial: inactive lanes are neither loaded nor stored, so nothing past n is read or
  * written (no stack buffer). Each output is computed on its own (act, then a multiply, then
  * an add, each rounded), so the results do not depend on the vector length.
- * SVE: only SVE files include this header (they start with the same pragma); it enables SVE
- * itself too, so it stands alone (e.g. in normkit-export's output).
+ * SVE: only SVE files include this header, after the pragma that enables SVE (normkit-export
+ * puts it inside its push/pop +sve block); elsewhere it stops the build.
  */
 #ifndef NORMKIT_EPILOGUE_F32__SVE_H
 #define NORMKIT_EPILOGUE_F32__SVE_H
 
-#pragma GCC target("+sve")
+/* only SVE code may include this (a kernel file's pragma enables SVE before the include) */
+#ifndef __ARM_FEATURE_SVE
+#error "include this header from an SVE file, after its #pragma GCC target(\"+sve\")"
+#endif
 #include <arm_sve.h>
 #include <stddef.h>
 
