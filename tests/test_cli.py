@@ -50,8 +50,16 @@ check(p.returncode == 0, "--json exits 0")
 doc = json.loads(p.stdout)
 supported = doc["isa"]["supported"]
 check("scalar" in supported, "scalar is always supported")
-# the list is in enum order, weakest first within each architecture's family
-check(doc["isa"]["active"] == supported[-1], "with NORMKIT_ISA unset the best supported ISA is active")
+# the list is in enum order, weakest first within each architecture's family; auto runs the
+# last, but NEON rather than SVE with 128-bit SVE vectors (dispatch.c, default_isa)
+want = supported[-1]
+if want == "sve" and doc["cpu"].get("sve_bits", 0) < 256 and "neon" in supported:
+    want = "neon"
+check(doc["isa"]["active"] == want,
+      "with NORMKIT_ISA unset auto's choice is active (%s, SVE bits %s)"
+      % (want, doc["cpu"].get("sve_bits", "-")))
+check(("sve" in doc["cpu"]["features"]) == (doc["cpu"].get("sve_bits", 0) in range(128, 2049, 128)),
+      "an SVE CPU reports its vector length (128..2048 bits), others none")
 for op, d in doc["dispatch"].items():
     check(d["kernel"].startswith(f"normkit_{op}_f32__"), f"{op} dispatches to one of its variants")
 for k in doc["kernels"]:
