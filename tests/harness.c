@@ -68,6 +68,15 @@ int nk_test_isa_arg(int argc, char **argv)
     return -1;
 }
 
+int nk_isa_exit(int only, int failed)
+{
+    if (failed || only < 0 || normkit_isa_supported((normkit_isa)only))
+        return failed;
+    printf("[  SKIP    ] every %s variant: this CPU/OS/build cannot run %s (exit 77: skipped)\n",
+           normkit_isa_name((normkit_isa)only), normkit_isa_name((normkit_isa)only));
+    return 77;
+}
+
 const size_t *nk_dims_list(void)
 {
     return nk_quick() ? dims_quick : dims_full;

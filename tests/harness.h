@@ -142,6 +142,10 @@ int nk_quick(void);
  * results depend on the length). Exits 2 on a bad name or extra arguments. Also prints the
  * NK_SHAPES mode when it is quick. */
 int nk_test_isa_arg(int argc, char **argv);
+/* A test's exit status for `only` (nk_test_isa_arg's result): 77, which meson reports as
+ * SKIP, when only that ISA was asked for and this CPU/OS/build cannot run it (each case has
+ * said so by name); else `failed`. */
+int nk_isa_exit(int only, int failed);
 
 /* The dims every variant is tested on: 1..67, powers of two and neighbours, model sizes
  * (NK_SHAPES=quick: 1..67, 127-129, 255-257, 511-513, 2049). */

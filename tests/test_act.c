@@ -597,5 +597,5 @@ int main(int argc, char **argv)
     int failed = _cmocka_run_group_tests("act", tests, t, NULL, NULL);
     free(tests);
     free(names);
-    return failed;
+    return nk_isa_exit(only, failed);
 }

@@ -563,5 +563,5 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_isa_force),
         cmocka_unit_test(test_shared_by_threads),
     };
-    return cmocka_run_group_tests_name("block", tests, NULL, NULL);
+    return nk_isa_exit(only_isa, cmocka_run_group_tests_name("block", tests, NULL, NULL));
 }

@@ -44,7 +44,11 @@ def run(prog, args, tuning=None, env_extra=None):
     env.pop("NORMKIT_TUNING", None)
     if tuning is not None:
         env["NORMKIT_TUNING"] = tuning
-    env.update(env_extra or {})
+    for k, v in (env_extra or {}).items():
+        if v is None:
+            env.pop(k, None)
+        else:
+            env[k] = v
     return subprocess.run(WRAP + [prog] + args, env=env, capture_output=True, text=True,
                           timeout=600)
 
@@ -121,13 +125,15 @@ check(r.returncode == 0, "test_tuning without a file: the registry knobs")
 
 # ---- a file's "isa": what "auto" runs (the tuner writes it when another ISA of the default's
 # family wins); NORMKIT_ISA still wins over it ----
+# (without NORMKIT_ISA, which the suite's --setup runs set: it would pin the ISA)
 FAMILY = {"avx2": 1, "avx512": 1, "neon": 2, "sve": 2}
-dflt = info["isa"]["active"]
+AUTO = {"NORMKIT_ISA": None}
+dflt = json.loads(run(INFO, ["--json"], env_extra=AUTO).stdout)["isa"]["active"]
 rivals = [i for i in isas if i != dflt and FAMILY.get(i) == FAMILY.get(dflt)]
 if rivals:
     rival = rivals[0]
     isa_path = write("isa.json", json.dumps(dict(good, isa=rival, isa_gain=1.05)))
-    r = run(INFO, ["--json"], tuning=isa_path)
+    r = run(INFO, ["--json"], tuning=isa_path, env_extra=AUTO)
     d = json.loads(r.stdout) if r.returncode == 0 else {}
     check(r.stderr == "" and d.get("isa", {}).get("active") == rival
           and all(v["isa"] == rival for v in d["dispatch"].values()),
@@ -135,7 +141,7 @@ if rivals:
     r = run(INFO, ["--json"], tuning=isa_path, env_extra={"NORMKIT_ISA": "scalar"})
     d = json.loads(r.stdout) if r.returncode == 0 else {}
     check(d.get("isa", {}).get("active") == "scalar", "NORMKIT_ISA=scalar wins over the file's isa")
-    r = run(CHECKER, ["--isa", isa_path, rival])
+    r = run(CHECKER, ["--isa", isa_path, rival], env_extra=AUTO)
     print(r.stdout + r.stderr, end="")
     check(r.returncode == 0, "normkit_tuning_load of a file with an isa: auto, forced, defaults")
 else:
@@ -273,7 +279,7 @@ if r.returncode == 0:
 if rivals:
     out2 = os.path.join(tmp, "tuned-isa.json")
     r = run(TUNE, ["--budget", "2", "--ops", "rmsnorm", "--isas", "%s,%s" % (dflt, rivals[0]),
-                   "-o", out2])
+                   "-o", out2], env_extra=AUTO)
     t = json.load(open(out2)) if r.returncode == 0 else {}
     n_isa = len([l for l in r.stderr.splitlines() if l.startswith("[isa] rmsnorm ")])
     check(r.returncode == 0 and n_isa >= 4 and
@@ -282,7 +288,7 @@ if rivals:
     check(t.get("isa") in (None, rivals[0]) and ("isa" in t) == ("isa_gain" in t)
           and ("auto will run it" in r.stderr) == ("isa" in t),
           "the file names the rival as its isa exactly when the verdict says so (%s)" % t.get("isa"))
-    r2 = run(INFO, ["--json"], tuning=out2)
+    r2 = run(INFO, ["--json"], tuning=out2, env_extra=AUTO)
     check(r2.returncode == 0 and r2.stderr == "", "the library loads that file")
 
 cli_bad = [
