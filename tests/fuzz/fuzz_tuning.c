@@ -118,7 +118,9 @@ static int check_text(const char *text, size_t len)
         if (!root || !printed)
             fz_fail("cJSON cannot parse or print a file that passed");
         /* an out-of-range number (1e999) is printed as null: the round trip changed it */
-        if (!strstr(printed, "null") || memmem(buf, len, "null", 4)) {
+        /* (any null in the printed text may be such a number, even where the input also
+         * had a null of its own: then the round trip is not comparable) */
+        if (!strstr(printed, "null")) {
             normkit_tuning_entry *e3 = NULL;
             size_t n3 = 0;
             if (normkit_tuning_parse(printed, strlen(printed), &m, &e3, &n3, &i3, perr,
