@@ -42,6 +42,15 @@ typedef struct normkit_cpu {
 const normkit_cpu *normkit_cpu_get(void);
 const char *normkit_cpu_feature_name(int feature);
 
+/* The ISA's family: 1 x86 SIMD (AVX2, AVX-512), 2 Arm SIMD (NEON, SVE), 0 scalar. Forcing an
+ * ISA allows the weaker ones of its family; the tuner's ISA question compares within one. */
+static inline int normkit_isa_family(normkit_isa isa)
+{
+    return isa == NORMKIT_ISA_AVX2 || isa == NORMKIT_ISA_AVX512 ? 1
+           : isa == NORMKIT_ISA_NEON || isa == NORMKIT_ISA_SVE  ? 2
+                                                                 : 0;
+}
+
 /* The ISAs a feature set can execute (bit 1 << normkit_isa); scalar always. Pure, so tests can
  * feed it feature sets this machine does not have (e.g. AVX-512 without OS ZMM support). */
 uint32_t normkit_cpu_isa_mask(uint32_t features);

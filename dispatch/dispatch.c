@@ -81,17 +81,10 @@ static int isa_rank(normkit_isa isa)
     }
 }
 
-static int isa_family(normkit_isa isa)
-{
-    return isa == NORMKIT_ISA_AVX2 || isa == NORMKIT_ISA_AVX512 ? 1
-           : isa == NORMKIT_ISA_NEON || isa == NORMKIT_ISA_SVE  ? 2
-                                                                 : 0;
-}
-
 static int isa_allowed(normkit_isa cap, normkit_isa isa)
 {
     return isa == NORMKIT_ISA_SCALAR ||
-           (isa_family(isa) == isa_family(cap) && isa_rank(isa) <= isa_rank(cap));
+           (normkit_isa_family(isa) == normkit_isa_family(cap) && isa_rank(isa) <= isa_rank(cap));
 }
 
 /*
@@ -304,7 +297,7 @@ int normkit_tuning_load(const char *path, char *err, size_t errlen)
     pthread_mutex_lock(&lock);
     const int rc = load_tuning(path, buf, sizeof buf);
     /* under "auto", the new tuning's ISA (or the default, when it names none) runs */
-    if (rc == 0 && !isa_pinned && auto_isa() != (normkit_isa)atomic_load(&cap_isa))
+    if (rc == 0 && !isa_pinned)
         set_cap_locked(auto_isa());
     pthread_mutex_unlock(&lock);
     if (err && errlen)

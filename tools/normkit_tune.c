@@ -209,6 +209,24 @@ typedef struct {
     int rounds;
 } unit;
 
+/* The unit's cases, one per shape; mem classes (cls >= 4) read y back after every call, as
+ * the next operator would (streaming stores must win including what that costs it). */
+static void unit_open(unit *u, normkit_op op, int cls, const shape *shapes, int nshapes)
+{
+    const int linear = normkit_op_get(op)->linear;
+    u->ncases = nshapes;
+    for (int i = 0; i < nshapes; i++) {
+        case_init(&u->cases[i], op, shapes[i]);
+        u->cases[i].consume = !linear && cls >= 4;
+    }
+}
+
+static void unit_close(unit *u)
+{
+    for (int i = 0; i < u->ncases; i++)
+        case_free(&u->cases[i]);
+}
+
 /* Calibrates calls per sample on candidate d: about sample_s seconds, at least one call. */
 static void calibrate(unit *u, const cand *d, double sample_s)
 {
@@ -408,11 +426,8 @@ static cand tune_unit(tune_state *st, normkit_op op, normkit_isa isa, int cls, c
     def.kp = *normkit_class_params(op, isa, c);
     const double t0 = now_s();
 
-    unit u = {.ncases = nshapes};
-    for (int i = 0; i < nshapes; i++) {
-        case_init(&u.cases[i], op, shapes[i]);
-        u.cases[i].consume = !info->linear && cls >= 4;
-    }
+    unit u = {0};
+    unit_open(&u, op, cls, shapes, nshapes);
     /* about 40 samples per candidate-round budget: rounds of the steps below plus the A/B */
     const int est_samples = 24;
     u.rounds = 5;
@@ -511,17 +526,8 @@ static cand tune_unit(tune_state *st, normkit_op op, normkit_isa isa, int cls, c
         progress("      default kept: %s (spread %.3f)\n", dc, spread);
     else
         progress("      %s -> %s: %.3fx faster (A/B, spread %.3f)\n", dc, wc, gain, spread);
-    for (int i = 0; i < nshapes; i++)
-        case_free(&u.cases[i]);
+    unit_close(&u);
     return cur;
-}
-
-/* ISAs of one family (x86 SIMD, Arm SIMD) compete for "auto"; scalar never does. */
-static int isa_family(normkit_isa isa)
-{
-    return isa == NORMKIT_ISA_AVX2 || isa == NORMKIT_ISA_AVX512 ? 1
-           : isa == NORMKIT_ISA_NEON || isa == NORMKIT_ISA_SVE  ? 2
-                                                                 : 0;
 }
 
 /* One case of the ISA question: A/B of the default ISA's written choice (d) against the
@@ -529,18 +535,13 @@ static int isa_family(normkit_isa isa)
 static void isa_case(double unit_s, normkit_op op, int cls, const shape *shapes, int nshapes,
                      const cand *d, const cand *c, double *gain, double *q25)
 {
-    const normkit_op_info *info = normkit_op_get(op);
-    unit u = {.ncases = nshapes, .rounds = 5};
-    for (int i = 0; i < nshapes; i++) {
-        case_init(&u.cases[i], op, shapes[i]);
-        u.cases[i].consume = !info->linear && cls >= 4; /* as tune_unit */
-    }
+    unit u = {.rounds = 5};
+    unit_open(&u, op, cls, shapes, nshapes);
     /* the A/B runs 2 x rounds samples of each of the two */
     calibrate(&u, d, unit_s / (4.0 * u.rounds) / nshapes);
     double spread;
     ab(&u, d, c, gain, &spread, q25);
-    for (int i = 0; i < nshapes; i++)
-        case_free(&u.cases[i]);
+    unit_close(&u);
 }
 
 /* Splits a comma-separated list; every name must pass `valid`. Returns the count or -1. */
@@ -783,7 +784,8 @@ int main(int argc, char **argv)
     for (int ii = 0; ii < nisas; ii++)
         dflt_tuned |= isav[ii] == dflt;
     for (int ii = 0; ii < nisas && dflt_tuned; ii++)
-        if (isav[ii] != dflt && isa_family(isav[ii]) && isa_family(isav[ii]) == isa_family(dflt))
+        if (isav[ii] != dflt && normkit_isa_family(isav[ii]) &&
+            normkit_isa_family(isav[ii]) == normkit_isa_family(dflt))
             rivals[nrivals++] = isav[ii];
     int ndflt = 0;
     for (int i = 0; i < nspecs; i++)
