@@ -264,6 +264,38 @@ static int add_variant(normkit_op op, const char *isa, const normkit_kernel *k,
     return 0;
 }
 
+/* The `api` variants: a norm through its public entry point (the knobs are the dispatcher's). */
+static void api_rmsnorm(size_t rows, size_t dim, const float *x, size_t ldx, const float *gamma,
+                        float eps, float *y, size_t ldy, const normkit_kparams *kp)
+{
+    (void)kp;
+    (void)normkit_rmsnorm_f32(rows, dim, x, ldx, gamma, eps, y, ldy);
+}
+
+static void api_layernorm(size_t rows, size_t dim, const float *x, size_t ldx, const float *gamma,
+                          const float *beta, float eps, float *y, size_t ldy,
+                          const normkit_kparams *kp)
+{
+    (void)kp;
+    (void)normkit_layernorm_f32(rows, dim, x, ldx, gamma, beta, eps, y, ldy);
+}
+
+static void api_add_rmsnorm(size_t rows, size_t dim, const float *x, size_t ldx, float *r,
+                            size_t ldr, const float *gamma, float eps, float *y, size_t ldy,
+                            const normkit_kparams *kp)
+{
+    (void)kp;
+    (void)normkit_add_rmsnorm_f32(rows, dim, x, ldx, r, ldr, gamma, eps, y, ldy);
+}
+
+static void api_add_layernorm(size_t rows, size_t dim, const float *x, size_t ldx, float *r,
+                              size_t ldr, const float *gamma, const float *beta, float eps,
+                              float *y, size_t ldy, const normkit_kparams *kp)
+{
+    (void)kp;
+    (void)normkit_add_layernorm_f32(rows, dim, x, ldx, r, ldr, gamma, beta, eps, y, ldy);
+}
+
 static int collect_variants(const nkb_options *o, const nkb_machine *m)
 {
     size_t nk, others = 0;
@@ -299,6 +331,20 @@ static int collect_variants(const nkb_options *o, const nkb_machine *m)
                     " (%zu other knob variants not benchmarked: --variants=all)", others);
     for (size_t i = 0; i < sizeof rebuilds / sizeof rebuilds[0]; i++)
         if (add_variant(rebuilds[i].k.op, rebuilds[i].isa, &rebuilds[i].k, NULL, NULL, best) != 0)
+            return -1;
+    /* The public entry points (normkit_<op>_f32: the argument checks, the dispatcher's pick,
+     * then that variant), on the decode rows only, where their cost shows beside the kernel's:
+     * the isa field `api`, held against the best ISA's ceilings (the one auto dispatch runs,
+     * unless NORMKIT_ISA or a tuning file says otherwise). */
+    static const normkit_kernel api[] = {
+        {.op = normkit_op_rmsnorm, .dtype = "f32", .fn.rmsnorm_f32 = api_rmsnorm},
+        {.op = normkit_op_layernorm, .dtype = "f32", .fn.layernorm_f32 = api_layernorm},
+        {.op = normkit_op_add_rmsnorm, .dtype = "f32", .fn.add_rmsnorm_f32 = api_add_rmsnorm},
+        {.op = normkit_op_add_layernorm, .dtype = "f32",
+         .fn.add_layernorm_f32 = api_add_layernorm},
+    };
+    for (size_t i = 0; i < sizeof api / sizeof api[0]; i++)
+        if (add_variant(api[i].op, "api", &api[i], NULL, NULL, best) != 0)
             return -1;
 #if NKB_HAVE_EIGEN
     /* The operators Eigen has a peer for (bench/peers/eigen.cc); others have none. */
@@ -345,6 +391,14 @@ static const size_t grid_rows[] = {1, 64, 4096, 16384};
 static const size_t decode_dims[] = {64, 768, 4096};
 
 #define NKB_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+static int is_decode(nkb_shape sh)
+{
+    for (size_t i = 0; i < NKB_LEN(decode_dims); i++)
+        if (sh.rows == 1 && sh.dim == decode_dims[i])
+            return 1;
+    return 0;
+}
 /* Every canonical shape fits: the model grid plus the judging grid, before duplicates go. */
 enum { NKB_MAX_CANONICAL = NKB_LEN(model_dims) * NKB_LEN(model_rows) +
                            NKB_LEN(grid_dims) * NKB_LEN(grid_rows) };
@@ -681,7 +735,7 @@ int nkb_cases_build(const nkb_options *o, const nkb_machine *m, char *err, size_
                                 : -1;
             for (size_t i = 0; i < nvariants; i++) {
                 const nkb_variant *v = &variants[i];
-                if (v->op != (normkit_op)op)
+                if (v->op != (normkit_op)op || (strcmp(v->isa, "api") == 0 && !is_decode(sh)))
                     continue;
                 nkb_entry e = {0};
                 e.c.kind = NKB_CASE_KERNEL;

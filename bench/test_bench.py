@@ -154,6 +154,11 @@ for op in norm_ops:
     for isa in {i for o, i in listed if o == op}:
         for d in DECODE_DIMS:
             check((op, isa, d, "1") in kshapes, f"{op} x {isa} has the decode row dim {d} x rows 1")
+# the public entry point (isa field api): every norm operator, on exactly its decode rows
+for op in norm_ops:
+    got = sorted(int(d) for o, i, d, r in kshapes if o == op and i == "api")
+    want = sorted(int(d) for d in DECODE_DIMS)
+    check(got == want, f"{op} x api: the decode rows {want} and no other shape ({got})")
 for name, _, ws, _ in cases:
     m = KERNEL.match(name)
     if m and m["op"] in norm_ops:
@@ -341,7 +346,7 @@ for name, label, ws, _ in scases:
         check(label == level_of(ws, scaps), f"synthetic topology: {name} labelled {label} "
                                             f"by the fallback sizes ({level_of(ws, scaps)})")
 skernels = [(KERNEL.match(c[0]), c[1]) for c in scases if KERNEL.match(c[0])]
-for op, isa in sorted({(m["op"], m["isa"]) for m, _ in skernels}):
+for op, isa in sorted({(m["op"], m["isa"]) for m, _ in skernels if m["isa"] != "api"}):
     # one shape per level, plus the decode rows of the norm operators (a level's shape may be one)
     def decode(m):
         return m["op"] in norm_ops and m["rows"] == "1" and m["dim"] in DECODE_DIMS

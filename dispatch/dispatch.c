@@ -484,7 +484,14 @@ normkit_status normkit_isa_force(normkit_isa isa)
 int normkit_matrix_ok(size_t rows, size_t dim, size_t ld)
 {
     const size_t max = (size_t)PTRDIFF_MAX / sizeof(float);
-    return ld >= dim && dim <= max && (rows - 1) <= (max - dim) / ld;
+    if (ld < dim || dim > max)
+        return 0;
+#if defined(__GNUC__) /* a multiply with an overflow flag: a 64-bit divide costs a one-row call */
+    size_t span;
+    return !__builtin_mul_overflow(rows - 1, ld, &span) && span <= max - dim;
+#else
+    return rows <= 1 || (rows - 1) <= (max - dim) / ld;
+#endif
 }
 
 static int eps_ok(float eps)
@@ -569,6 +576,26 @@ static normkit_status elementwise_check(const normkit_op_info *info, const normk
     return NORMKIT_OK;
 }
 
+/* Norm operators (rows >= 1): x, y (and r) present, addressable with their strides, y apart
+ * from r and, over several rows, x in place only with the same stride; eps in range. On the
+ * arguments themselves: normkit_norm_begin runs it without a normkit_args. */
+static inline normkit_status norm_check(const normkit_op_info *info, size_t rows, size_t dim,
+                                        const float *x, size_t ldx, const float *r, size_t ldr,
+                                        const float *y, size_t ldy, float eps)
+{
+    if (!x || !y || (info->residual && !r))
+        return NORMKIT_ERR_NULL;
+    if (dim == 0 || !normkit_matrix_ok(rows, dim, ldx) || !normkit_matrix_ok(rows, dim, ldy) ||
+        (info->residual && !normkit_matrix_ok(rows, dim, ldr)))
+        return NORMKIT_ERR_SHAPE;
+    /* the overlaps we can detect and cannot support */
+    if ((info->residual && y == r) || (y == x && ldy != ldx && rows > 1))
+        return NORMKIT_ERR_SHAPE;
+    if (!eps_ok(eps))
+        return NORMKIT_ERR_EPS;
+    return NORMKIT_OK;
+}
+
 normkit_status normkit_args_check(normkit_op op, const normkit_args *a)
 {
     const normkit_op_info *info = normkit_op_get(op);
@@ -582,18 +609,19 @@ normkit_status normkit_args_check(normkit_op op, const normkit_args *a)
         return linear_check(info, a);
     if (info->elementwise)
         return elementwise_check(info, a);
-    if (!a->x || !a->y || (info->residual && !a->r))
-        return NORMKIT_ERR_NULL;
-    if (a->dim == 0 || !normkit_matrix_ok(a->rows, a->dim, a->ldx) ||
-        !normkit_matrix_ok(a->rows, a->dim, a->ldy) ||
-        (info->residual && !normkit_matrix_ok(a->rows, a->dim, a->ldr)))
-        return NORMKIT_ERR_SHAPE;
-    /* the overlaps we can detect and cannot support */
-    if ((info->residual && a->y == a->r) || (a->y == a->x && a->ldy != a->ldx && a->rows > 1))
-        return NORMKIT_ERR_SHAPE;
-    if (!eps_ok(a->eps))
-        return NORMKIT_ERR_EPS;
-    return NORMKIT_OK;
+    return norm_check(info, a->rows, a->dim, a->x, a->ldx, a->r, a->ldr, a->y, a->ldy, a->eps);
+}
+
+const normkit_kernel *normkit_norm_begin(normkit_op op, size_t rows, size_t dim, const float *x,
+                                         size_t ldx, const float *r, size_t ldr, const float *y,
+                                         size_t ldy, float eps, const normkit_kparams **kp,
+                                         normkit_status *st)
+{
+    const normkit_op_info *info = normkit_op_get(op);
+    *st = rows == 0 ? NORMKIT_OK : norm_check(info, rows, dim, x, ldx, r, ldr, y, ldy, eps);
+    if (*st != NORMKIT_OK || rows == 0)
+        return NULL;
+    return select_for(op, kernel_for(op), rows, dim, kp);
 }
 
 normkit_status normkit_op_run(normkit_op op, const normkit_args *a)

@@ -6,6 +6,7 @@ from collections import defaultdict
 
 NORMKIT_ISAS = ("scalar", "avx2", "avx512", "neon", "sve")  # the registry's variants
 PLAIN_C = ("autovec", "autovec_fastmath")                   # the scalar C, compiler-optimized
+ENTRY_POINT = "api"  # normkit's public entry point (checks, dispatch, the variant): decode rows
 # A registry variant's isa field: the ISA, with normkit-bench --variants=all its knobs too
 # (avx512_u2_acc4: letters then a number per knob).
 KNOB_VARIANT = re.compile(r"^(?P<isa>" + "|".join(NORMKIT_ISAS) + r")(?:_(?P<knobs>[a-z]+[0-9]+(?:_[a-z]+[0-9]+)*))?$")
@@ -29,8 +30,9 @@ def is_normkit(case):
 
 
 def is_peer(case):
-    """Another library's implementation: neither normkit's variants nor the plain C."""
-    return not is_normkit(case) and case.isa not in PLAIN_C
+    """Another library's implementation: neither normkit's variants, its entry point nor the
+    plain C."""
+    return not is_normkit(case) and case.isa not in PLAIN_C and case.isa != ENTRY_POINT
 
 
 def geomean(values):
@@ -148,7 +150,8 @@ def bound_summary(run):
 def decode_table(run):
     """The decode rows (rows 1, dim in DECODE_DIMS) of each norm operator: [{op, dim, best (the
     fastest normkit variant's Case), peer (the fastest peer's Case or None), plain (the fastest
-    plain C's Case or None)}], by operator then dim; empty when the run has none."""
+    plain C's Case or None), api (the same call through normkit's public entry point, or
+    None)}], by operator then dim; empty when the run has none."""
     out = []
     groups = defaultdict(list)
     for c in run.norms():
@@ -160,9 +163,11 @@ def decode_table(run):
             continue
         peers = [c for c in cases if is_peer(c)]
         plain = [c for c in cases if c.isa in PLAIN_C]
+        api = [c for c in cases if c.isa == ENTRY_POINT]
         out.append({"op": op, "dim": dim, "best": min(ours, key=lambda c: c.time_ns),
                     "peer": min(peers, key=lambda c: c.time_ns) if peers else None,
-                    "plain": min(plain, key=lambda c: c.time_ns) if plain else None})
+                    "plain": min(plain, key=lambda c: c.time_ns) if plain else None,
+                    "api": api[0] if api else None})
     return out
 
 

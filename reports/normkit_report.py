@@ -272,13 +272,17 @@ def bound_section(doc, run):
               "normkit's fastest variant, its modeled best time, and the fastest peer and plain C "
               "of the same shape. At these sizes the per-call cost (`ceiling_rowcall`: the call, "
               "the lane reduction and the divide/sqrt chain of a one-vector row) is much of the "
-              "bound.")
-        doc.table(["op", "dim", "best", "ns/call", "bound ns", "% of bound", "best peer ns", "best plain C ns"],
+              "bound. The last column is the same call through normkit's public entry point "
+              "(`normkit_<op>_f32`: its argument checks, the dispatcher's pick, then the active "
+              "ISA's variant; the isa field `api`), what an engine calling the library pays.")
+        doc.table(["op", "dim", "best", "ns/call", "bound ns", "% of bound", "best peer ns", "best plain C ns",
+                   "entry point ns"],
                   [[d["op"], str(d["dim"]), d["best"].isa, ns_text(d["best"].time_ns),
                     ns_text(d["best"].bound_ns) if d["best"].bound_ns else "–",
                     f"{d['best'].pct_of_bound:.0f}%" if d["best"].pct_of_bound is not None else "–",
                     f"{ns_text(d['peer'].time_ns)} ({d['peer'].isa})" if d["peer"] else "–",
-                    f"{ns_text(d['plain'].time_ns)} ({d['plain'].isa})" if d["plain"] else "–"]
+                    f"{ns_text(d['plain'].time_ns)} ({d['plain'].isa})" if d["plain"] else "–",
+                    ns_text(d["api"].time_ns) if d["api"] else "–"]
                    for d in dec])
 
 

@@ -262,6 +262,35 @@ def check_bound_report(path, label):
 
 
 check_bound_report(bound, "bound")
+# the public entry point (isa field api) on the decode rows: its own last column, never a peer
+api_doc = json.load(open(bound))
+api_ns = {}
+for b in list(api_doc["benchmarks"]):
+    m = NORM_NAME.match(b.get("run_name", b["name"]))
+    if m and m.group(2) == "avx512" and b["name"].split("/")[4] == "rows:1":
+        c = dict(b)
+        for key in ("name", "run_name"):
+            if key in c:
+                c[key] = c[key].replace("/avx512/", "/api/")
+        for key in ("real_time", "cpu_time"):
+            c[key] = 3 * b[key]  # slower than every variant and peer: it cannot be the best
+        api_doc["benchmarks"].append(c)
+api_path = write_json(api_doc, "bound-api.json")
+p = generate("-o", os.path.join(tmp, "bound-api"), api_path)
+check(p.returncode == 0, f"a report with api cases (stderr: {p.stderr.strip()[:300]})")
+api_md = open(os.path.join(tmp, "bound-api", "report.md")).read() if p.returncode == 0 else ""
+base_md = open(os.path.join(tmp, "bound", "report.md")).read()
+api_dec = api_md.split("### Decode: one row per call")[-1].split("\n#")[0]
+base_dec = base_md.split("### Decode: one row per call")[-1].split("\n#")[0]
+base_rows = [l for l in base_dec.splitlines() if l.startswith("| ") and "ns/call" not in l and "---" not in l]
+api_rows = [l for l in api_dec.splitlines() if l.startswith("| ") and "ns/call" not in l and "---" not in l]
+check(base_rows and len(api_rows) == len(base_rows), "the decode table keeps its rows with api cases")
+for b_row, a_row in zip(base_rows, api_rows):
+    op, dim = b_row.split(" | ")[0][2:], b_row.split(" | ")[1]
+    t, _ = median_entry(api_path, f"{op}/f32/api/dim:{dim}/rows:1")
+    check(b_row.endswith(" | – |") and a_row == b_row[:-len(" – |")] + f" {ns3(t)} |",
+          f"decode {op} {dim}: the same best, peer and plain C, and the entry point's {ns3(t)} ns last")
+
 # --variants=all names: every registry variant's isa field carries its knobs
 renamed = json.load(open(bound))
 for b in renamed["benchmarks"]:
