@@ -625,6 +625,54 @@ static void test_agrees_with_scalar(void **state)
     }
 }
 
+/* A call of several rows gives, bit for bit, what one-row calls give (y, and r for add &
+ * norm): whether the variant software-pipelines them (pipe_max_dim 0 and SIZE_MAX), and in
+ * every memory mode (docs/numerics.md#determinism). Rows of random data and magnitudes, one
+ * of them all zeros and one huge (the rare path, in the middle of a pipelined call). */
+static void test_rows_as_one_row_calls(void **state)
+{
+    const normkit_kernel *k = nk_kernel_or_skip(state);
+    static const size_t dims[] = {1, 7, 8, 63, 64, 65, 200, 1000, 2048, 4097};
+    const size_t rows = 6;
+    const int res = nk_op_has_residual(k->op);
+    nk_rng rng = {SEED + 17};
+    for (size_t d = 0; d < sizeof dims / sizeof dims[0]; d++) {
+        const size_t dim = dims[d], n = rows * dim;
+        float *x = malloc(n * 4), *r0 = malloc(n * 4), *r1 = malloc(n * 4), *r2 = malloc(n * 4);
+        float *y1 = malloc(n * 4), *y2 = malloc(n * 4), *g = malloc(dim * 4), *b = malloc(dim * 4);
+        for (size_t row = 0; row < rows; row++)
+            fill_uniform(&rng, row, dim, x + row * dim, r0 + row * dim);
+        for (size_t i = 0; i < dim; i++) {
+            x[2 * dim + i] = 0.0f, r0[2 * dim + i] = 0.0f; /* a zero row */
+            x[3 * dim + i] *= 0x1p100f;                  /* squares overflow: the rare path */
+            g[i] = nk_rng_uniform(&rng, -2.0f, 2.0f);
+            b[i] = nk_rng_uniform(&rng, -1.0f, 1.0f);
+        }
+        for (int mode = 0; mode < 4; mode++) {
+            normkit_kparams kp = k->params;
+            kp.pipe_max_dim = mode == 0 ? 0 : SIZE_MAX;  /* 0: never; else: always */
+            if (mode == 2)
+                kp.dram_min_bytes = 0;                   /* memory mode forced */
+            if (mode == 3)
+                kp.nt_min_bytes = 0;                     /* streaming stores forced */
+            memcpy(r1, r0, n * 4);
+            memcpy(r2, r0, n * 4);
+            nk_args a = {.rows = rows, .dim = dim, .x = x, .ldx = dim, .r = r1, .ldr = dim,
+                         .gamma = g, .beta = b, .eps = 1e-5f, .y = y1, .ldy = dim};
+            nk_call_kernel_kp(k, &a, &kp);
+            for (size_t row = 0; row < rows; row++) {
+                nk_args one = a;
+                one.rows = 1, one.x = x + row * dim, one.r = r2 + row * dim, one.y = y2 + row * dim;
+                nk_call_kernel_kp(k, &one, &kp);
+            }
+            if (memcmp(y1, y2, n * 4) != 0 || (res && memcmp(r1, r2, n * 4) != 0))
+                fail_msg("%s, dim %zu, knobs %d: %zu rows in one call differ from %zu one-row "
+                         "calls", k->name, dim, mode, rows, rows);
+        }
+        free(x); free(r0); free(r1); free(r2); free(y1); free(y2); free(g); free(b);
+    }
+}
+
 static const struct {
     const char *name;
     CMUnitTestFunction fn;
@@ -643,6 +691,7 @@ static const struct {
     {"agrees with scalar, dims 1..300", test_agrees_with_scalar},
     {"memory modes forced; kp == NULL", test_memory_modes_and_null_knobs},
     {"every pipe_max_dim the tuner can pick", test_tuner_pipe_values},
+    {"rows in one call = one-row calls, bit for bit", test_rows_as_one_row_calls},
 };
 
 /* test_kernels [ISA]: every norm variant, or only ISA's (meson runs one test per ISA, in

@@ -59,9 +59,9 @@ ISAS = {
         "arch": "x86_64",
         "knobs": [("u", "UNROLL", [2, 4]), ("acc", "ACC", [4, 8])],
         "kparams": {"nt_min_bytes": MIB % 32, "dram_min_bytes": MIB % 32, "pipe_max_dim": "2048"},
-        # only its plain LayerNorm software-pipelines rows (fusing a row's output pass with the
-        # next row's first pass); the others do not read pipe_max_dim
-        "pipelined_ops": {"layernorm"},
+        # only its plain RMSNorm and LayerNorm software-pipeline rows (fusing a row's output
+        # pass with the next row's first pass); the add & norms do not read pipe_max_dim
+        "pipelined_ops": {"rmsnorm", "layernorm"},
     },
     "sve": {
         "arch": "aarch64",
