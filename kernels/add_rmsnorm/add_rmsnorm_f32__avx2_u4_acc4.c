@@ -120,32 +120,6 @@ NK_INLINE __m256 nk_scaled_masked(const float *h, const float *gamma, size_t i, 
     return has_g ? _mm256_mul_ps(v, _mm256_maskload_ps(gamma + i, m)) : v;
 }
 
-/* The output pass of the row before, when pass 1 of this row runs it too (nk_rows): its h,
- * gamma (NULL: none), scale and y. */
-typedef struct {
-    const float *h, *gamma;
-    __m256 scale;
-    float *y;
-    int has_g;
-} nk_prev;
-
-/* Its vector at i. */
-NK_INLINE void nk_prev_store(nk_prev p, size_t i)
-{
-    _mm256_storeu_ps(p.y + i, nk_scaled(_mm256_loadu_ps(p.h + i), p.gamma, i, p.scale, p.has_g));
-}
-
-/* Its vectors from i to the end of the row. */
-NK_INLINE void nk_prev_finish(nk_prev p, size_t i, size_t dim)
-{
-    for (; i + 8 <= dim; i += 8)
-        nk_prev_store(p, i);
-    if (i < dim) {
-        const __m256i m = nk_mask(dim - i);
-        _mm256_maskstore_ps(p.y + i, m, nk_scaled_masked(p.h, p.gamma, i, m, p.scale, p.has_g));
-    }
-}
-
 /* a + v * v, rounded once. */
 NK_INLINE __m256 nk_acc_sq(__m256 a, __m256 v)
 {
@@ -159,8 +133,7 @@ NK_INLINE __m256 nk_acc_sq(__m256 a, __m256 v)
  * measured). They are combined in a fixed order (nk_reduce), so the result depends only on
  * the data and dim.
  * Named accumulators, not an array: GCC kept an array in memory around the tail. */
-NK_INLINE float nk_sumsq_fused(nk_src src, size_t dim, const float *y, const int pf_y,
-                               nk_prev prev, const int fuse)
+NK_INLINE float nk_sumsq(nk_src src, size_t dim, const float *y, const int pf_y)
 {
     __m256 a0 = _mm256_setzero_ps();
     __m256 a1 = _mm256_setzero_ps();
@@ -173,20 +146,10 @@ NK_INLINE float nk_sumsq_fused(nk_src src, size_t dim, const float *y, const int
             _mm_prefetch((const char *)(y + i + 16), _MM_HINT_T1);
         }
         a0 = nk_acc_sq(a0, nk_load(src, i));
-        if (fuse)
-            nk_prev_store(prev, i);
         a1 = nk_acc_sq(a1, nk_load(src, i + 8));
-        if (fuse)
-            nk_prev_store(prev, i + 8);
         a2 = nk_acc_sq(a2, nk_load(src, i + 16));
-        if (fuse)
-            nk_prev_store(prev, i + 16);
         a3 = nk_acc_sq(a3, nk_load(src, i + 24));
-        if (fuse)
-            nk_prev_store(prev, i + 24);
     }
-    if (fuse)
-        nk_prev_finish(prev, i, dim);
     /* Up to 3 whole vectors remain, taken in blocks (2 to a0-a1, 1 to a2),
      * then the masked tail (to a3): each accumulator takes at most one more vector
      * (ceil(n/32) terms per lane), and short rows still get independent chains. */
@@ -202,11 +165,6 @@ NK_INLINE float nk_sumsq_fused(nk_src src, size_t dim, const float *y, const int
     if (i < dim) /* masked-off lanes add 0 */
         a3 = nk_acc_sq(a3, nk_load_masked(src, i, nk_mask(dim - i)));
     return nk_reduce(a0, a1, a2, a3);
-}
-
-NK_INLINE float nk_sumsq(nk_src src, size_t dim, const float *y, const int pf_y)
-{
-    return nk_sumsq_fused(src, dim, y, pf_y, (nk_prev){0}, 0);
 }
 
 NK_INLINE void nk_store(float *p, __m256 v, const int nt)
