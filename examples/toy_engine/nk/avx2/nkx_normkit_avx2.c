@@ -501,8 +501,8 @@ NKX_K1_INLINE __m256 nkx_k1_scaled_masked(const float *h, const float *gamma, si
     return has_g ? _mm256_mul_ps(v, _mm256_maskload_ps(gamma + i, m)) : v;
 }
 
-/* The output pass of the row before, when pass 1 of this row runs it too (nk_rows): its h,
- * gamma (NULL: none), scale and y. */
+/* The output pass of the row before, when pass 1 of this row runs it too (nk_rows_pipelined):
+ * its h, gamma (NULL: none), scale and y. */
 typedef struct {
     const float *h, *gamma;
     __m256 scale;
@@ -539,6 +539,8 @@ NKX_K1_INLINE __m256 nkx_k1_acc_sq(__m256 a, __m256 v)
  * free and shorten the combining tree (the knob's trade-off; the registry's default is
  * measured). They are combined in a fixed order (nk_reduce), so the result depends only on
  * the data and dim.
+ * With fuse, the loop also runs the output pass of the row before (prev), vector for vector
+ * (nk_rows_pipelined); the sums are the same.
  * Named accumulators, not an array: GCC kept an array in memory around the tail. */
 NKX_K1_INLINE float nkx_k1_sumsq_fused(nkx_k1_src src, size_t dim, const float *y, const int pf_y,
                                nkx_k1_prev prev, const int fuse)
@@ -681,8 +683,8 @@ NKX_K1_INLINE void nkx_k1_scale_row(size_t dim, const float *h, const float *gam
  * pass 1 (one loop, two streams), so the next row's reads overlap this row's stores and the
  * divide/sqrt/divide chain of each row overlaps the next row's loads. x(r+1) never overlaps
  * y(r), y == x included. Row r+1's sum keeps nk_sumsq's order (the same function). Measured on
- * a Zen 3 guest (2026-12-03, interleaved direct calls, docs/performance.md): 0.87-0.95x the
- * time of the unfused rows at dim 1024, 4096 and 8192 (16 and 128 rows), 1.04x at 2048. */
+ * a Zen 3 guest (2026-12-03, interleaved direct calls, docs/performance.md): 0.89-0.94x the
+ * unpipelined time at 768 and 1024 x 16, 0.91x at 768 x 512, 1.02-1.03x at 2048 x 16. */
 NKX_K1_INLINE void nkx_k1_rows_pipelined(size_t rows, size_t dim, const float *x, size_t ldx,
                                  const float *gamma, float eps, float *y, size_t ldy,
                                  const int has_g)
