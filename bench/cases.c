@@ -264,12 +264,20 @@ static int add_variant(normkit_op op, const char *isa, const normkit_kernel *k,
     return 0;
 }
 
-/* The `api` variants: a norm through its public entry point (the knobs are the dispatcher's). */
+/* The `api` variants: a norm through its public entry point (the knobs are the dispatcher's).
+ * A refusal would time nothing: api_error fails the case (nkb_case_setup asks after its call). */
+static normkit_status api_status;
+
+static const char *api_error(void)
+{
+    return api_status == NORMKIT_OK ? NULL : normkit_status_str(api_status);
+}
+
 static void api_rmsnorm(size_t rows, size_t dim, const float *x, size_t ldx, const float *gamma,
                         float eps, float *y, size_t ldy, const normkit_kparams *kp)
 {
     (void)kp;
-    (void)normkit_rmsnorm_f32(rows, dim, x, ldx, gamma, eps, y, ldy);
+    api_status = normkit_rmsnorm_f32(rows, dim, x, ldx, gamma, eps, y, ldy);
 }
 
 static void api_layernorm(size_t rows, size_t dim, const float *x, size_t ldx, const float *gamma,
@@ -277,7 +285,7 @@ static void api_layernorm(size_t rows, size_t dim, const float *x, size_t ldx, c
                           const normkit_kparams *kp)
 {
     (void)kp;
-    (void)normkit_layernorm_f32(rows, dim, x, ldx, gamma, beta, eps, y, ldy);
+    api_status = normkit_layernorm_f32(rows, dim, x, ldx, gamma, beta, eps, y, ldy);
 }
 
 static void api_add_rmsnorm(size_t rows, size_t dim, const float *x, size_t ldx, float *r,
@@ -285,7 +293,7 @@ static void api_add_rmsnorm(size_t rows, size_t dim, const float *x, size_t ldx,
                             const normkit_kparams *kp)
 {
     (void)kp;
-    (void)normkit_add_rmsnorm_f32(rows, dim, x, ldx, r, ldr, gamma, eps, y, ldy);
+    api_status = normkit_add_rmsnorm_f32(rows, dim, x, ldx, r, ldr, gamma, eps, y, ldy);
 }
 
 static void api_add_layernorm(size_t rows, size_t dim, const float *x, size_t ldx, float *r,
@@ -293,7 +301,7 @@ static void api_add_layernorm(size_t rows, size_t dim, const float *x, size_t ld
                               float *y, size_t ldy, const normkit_kparams *kp)
 {
     (void)kp;
-    (void)normkit_add_layernorm_f32(rows, dim, x, ldx, r, ldr, gamma, beta, eps, y, ldy);
+    api_status = normkit_add_layernorm_f32(rows, dim, x, ldx, r, ldr, gamma, beta, eps, y, ldy);
 }
 
 static int collect_variants(const nkb_options *o, const nkb_machine *m)
@@ -344,7 +352,7 @@ static int collect_variants(const nkb_options *o, const nkb_machine *m)
          .fn.add_layernorm_f32 = api_add_layernorm},
     };
     for (size_t i = 0; i < sizeof api / sizeof api[0]; i++)
-        if (add_variant(api[i].op, "api", &api[i], NULL, NULL, best) != 0)
+        if (add_variant(api[i].op, "api", &api[i], NULL, api_error, best) != 0)
             return -1;
 #if NKB_HAVE_EIGEN
     /* The operators Eigen has a peer for (bench/peers/eigen.cc); others have none. */

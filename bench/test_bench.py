@@ -156,8 +156,8 @@ for op in norm_ops:
             check((op, isa, d, "1") in kshapes, f"{op} x {isa} has the decode row dim {d} x rows 1")
 # the public entry point (isa field api): every norm operator, on exactly its decode rows
 for op in norm_ops:
-    got = sorted(int(d) for o, i, d, r in kshapes if o == op and i == "api")
-    want = sorted(int(d) for d in DECODE_DIMS)
+    got = sorted((int(d), int(r)) for o, i, d, r in kshapes if o == op and i == "api")
+    want = sorted((int(d), 1) for d in DECODE_DIMS)
     check(got == want, f"{op} x api: the decode rows {want} and no other shape ({got})")
 for name, _, ws, _ in cases:
     m = KERNEL.match(name)

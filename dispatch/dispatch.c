@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "cpu.h"
+#include "entry.h"
 #include "linear.h"
 #include "normkit.h"
 #include "normkit_kernels.h"
@@ -490,7 +491,7 @@ int normkit_matrix_ok(size_t rows, size_t dim, size_t ld)
     size_t span;
     return !__builtin_mul_overflow(rows - 1, ld, &span) && span <= max - dim;
 #else
-    return rows <= 1 || (rows - 1) <= (max - dim) / ld;
+    return rows >= 1 && (rows == 1 || (rows - 1) <= (max - dim) / ld);
 #endif
 }
 
@@ -618,6 +619,10 @@ const normkit_kernel *normkit_norm_begin(normkit_op op, size_t rows, size_t dim,
                                          normkit_status *st)
 {
     const normkit_op_info *info = normkit_op_get(op);
+    if (!info || info->norm == NORMKIT_NORM_NONE || info->linear) {
+        *st = NORMKIT_ERR_SHAPE; /* not a norm operator: as normkit_args_check answers */
+        return NULL;
+    }
     *st = rows == 0 ? NORMKIT_OK : norm_check(info, rows, dim, x, ldx, r, ldr, y, ldy, eps);
     if (*st != NORMKIT_OK || rows == 0)
         return NULL;

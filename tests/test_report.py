@@ -192,7 +192,7 @@ def bound_expectations(path):
     out = {}
     for name, (isa, op, dim, rows, t, pct, cpct) in cases.items():
         peers = [c[4] for c in cases.values() if c[1:4] == (op, dim, rows) and not KNOBS.match(c[0])
-                 and c[0] not in PLAIN]
+                 and c[0] not in PLAIN and c[0] != "api"]
         x_peer = min(peers) / t if peers else None
         judged = bool(KNOBS.match(isa)) and not isa.startswith("scalar")
         miss = judged and pct < BOUND_TARGET and (x_peer is None or x_peer < PEER_TARGET)
@@ -263,17 +263,24 @@ def check_bound_report(path, label):
 
 check_bound_report(bound, "bound")
 # the public entry point (isa field api) on the decode rows: its own last column, never a peer
+# nor the best, even when it is the fastest case of its shape (here: half the fastest's time)
 api_doc = json.load(open(bound))
-api_ns = {}
+fastest = {}
+for b in api_doc["benchmarks"]:
+    m = NORM_NAME.match(b.get("run_name", b["name"]))
+    if m and m.group(4) == "1":
+        key = (m.group(1), m.group(3))
+        fastest[key] = min(fastest.get(key, b["cpu_time"] * SCALE[b["time_unit"]]),
+                           b["cpu_time"] * SCALE[b["time_unit"]])
 for b in list(api_doc["benchmarks"]):
     m = NORM_NAME.match(b.get("run_name", b["name"]))
-    if m and m.group(2) == "avx512" and b["name"].split("/")[4] == "rows:1":
+    if m and m.group(2) == "avx512" and m.group(4) == "1":
         c = dict(b)
         for key in ("name", "run_name"):
             if key in c:
                 c[key] = c[key].replace("/avx512/", "/api/")
         for key in ("real_time", "cpu_time"):
-            c[key] = 3 * b[key]  # slower than every variant and peer: it cannot be the best
+            c[key] = 0.5 * fastest[(m.group(1), m.group(3))] / SCALE[b["time_unit"]]
         api_doc["benchmarks"].append(c)
 api_path = write_json(api_doc, "bound-api.json")
 p = generate("-o", os.path.join(tmp, "bound-api"), api_path)
@@ -290,6 +297,8 @@ for b_row, a_row in zip(base_rows, api_rows):
     t, _ = median_entry(api_path, f"{op}/f32/api/dim:{dim}/rows:1")
     check(b_row.endswith(" | – |") and a_row == b_row[:-len(" – |")] + f" {ns3(t)} |",
           f"decode {op} {dim}: the same best, peer and plain C, and the entry point's {ns3(t)} ns last")
+check("| **api** ★ |" not in api_md and "| api |" in api_md,
+      "the per-shape tables list the api rows, never with the best mark")
 
 # --variants=all names: every registry variant's isa field carries its knobs
 renamed = json.load(open(bound))

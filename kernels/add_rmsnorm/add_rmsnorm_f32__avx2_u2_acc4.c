@@ -16,7 +16,8 @@
  * Aliasing: y may equal x (x is dead after pass 1); y must not overlap r.
  * kp: selects a memory mode per call (nk_mode); NULL kp: cache-resident. pipe_max_dim is not
  *   read: this variant does not software-pipeline rows (pass 2 prefetches the next row instead;
- *   a fused loop would run five streams, as the AVX2 add & LayerNorm's that measured slower).
+ *   not measured here: its fused loop would add the next row's x, r and h streams, and the AVX2
+ *   add & LayerNorm's, on six streams, ran slower than unfused).
  * Knobs: u2 = 2 vectors per iteration of pass 2; acc4 = 4 accumulators (32 lanes) in pass 1.
  * Bound: |y - y_exact(h)| <= (n/2 + 6) u |y_exact(h)|, as the scalar variant (sum depth
  *   D <= min(n, ceil(n/32) + 5)). Rows that overflow, underflow or hold NaN/Inf go to

@@ -16,6 +16,8 @@
  *   pipe_max_dim are software-pipelined (nk_rows_pipelined); other calls' pass 2 prefetches
  *   the next row.
  * Knobs: u2 = 2 vectors per iteration of pass 2; acc4 = 4 accumulators (32 lanes) in pass 1.
+ *   (Pipelined rows write their output pass inside pass 1's loop, a vector per accumulator: u
+ *   does not change them.)
  * Bound: |y - y_exact| <= (n/2 + 6) u |y_exact|, as the scalar variant (sum depth
  *   D <= min(n, ceil(n/32) + 5)). Rows that overflow, underflow or hold NaN/Inf go to
  *   normkit_rmsnorm_row_f64.

@@ -16,6 +16,8 @@
  *   pipe_max_dim are software-pipelined (nk_rows_pipelined); other calls' pass 2 prefetches
  *   the next row.
  * Knobs: u4 = 4 vectors per iteration of pass 2; acc8 = 8 accumulators (64 lanes) in pass 1.
+ *   (Pipelined rows write their output pass inside pass 1's loop, a vector per accumulator: u
+ *   does not change them.)
  * Bound: |y - y_exact| <= (n/2 + 6) u |y_exact|, as the scalar variant (sum depth
  *   D <= min(n, ceil(n/64) + 6)). Rows that overflow, underflow or hold NaN/Inf go to
  *   normkit_rmsnorm_row_f64.

@@ -83,9 +83,9 @@ typedef struct nkx_nk_kparams {
      * first statistics pass issues read prefetches (_mm_prefetch) for the row of y that the
      * output pass will write (_MM_HINT_T0, into L1, in the AVX-512 variants; _MM_HINT_T1, into
      * L2, in the AVX2 ones), so the lines' trip from memory, which the stores would otherwise
-     * wait for as a read-for-ownership, overlaps that pass. The AVX2 LayerNorm's fusion of a
-     * row's output pass with the next row's first pass, which only pays off in cache, runs
-     * only below this threshold. SIZE_MAX: never. */
+     * wait for as a read-for-ownership, overlaps that pass. The AVX2 RMSNorm's and LayerNorm's
+     * fusion of a row's output pass with the next row's first pass, which only pays off in
+     * cache, runs only below this threshold. SIZE_MAX: never. */
     size_t dram_min_bytes;
     /* Norm operators: rows up to this long are software-pipelined (the statistics of the next
      * row are computed while this row is written; beyond it, two rows no longer share L1).
@@ -407,6 +407,8 @@ static inline void nkx_nk_layernorm_row_f64(size_t dim, const float *x, const fl
  *   pipe_max_dim are software-pipelined (nk_rows_pipelined); other calls' pass 2 prefetches
  *   the next row.
  * Knobs: u4 = 4 vectors per iteration of pass 2; acc8 = 8 accumulators (64 lanes) in pass 1.
+ *   (Pipelined rows write their output pass inside pass 1's loop, a vector per accumulator: u
+ *   does not change them.)
  * Bound: |y - y_exact| <= (n/2 + 6) u |y_exact|, as the scalar variant (sum depth
  *   D <= min(n, ceil(n/64) + 6)). Rows that overflow, underflow or hold NaN/Inf go to
  *   normkit_rmsnorm_row_f64.

@@ -82,9 +82,9 @@ typedef struct nkx_scalar_nk_kparams {
      * first statistics pass issues read prefetches (_mm_prefetch) for the row of y that the
      * output pass will write (_MM_HINT_T0, into L1, in the AVX-512 variants; _MM_HINT_T1, into
      * L2, in the AVX2 ones), so the lines' trip from memory, which the stores would otherwise
-     * wait for as a read-for-ownership, overlaps that pass. The AVX2 LayerNorm's fusion of a
-     * row's output pass with the next row's first pass, which only pays off in cache, runs
-     * only below this threshold. SIZE_MAX: never. */
+     * wait for as a read-for-ownership, overlaps that pass. The AVX2 RMSNorm's and LayerNorm's
+     * fusion of a row's output pass with the next row's first pass, which only pays off in
+     * cache, runs only below this threshold. SIZE_MAX: never. */
     size_t dram_min_bytes;
     /* Norm operators: rows up to this long are software-pipelined (the statistics of the next
      * row are computed while this row is written; beyond it, two rows no longer share L1).
