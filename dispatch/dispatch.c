@@ -620,7 +620,7 @@ const normkit_kernel *normkit_norm_begin(normkit_op op, size_t rows, size_t dim,
 {
     const normkit_op_info *info = normkit_op_get(op);
     if (!info || info->norm == NORMKIT_NORM_NONE || info->linear) {
-        *st = NORMKIT_ERR_SHAPE; /* not a norm operator: as normkit_args_check answers */
+        *st = NORMKIT_ERR_SHAPE; /* not a norm operator (outside the enum: as normkit_args_check) */
         return NULL;
     }
     *st = rows == 0 ? NORMKIT_OK : norm_check(info, rows, dim, x, ldx, r, ldr, y, ldy, eps);
