@@ -140,6 +140,7 @@ typedef struct {
     normkit_kernel k; /* fn: what is called */
     const normkit_kparams *kp;
     const char *(*error)(void); /* peers: what went wrong in the last call */
+    int api;          /* the typed public entry point (api_calls), decode rows only */
     normkit_isa cisa; /* whose ceilings it is held against (NORMKIT_ISA_AUTO: none) */
 } nkb_variant;
 
@@ -264,8 +265,19 @@ static int add_variant(normkit_op op, const char *isa, const normkit_kernel *k,
     return 0;
 }
 
-/* The `api` variants: a norm through its public entry point (the knobs are the dispatcher's).
- * A refusal would time nothing: api_error fails the case (nkb_case_setup asks after its call). */
+/* The `api` variants: an operator through its typed public entry point, normkit_<op>_f32, called
+ * with the args column of its table line (the knobs are the dispatcher's). A refusal would time
+ * nothing: api_error fails the case (nkb_case_setup asks after its call). */
+#define NORMKIT_OP(NAME, NORM, RES, BETA, LIN, MR, MW, VECS, PARAMS, KPARAMS, ARGS, KARGS)       \
+    static normkit_status api_##NAME(const normkit_args *A) { return normkit_##NAME##_f32 ARGS; }
+#include "normkit_ops.inc"
+#undef NORMKIT_OP
+#define NORMKIT_OP(NAME, ...) api_##NAME,
+static normkit_status (*const api_calls[NORMKIT_OP_COUNT])(const normkit_args *) = {
+#include "normkit_ops.inc"
+};
+#undef NORMKIT_OP
+
 static normkit_status api_status;
 
 static const char *api_error(void)
@@ -273,36 +285,7 @@ static const char *api_error(void)
     return api_status == NORMKIT_OK ? NULL : normkit_status_str(api_status);
 }
 
-static void api_rmsnorm(size_t rows, size_t dim, const float *x, size_t ldx, const float *gamma,
-                        float eps, float *y, size_t ldy, const normkit_kparams *kp)
-{
-    (void)kp;
-    api_status = normkit_rmsnorm_f32(rows, dim, x, ldx, gamma, eps, y, ldy);
-}
-
-static void api_layernorm(size_t rows, size_t dim, const float *x, size_t ldx, const float *gamma,
-                          const float *beta, float eps, float *y, size_t ldy,
-                          const normkit_kparams *kp)
-{
-    (void)kp;
-    api_status = normkit_layernorm_f32(rows, dim, x, ldx, gamma, beta, eps, y, ldy);
-}
-
-static void api_add_rmsnorm(size_t rows, size_t dim, const float *x, size_t ldx, float *r,
-                            size_t ldr, const float *gamma, float eps, float *y, size_t ldy,
-                            const normkit_kparams *kp)
-{
-    (void)kp;
-    api_status = normkit_add_rmsnorm_f32(rows, dim, x, ldx, r, ldr, gamma, eps, y, ldy);
-}
-
-static void api_add_layernorm(size_t rows, size_t dim, const float *x, size_t ldx, float *r,
-                              size_t ldr, const float *gamma, const float *beta, float eps,
-                              float *y, size_t ldy, const normkit_kparams *kp)
-{
-    (void)kp;
-    api_status = normkit_add_layernorm_f32(rows, dim, x, ldx, r, ldr, gamma, beta, eps, y, ldy);
-}
+static int is_norm_op(normkit_op op);
 
 static int collect_variants(const nkb_options *o, const nkb_machine *m)
 {
@@ -340,20 +323,18 @@ static int collect_variants(const nkb_options *o, const nkb_machine *m)
     for (size_t i = 0; i < sizeof rebuilds / sizeof rebuilds[0]; i++)
         if (add_variant(rebuilds[i].k.op, rebuilds[i].isa, &rebuilds[i].k, NULL, NULL, best) != 0)
             return -1;
-    /* The public entry points (normkit_<op>_f32: the argument checks, the dispatcher's pick,
-     * then that variant), on the decode rows only, where their cost shows beside the kernel's:
-     * the isa field `api`, held against the best ISA's ceilings (the one auto dispatch runs,
-     * unless NORMKIT_ISA or a tuning file says otherwise). */
-    static const normkit_kernel api[] = {
-        {.op = normkit_op_rmsnorm, .dtype = "f32", .fn.rmsnorm_f32 = api_rmsnorm},
-        {.op = normkit_op_layernorm, .dtype = "f32", .fn.layernorm_f32 = api_layernorm},
-        {.op = normkit_op_add_rmsnorm, .dtype = "f32", .fn.add_rmsnorm_f32 = api_add_rmsnorm},
-        {.op = normkit_op_add_layernorm, .dtype = "f32",
-         .fn.add_layernorm_f32 = api_add_layernorm},
-    };
-    for (size_t i = 0; i < sizeof api / sizeof api[0]; i++)
-        if (add_variant(api[i].op, "api", &api[i], NULL, api_error, best) != 0)
+    /* Each norm operator's public entry point (the argument checks, the dispatcher's pick, then
+     * that variant), on the decode rows only, where its cost shows beside the kernel's: the isa
+     * field `api`, held against the best ISA's ceilings (the one auto dispatch runs, unless
+     * NORMKIT_ISA or a tuning file says otherwise). */
+    for (int op = 0; op < NORMKIT_OP_COUNT; op++) {
+        if (!is_norm_op((normkit_op)op))
+            continue;
+        const normkit_kernel k = {.op = (normkit_op)op, .dtype = "f32"};
+        if (add_variant((normkit_op)op, "api", &k, NULL, api_error, best) != 0)
             return -1;
+        variants[nvariants - 1].api = 1;
+    }
 #if NKB_HAVE_EIGEN
     /* The operators Eigen has a peer for (bench/peers/eigen.cc); others have none. */
     static const normkit_kernel eigen[] = {
@@ -743,7 +724,7 @@ int nkb_cases_build(const nkb_options *o, const nkb_machine *m, char *err, size_
                                 : -1;
             for (size_t i = 0; i < nvariants; i++) {
                 const nkb_variant *v = &variants[i];
-                if (v->op != (normkit_op)op || (strcmp(v->isa, "api") == 0 && !is_decode(sh)))
+                if (v->op != (normkit_op)op || (v->api && !is_decode(sh)))
                     continue;
                 nkb_entry e = {0};
                 e.c.kind = NKB_CASE_KERNEL;
@@ -936,7 +917,10 @@ static float run_kernel(const nkb_entry *e)
                             .r = pool.a[NKB_R], .ldr = D, .gamma = pool.a[NKB_GAMMA],
                             .beta = pool.a[NKB_BETA], .eps = NKB_EPS, .y = y, .ldy = D,
                             .kp = e->tk ? e->tkp : v->kp};
-    normkit_kernel_call(e->tk ? e->tk : &v->k, &a);
+    if (v->api)
+        api_status = api_calls[v->op](&a);
+    else
+        normkit_kernel_call(e->tk ? e->tk : &v->k, &a);
     return y[R * D - 1];
 }
 
