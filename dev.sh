@@ -41,7 +41,8 @@ configure() {
 fuzz_build() {
     [ -f build-fuzz/build.ninja ] ||
         CC=clang CXX=clang++ meson setup build-fuzz -Dfuzz=enabled -Db_sanitize=address \
-            -Db_lundef=false -Dc_args=-fsanitize=fuzzer-no-link -Dbenchmarks=disabled \
+            -Db_lundef=false -Doptimization=1 -Ddebug=true \
+            -Dc_args='-fsanitize=fuzzer-no-link -g1' -Dbenchmarks=disabled \
             -Dreports=disabled -Dtools=disabled
     meson compile -C build-fuzz tests/fuzz/fuzz_norm tests/fuzz/fuzz_linear tests/fuzz/fuzz_block \
         tests/fuzz/fuzz_tuning
