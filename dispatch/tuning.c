@@ -134,8 +134,8 @@ static const normkit_kernel *variant_named(normkit_op op, normkit_isa isa, const
 static int parse_params(const cJSON *p, int linear, normkit_kparams *kp, const char *where,
                         char *err, size_t errlen)
 {
-    static const char *const norm_keys[] = {"pipe_max_dim", "pf_l1_max_dim", "dram_min_bytes",
-                                            "nt_min_bytes", NULL};
+    static const char *const norm_keys[] = {"pipe_max_dim", "dram_min_bytes", "nt_min_bytes",
+                                            NULL};
     static const char *const lin_keys[] = {"lin_kc", "lin_mc", "lin_prefetch", "lin_pack_rows",
                                            NULL};
     if (!cJSON_IsObject(p))
@@ -148,9 +148,6 @@ static int parse_params(const cJSON *p, int linear, normkit_kparams *kp, const c
     if (!linear) {
         if ((v = member(p, "pipe_max_dim")) &&
             size_value(v, 0, (size_t)1 << 24, 0, &kp->pipe_max_dim, where, v->string, err, errlen))
-            return -1;
-        if ((v = member(p, "pf_l1_max_dim")) &&
-            size_value(v, 0, (size_t)1 << 24, 0, &kp->pf_l1_max_dim, where, v->string, err, errlen))
             return -1;
         if ((v = member(p, "dram_min_bytes")) &&
             size_value(v, 0, big, 1, &kp->dram_min_bytes, where, v->string, err, errlen))

@@ -7,10 +7,9 @@
 #include "normkit_kernels.h"
 
 /* The values normkit-tune tries for each run-time knob; the kernel tests run every one of them
- * (test_kernels.c: pipe_max_dim, pf_l1_max_dim; test_linear.c: the linear knobs), so nothing the tuner can
+ * (test_kernels.c: pipe_max_dim; test_linear.c: the linear knobs), so nothing the tuner can
  * pick goes untested. Initializers: `static const size_t v[] = NORMKIT_TUNE_PIPE_MAX_DIM;`. */
 #define NORMKIT_TUNE_PIPE_MAX_DIM {0, 1024, 2048, 4096, 8192, 16384}
-#define NORMKIT_TUNE_PF_L1_MAX_DIM {0, 1024, 2048, 4096, 8192}
 #define NORMKIT_TUNE_LIN_KC {0, 256, 512, 1024, 2048}
 #define NORMKIT_TUNE_LIN_MC {0, 16, 64, 256}
 #define NORMKIT_TUNE_LIN_PREFETCH {0, 8, 16, 32, 64}

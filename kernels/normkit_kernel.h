@@ -47,11 +47,6 @@ typedef struct normkit_kparams {
      * row are computed while this row is written; beyond it, two rows no longer share L1).
      * 0: never. A NULL kp means NORMKIT_PIPE_MAX_DIM_DEFAULT. */
     size_t pipe_max_dim;
-    /* AVX2 norm operators: the output pass prefetches the next row (of x, and of r in the add &
-     * norms) into L1 (prefetcht0) when rows are at most this long, else into L2 (prefetcht1):
-     * longer rows, with the row in flight, gamma (beta) and y, no longer fit in L1d together.
-     * 0: always into L2. A NULL kp means NORMKIT_PF_L1_MAX_DIM_DEFAULT. */
-    size_t pf_l1_max_dim;
 
     /* Linear operators (linear, rmsnorm_linear, layernorm_linear) only. */
     /* K block: the k-range one pass of the microkernel covers before its partial sums are
@@ -73,7 +68,6 @@ typedef struct normkit_kparams {
 } normkit_kparams;
 
 #define NORMKIT_PIPE_MAX_DIM_DEFAULT 2048
-#define NORMKIT_PF_L1_MAX_DIM_DEFAULT 2048
 
 /* The activations of the elementwise operators (gelu, silu) and of the linear epilogue:
  *   GELU (exact, erf-based): x/2 (1 + erf(x / sqrt 2)), computed as x/2 erfc(-x / sqrt 2)

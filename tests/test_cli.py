@@ -69,7 +69,7 @@ for k in doc["kernels"]:
     lin = {"lin_kc", "lin_mc", "lin_prefetch", "lin_pack_rows", "pack_nr", "pack_vl"}
     op = doc.get("ops", {}).get(k["op"], {})
     linear, norm = op.get("linear"), not op.get("linear") and not op.get("elementwise")
-    check(set(knobs) == (mem | lin if linear else mem | {"pipe_max_dim", "pf_l1_max_dim"} if norm else mem)
+    check(set(knobs) == (mem | lin if linear else mem | {"pipe_max_dim"} if norm else mem)
           and all(v is None or (isinstance(v, int) and v >= 0) for v in knobs.values()),
           f"{k['name']}: its default knobs are listed (bytes, or null for never)")
     # the compiled knobs: the name's suffix after the ISA, and the same as data

@@ -8,7 +8,7 @@
  * the 64-row calls of test_shapes for dims past 67 (7 rows instead); the outlier rows of 16384
  * and 65536 floats (test_large_mean); in test_memory_modes_and_null_knobs, four of the five
  * adversarial fills at each dim (they take turns, so each still meets every 5th dim, tails
- * included); in test_tuner_row_knobs, the dims past 2049 (every pipe_max_dim is still met by
+ * included); in test_tuner_pipe_values, the dims past 2049 (every pipe_max_dim is still met by
  * rows on both sides of it, or, for 4096 and up, by rows that all pipeline).
  */
 #include <setjmp.h>
@@ -541,35 +541,24 @@ static void test_memory_modes_and_null_knobs(void **state)
     }
 }
 
-/* Every pipe_max_dim and pf_l1_max_dim normkit-tune can pick (NORMKIT_TUNE_PIPE_MAX_DIM,
- * NORMKIT_TUNE_PF_L1_MAX_DIM), on variants that read the knob (its default is not 0): dims on
- * both sides of each limit, several rows, strided and in place. */
-static void test_tuner_row_knobs(void **state)
+/* Every pipe_max_dim normkit-tune can pick (NORMKIT_TUNE_PIPE_MAX_DIM), on variants that
+ * pipeline rows: dims on both sides of each limit, several rows, strided and in place. */
+static void test_tuner_pipe_values(void **state)
 {
     const normkit_kernel *k = nk_kernel_or_skip(state);
-    if (!k->params.pipe_max_dim && !k->params.pf_l1_max_dim)
-        skip(); /* the variant reads neither knob */
-    static const size_t pipes[] = NORMKIT_TUNE_PIPE_MAX_DIM, pfs[] = NORMKIT_TUNE_PF_L1_MAX_DIM;
-    const size_t npipe = sizeof pipes / sizeof pipes[0], npf = sizeof pfs / sizeof pfs[0];
+    if (!k->params.pipe_max_dim)
+        skip(); /* the variant does not pipeline rows: the knob is not read */
+    static const size_t pipes[] = NORMKIT_TUNE_PIPE_MAX_DIM;
     static const size_t dims[] = {1, 17, 1023, 1024, 1025, 2048, 2049, 4096, 4097, 8193, 16384,
                                   16385};
     /* quick: up to 2049 (the first 7) */
     const size_t ndims = nk_quick() ? 7 : sizeof dims / sizeof dims[0];
     nk_rng rng = {SEED + 13};
-    for (size_t p = 0; p < npipe + npf; p++) {
+    for (size_t p = 0; p < sizeof pipes / sizeof pipes[0]; p++) {
         normkit_kparams kp = k->params;
+        kp.pipe_max_dim = pipes[p];
         char what[96];
-        if (p < npipe) {
-            if (!k->params.pipe_max_dim)
-                continue;
-            kp.pipe_max_dim = pipes[p];
-            snprintf(what, sizeof what, "pipe_max_dim %zu", pipes[p]);
-        } else {
-            if (!k->params.pf_l1_max_dim)
-                continue;
-            kp.pf_l1_max_dim = pfs[p - npipe];
-            snprintf(what, sizeof what, "pf_l1_max_dim %zu", pfs[p - npipe]);
-        }
+        snprintf(what, sizeof what, "pipe_max_dim %zu", pipes[p]);
         for (size_t d = 0; d < ndims; d++) {
             nk_case c = dense(d % 2 ? 5 : 2, dims[d], 1e-5f, fill_uniform);
             c.kp = &kp;
@@ -637,9 +626,8 @@ static void test_agrees_with_scalar(void **state)
 }
 
 /* A call of several rows gives, bit for bit, what one-row calls give (y, and r for add &
- * norm): whether the variant software-pipelines them (pipe_max_dim 0 and SIZE_MAX), in every
- * memory mode, and whether the next row is prefetched into L1 or L2 (pf_l1_max_dim SIZE_MAX
- * and 0) (docs/numerics.md#determinism). Rows of random data and magnitudes, one
+ * norm): whether the variant software-pipelines them (pipe_max_dim 0 and SIZE_MAX), and in
+ * every memory mode (docs/numerics.md#determinism). Rows of random data and magnitudes, one
  * of them all zeros and one huge (the rare path, in the middle of a pipelined call). */
 static void test_rows_as_one_row_calls(void **state)
 {
@@ -663,7 +651,6 @@ static void test_rows_as_one_row_calls(void **state)
         for (int mode = 0; mode < 4; mode++) {
             normkit_kparams kp = k->params;
             kp.pipe_max_dim = mode == 0 ? 0 : SIZE_MAX;  /* 0: never; else: always */
-            kp.pf_l1_max_dim = mode % 2 ? SIZE_MAX : 0;  /* L1 in modes 1 and 3, else L2 */
             if (mode == 2)
                 kp.dram_min_bytes = 0;                   /* memory mode forced */
             if (mode == 3)
@@ -703,7 +690,7 @@ static const struct {
     {"guard page before", test_guard_start},
     {"agrees with scalar, dims 1..300", test_agrees_with_scalar},
     {"memory modes forced; kp == NULL", test_memory_modes_and_null_knobs},
-    {"every pipe_max_dim and pf_l1_max_dim the tuner can pick", test_tuner_row_knobs},
+    {"every pipe_max_dim the tuner can pick", test_tuner_pipe_values},
     {"rows in one call = one-row calls, bit for bit", test_rows_as_one_row_calls},
 };
 

@@ -77,7 +77,7 @@ CLASSES = ["l1_row", "l1_rows", "l2_row", "l2_rows", "mem_row", "mem_rows"]
 variants = {(k["op"], k["isa"]): [] for k in info["kernels"]}
 for k in info["kernels"]:
     variants[(k["op"], k["isa"])].append(k["variant"])
-PICK, PIPE, PF_L1, KC = "u2_acc4", 4096, 1024, 256
+PICK, PIPE, KC = "u2_acc4", 4096, 256
 good = {"format": "normkit-tuning", "version": 1, "machine": machine,
         "created": "2026-12-02T00:00:00Z", "tool": "test_tuning.py", "budget_s": 0, "kernels": []}
 # scalar too (the linear operators' knobs; scalar norms have no knob variants): the suite also
@@ -88,8 +88,7 @@ for isa in isas + ["scalar"]:
             continue
         for c in CLASSES:
             good["kernels"].append({"op": op, "isa": isa, "class": c, "variant": PICK,
-                                    "params": {"pipe_max_dim": PIPE, "pf_l1_max_dim": PF_L1,
-                                               "dram_min_bytes": "never"},
+                                    "params": {"pipe_max_dim": PIPE, "dram_min_bytes": "never"},
                                     "default": "u4_acc8", "gain": 1.0, "spread": 0.0})
     for op in LINEARS:
         if (op, isa) in variants:
@@ -105,7 +104,6 @@ if isas:
     act = d["isa"]["active"]
     ok = act == "scalar" or all(d["dispatch"][op]["classes"][c].endswith("__%s_%s" % (act, PICK))
              and d["dispatch"][op]["class_knobs"][c]["pipe_max_dim"] == PIPE
-             and d["dispatch"][op]["class_knobs"][c]["pf_l1_max_dim"] == PF_L1
              and d["dispatch"][op]["class_knobs"][c]["dram_min_bytes"] is None
              for op in NORMS for c in CLASSES)
     check(ok, "normkit-info: every class of every norm runs the file's variant and knobs")

@@ -71,8 +71,6 @@ static cJSON *knobs_json(const normkit_op_info *oi, const normkit_kparams *p)
     cJSON_AddItemToObject(o, "dram_min_bytes", knob_json(p->dram_min_bytes));
     if (!oi->linear && !oi->elementwise)
         cJSON_AddNumberToObject(o, "pipe_max_dim", (double)p->pipe_max_dim);
-    if (!oi->linear && !oi->elementwise)
-        cJSON_AddNumberToObject(o, "pf_l1_max_dim", (double)p->pf_l1_max_dim);
     if (oi->linear) { /* 0: sized from the caches at call time */
         cJSON_AddNumberToObject(o, "lin_kc", (double)p->lin_kc);
         cJSON_AddNumberToObject(o, "lin_mc", (double)p->lin_mc);
@@ -312,12 +310,9 @@ int main(int argc, char **argv)
             char c[32] = "never"; /* 0: the variant does not pipeline rows */
             if (p->pipe_max_dim)
                 snprintf(c, sizeof c, "to dim %zu", p->pipe_max_dim);
-            char d[32] = "-"; /* 0: the variant does not prefetch rows into L1 */
-            if (p->pf_l1_max_dim)
-                snprintf(d, sizeof d, "to dim %zu", p->pf_l1_max_dim);
-            printf("  %c %-40s nt %-8s memory %-8s pipeline %-12s L1 prefetch %s\n", mark,
-                   ks[i].name, knob_text(a, sizeof a, p->nt_min_bytes),
-                   knob_text(b, sizeof b, p->dram_min_bytes), c, d);
+            printf("  %c %-40s nt %-8s memory %-8s pipeline %s\n", mark, ks[i].name,
+                   knob_text(a, sizeof a, p->nt_min_bytes), knob_text(b, sizeof b, p->dram_min_bytes),
+                   c);
         }
     }
     /* one line; the cache sizes either way, each with its source */

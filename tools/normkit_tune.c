@@ -384,7 +384,6 @@ static cJSON *params_json(const normkit_op_info *info, const normkit_kparams *p)
         cJSON_AddNumberToObject(o, "lin_pack_rows", (double)p->lin_pack_rows);
     } else {
         cJSON_AddNumberToObject(o, "pipe_max_dim", (double)p->pipe_max_dim);
-        cJSON_AddNumberToObject(o, "pf_l1_max_dim", (double)p->pf_l1_max_dim);
         cJSON_AddItemToObject(o, "dram_min_bytes", size_json(p->dram_min_bytes));
         cJSON_AddItemToObject(o, "nt_min_bytes", size_json(p->nt_min_bytes));
     }
@@ -402,8 +401,8 @@ static void describe(char *buf, size_t len, const normkit_op_info *info, const c
     }
     snprintf(a, sizeof a, p->dram_min_bytes == SIZE_MAX ? "never" : "%zu", p->dram_min_bytes);
     snprintf(b, sizeof b, p->nt_min_bytes == SIZE_MAX ? "never" : "%zu", p->nt_min_bytes);
-    snprintf(buf, len, "%s pipe %zu pf_l1 %zu memory %s nt %s",
-             c->k->variant[0] ? c->k->variant : "-", p->pipe_max_dim, p->pf_l1_max_dim, a, b);
+    snprintf(buf, len, "%s pipe %zu memory %s nt %s", c->k->variant[0] ? c->k->variant : "-",
+             p->pipe_max_dim, a, b);
 }
 
 typedef struct {
@@ -453,11 +452,6 @@ static cand tune_unit(tune_state *st, normkit_op op, normkit_isa isa, int cls, c
         static const size_t pipes[] = NORMKIT_TUNE_PIPE_MAX_DIM, on_off[] = {0, SIZE_MAX};
         if (def.kp.pipe_max_dim && shapes[0].rows > 1)
             step_knob(&u, &cur, offsetof(normkit_kparams, pipe_max_dim), pipes, NK_LEN(pipes));
-        /* where the next row is prefetched to (L1 or L2): variants that read it (default not
-         * 0), rows > 1 */
-        static const size_t pfl1s[] = NORMKIT_TUNE_PF_L1_MAX_DIM;
-        if (def.kp.pf_l1_max_dim && shapes[0].rows > 1)
-            step_knob(&u, &cur, offsetof(normkit_kparams, pf_l1_max_dim), pfl1s, NK_LEN(pfl1s));
         /* memory mode and streaming stores: on or off for the whole class, where the variant
          * has them (a default of "never" means it has not) and past L1 */
         if (cls >= 2 && def.kp.dram_min_bytes != SIZE_MAX)

@@ -15,9 +15,7 @@
  * Tails: one masked load/store (vmaskmovps) per array and pass for the last dim % 8 elements;
  *   masked-off lanes never fault, and are cleared before they are summed.
  * Aliasing: y may equal x (x is dead after pass 1); y must not overlap r.
- * kp: memory modes (nk_mode) and pf_l1_max_dim (rows up to it prefetch the next rows into L1,
- *   longer ones into L2); NULL kp: cache-resident, NORMKIT_PF_L1_MAX_DIM_DEFAULT. pipe_max_dim
- *   is not read (see nk_rows).
+ * kp: memory modes (nk_mode); NULL kp: cache-resident. pipe_max_dim is not read (see nk_rows).
  * Knobs: u2 = 2 vectors per iteration of the output pass; acc8 = 8 accumulators per
  *   sum (s and q) in the statistics passes, 64 lanes each.
  * Bound: as layernorm on h: |y - y_exact(h)| <= (1.5n + 12) u |gamma| max|z| + 2u |y_exact(h)|,
@@ -45,6 +43,9 @@ enum {
     /* ... and short enough that the compare's float rounding cannot let rho exceed ~4.1 (the
      * same cap as the AVX-512 variants; longer rows take the second pass). */
     NK_ONEPASS_MAX_DIM = 1 << 20,
+    /* The output pass prefetches the next rows of x and r into L1 when a row is at most
+     * this many floats (then they, h, gamma, beta and y fit in the 48 KiB L1d), else into L2. */
+    NK_PF_L1_MAX = 2048,
 };
 
 /* Memory modes, chosen once per call from the bytes of y (always NK_CACHED when kp is NULL):
@@ -380,8 +381,7 @@ NK_INLINE void nk_norm_row(size_t dim, const float *h, const float *gamma, const
  * not read. */
 NK_INLINE void nk_rows(size_t rows, size_t dim, const float *x, size_t ldx, float *r, size_t ldr,
                        const float *gamma, const float *beta, float eps, float *y, size_t ldy,
-                       const int has_g, const int has_b, const int pf_l1,
-                       const nk_mode mode)
+                       const int has_g, const int has_b, const nk_mode mode)
 {
     const int nt = mode == NK_STREAM, pf_y = mode == NK_DRAM;
     nk_src src = {x, r, 1};
@@ -401,7 +401,7 @@ NK_INLINE void nk_rows(size_t rows, size_t dim, const float *x, size_t ldx, floa
             const float scale = 1.0f / sqrtf(st.var + eps);
             const nk_k k = {_mm256_set1_ps(st.mean_hi), _mm256_set1_ps(-(st.c * scale)),
                             _mm256_set1_ps(scale)};
-            if (pf_l1)
+            if (dim <= NK_PF_L1_MAX)
                 nk_norm_row(dim, nk_h(src), gamma, beta, k, y, 0, next, has_g, has_b, nt, 1);
             else
                 nk_norm_row(dim, nk_h(src), gamma, beta, k, y, 0, next, has_g, has_b, nt, 0);
@@ -421,11 +421,8 @@ void normkit_add_layernorm_f32__avx2_u2_acc8(size_t rows, size_t dim, const floa
                                              const float *gamma, const float *beta, float eps,
                                              float *y, size_t ldy, const normkit_kparams *kp)
 {
-    /* the output pass prefetches the next rows of x and r into L1 up to pf_l1_max_dim, else into L2 */
-    const int pf_l1 = dim <= (kp ? kp->pf_l1_max_dim : NORMKIT_PF_L1_MAX_DIM_DEFAULT);
-#define NK_CASE(G, B, M)                                                                   \
-    nk_rows(rows, dim, x, ldx, r, ldr, G ? gamma : NULL, B ? beta : NULL, eps, y, ldy, G, B, \
-            pf_l1, M)
+#define NK_CASE(G, B, M)                                                                        \
+    nk_rows(rows, dim, x, ldx, r, ldr, G ? gamma : NULL, B ? beta : NULL, eps, y, ldy, G, B, M)
 #define NK_CASES(M)                                     \
     do {                                                \
         if (gamma)                                      \

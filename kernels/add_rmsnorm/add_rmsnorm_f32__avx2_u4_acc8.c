@@ -14,12 +14,10 @@
  *   Masked-off lanes never fault and are 0 + 0, so no access leaves the row and dim < 8 needs
  *   no scalar loop.
  * Aliasing: y may equal x (x is dead after pass 1); y must not overlap r.
- * kp: selects a memory mode per call (nk_mode) and pf_l1_max_dim (pass 2 prefetches the next
- *   rows into L1 up to it, into L2 beyond); NULL kp: cache-resident,
- *   NORMKIT_PF_L1_MAX_DIM_DEFAULT. pipe_max_dim is not read: this variant does not
- *   software-pipeline rows (pass 2 prefetches the next row instead; not measured here: its
- *   fused loop would add the next row's x, r and h streams, and the AVX2 add & LayerNorm's, on
- *   six streams, ran slower than unfused).
+ * kp: selects a memory mode per call (nk_mode); NULL kp: cache-resident. pipe_max_dim is not
+ *   read: this variant does not software-pipeline rows (pass 2 prefetches the next row instead;
+ *   not measured here: its fused loop would add the next row's x, r and h streams, and the AVX2
+ *   add & LayerNorm's, on six streams, ran slower than unfused).
  * Knobs: u4 = 4 vectors per iteration of pass 2; acc8 = 8 accumulators (64 lanes) in pass 1.
  * Bound: |y - y_exact(h)| <= (n/2 + 6) u |y_exact(h)|, as the scalar variant (sum depth
  *   D <= min(n, ceil(n/64) + 6)). Rows that overflow, underflow or hold NaN/Inf go to
@@ -38,6 +36,12 @@
 #endif
 
 normkit_add_rmsnorm_f32_ukernel normkit_add_rmsnorm_f32__avx2_u4_acc8;
+
+enum {
+    /* Pass 2 prefetches the next rows of x and r into L1 when a row is at most this many
+     * floats (then they, h, gamma and y fit in the 48 KiB L1d), else into L2. */
+    NK_PF_L1_MAX = 2048,
+};
 
 /* Memory modes, chosen once per call from the bytes of y (always NK_CACHED when kp is NULL):
  *  - NK_STREAM, when rows*dim*4 >= kp->nt_min_bytes: y's full vectors are written with
@@ -252,7 +256,7 @@ NK_INLINE void nk_scale_row(size_t dim, const float *h, const float *gamma, __m2
 /* One instance per (gamma?, mode), so neither is tested inside a loop. */
 NK_INLINE void nk_rows(size_t rows, size_t dim, const float *x, size_t ldx, float *r, size_t ldr,
                        const float *gamma, float eps, float *y, size_t ldy, const int has_g,
-                       const int pf_l1, const nk_mode mode)
+                       const nk_mode mode)
 {
     const int nt = mode == NK_STREAM;
     for (size_t row = 0; row < rows; row++, x += ldx, r += ldr, y += ldy) {
@@ -266,7 +270,7 @@ NK_INLINE void nk_rows(size_t rows, size_t dim, const float *x, size_t ldx, floa
         const __m256 scale = _mm256_set1_ps(1.0f / sqrtf(ss / (float)dim + eps));
         const int last = row + 1 == rows;
         const nk_src next = {last ? x : x + ldx, last ? r : r + ldr};
-        if (pf_l1)
+        if (dim <= NK_PF_L1_MAX)
             nk_scale_row(dim, r, gamma, scale, y, next, has_g, nt, 1);
         else
             nk_scale_row(dim, r, gamma, scale, y, next, has_g, nt, 0);
@@ -280,9 +284,7 @@ void normkit_add_rmsnorm_f32__avx2_u4_acc8(size_t rows, size_t dim, const float 
                                            const float *gamma, float eps, float *y, size_t ldy,
                                            const normkit_kparams *kp)
 {
-    /* pass 2 prefetches the next rows of x and r into L1 up to pf_l1_max_dim, else into L2 */
-    const int pf_l1 = dim <= (kp ? kp->pf_l1_max_dim : NORMKIT_PF_L1_MAX_DIM_DEFAULT);
-#define NK_CASE(G, M) nk_rows(rows, dim, x, ldx, r, ldr, G ? gamma : NULL, eps, y, ldy, G, pf_l1, M)
+#define NK_CASE(G, M) nk_rows(rows, dim, x, ldx, r, ldr, G ? gamma : NULL, eps, y, ldy, G, M)
     switch (nk_mode_of(kp, rows, dim) * 2 + (gamma != NULL)) {
     case NK_CACHED * 2: NK_CASE(0, NK_CACHED); break;
     case NK_CACHED * 2 + 1: NK_CASE(1, NK_CACHED); break;

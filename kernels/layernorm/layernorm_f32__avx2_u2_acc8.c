@@ -17,9 +17,8 @@
  *   summed.
  * Aliasing: y may equal x (the output pass reads each vector of x before writing those lanes of
  *   y; the fused loop reads row r+1 of x while it writes row r of y).
- * kp: memory modes (nk_mode), pipe_max_dim and pf_l1_max_dim (rows up to it prefetch the next
- *   row into L1, longer ones into L2); NULL kp: cache-resident, NORMKIT_PIPE_MAX_DIM_DEFAULT and
- *   NORMKIT_PF_L1_MAX_DIM_DEFAULT.
+ * kp: memory modes (nk_mode) and pipe_max_dim; NULL kp: cache-resident, pipe_max_dim =
+ *   NORMKIT_PIPE_MAX_DIM_DEFAULT.
  * Knobs: u2 = 2 vectors per iteration of the output pass (the fused loop writes 8, one beside
  *   each statistics step); acc8 = 8 accumulators per sum (s and q) in the statistics passes,
  *   64 lanes each.
@@ -48,6 +47,9 @@ enum {
     /* ... and short enough that the compare's float rounding cannot let rho exceed ~4.1 (the
      * same cap as the AVX-512 variants; longer rows take the second pass). */
     NK_ONEPASS_MAX_DIM = 1 << 20,
+    /* The output pass prefetches the next row into L1 when it is at most this many floats
+     * (then x, gamma, beta, y and the next row fit in the 48 KiB L1d), else into L2. */
+    NK_PF_L1_MAX = 2048,
 };
 
 /* Memory modes, chosen once per call from the bytes of y (always NK_CACHED when kp is NULL):
@@ -404,8 +406,7 @@ NK_INLINE void nk_norm_row_fused(size_t dim, const float *h, const float *gamma,
  * pass 1 has run (fused into row r-1's output pass when pipe, or alone) when its turn comes. */
 NK_INLINE void nk_rows(size_t rows, size_t dim, const float *x, size_t ldx,
                        const float *gamma, const float *beta, float eps, float *y, size_t ldy,
-                       const int has_g, const int has_b, const int pipe, const int pf_l1,
-                       const nk_mode mode)
+                       const int has_g, const int has_b, const int pipe, const nk_mode mode)
 {
     const int nt = mode == NK_STREAM, pf_y = mode == NK_DRAM;
     nk_src src = {x};
@@ -430,7 +431,7 @@ NK_INLINE void nk_rows(size_t rows, size_t dim, const float *x, size_t ldx,
                 if (row + 2 < rows)
                     pf.x += ldx;
                 shift = nk_first(next);
-                if (pf_l1)
+                if (dim <= NK_PF_L1_MAX)
                     nk_norm_row_fused(dim, nk_h(src), gamma, beta, k, y, pf, next, shift, &s, &q,
                                       has_g, has_b, 1);
                 else
@@ -439,7 +440,7 @@ NK_INLINE void nk_rows(size_t rows, size_t dim, const float *x, size_t ldx,
                 src = next;
                 continue;
             }
-            if (pf_l1)
+            if (dim <= NK_PF_L1_MAX)
                 nk_norm_row(dim, nk_h(src), gamma, beta, k, y, 0, next, has_g, has_b, nt, 1);
             else
                 nk_norm_row(dim, nk_h(src), gamma, beta, k, y, 0, next, has_g, has_b, nt, 0);
@@ -458,13 +459,10 @@ void normkit_layernorm_f32__avx2_u2_acc8(size_t rows, size_t dim, const float *x
                                          const float *gamma, const float *beta, float eps,
                                          float *y, size_t ldy, const normkit_kparams *kp)
 {
-    /* the output pass prefetches the next row into L1 up to pf_l1_max_dim, else into L2 */
-    const int pf_l1 = dim <= (kp ? kp->pf_l1_max_dim : NORMKIT_PF_L1_MAX_DIM_DEFAULT);
     /* rows up to pipe_max_dim are software-pipelined in cache-resident calls (nk_mode) */
     const int pipe = dim <= (kp ? kp->pipe_max_dim : NORMKIT_PIPE_MAX_DIM_DEFAULT);
 #define NK_CASE(G, B, M)                                                                    \
-    nk_rows(rows, dim, x, ldx, G ? gamma : NULL, B ? beta : NULL, eps, y, ldy, G, B, pipe, \
-            pf_l1, M)
+    nk_rows(rows, dim, x, ldx, G ? gamma : NULL, B ? beta : NULL, eps, y, ldy, G, B, pipe, M)
 #define NK_CASES(M)                                     \
     do {                                                \
         if (gamma)                                      \

@@ -11,11 +11,10 @@
  * Tails: one masked load/store (vmaskmovps) per pass for the last dim % 8 elements. Masked-off
  *   lanes never fault and load as 0, so no access leaves the row and dim < 8 needs no scalar loop.
  * Aliasing: y may equal x (each vector of x is read before the same lanes of y are written).
- * kp: selects a memory mode per call (nk_mode), pipe_max_dim and pf_l1_max_dim; NULL kp:
- *   cache-resident, NORMKIT_PIPE_MAX_DIM_DEFAULT and NORMKIT_PF_L1_MAX_DIM_DEFAULT.
- *   Cache-resident calls of rows up to pipe_max_dim are software-pipelined
- *   (nk_rows_pipelined: the next row is read in the same loop); other calls' pass 2 prefetches
- *   the next row, into L1 up to pf_l1_max_dim, into L2 beyond.
+ * kp: selects a memory mode per call (nk_mode) and pipe_max_dim; NULL kp: cache-resident,
+ *   pipe_max_dim = NORMKIT_PIPE_MAX_DIM_DEFAULT. Cache-resident calls of rows up to
+ *   pipe_max_dim are software-pipelined (nk_rows_pipelined); other calls' pass 2 prefetches
+ *   the next row.
  * Knobs: u2 = 2 vectors per iteration of pass 2; acc4 = 4 accumulators (32 lanes) in pass 1.
  *   (Pipelined rows write their output pass inside pass 1's loop, a vector per accumulator: u
  *   does not change them.)
@@ -36,6 +35,12 @@
 #endif
 
 normkit_rmsnorm_f32_ukernel normkit_rmsnorm_f32__avx2_u2_acc4;
+
+enum {
+    /* Pass 2 prefetches the next row into L1 when it is at most this many
+     * floats (then x, gamma, y and the next row fit in the 48 KiB L1d), else into L2. */
+    NK_PF_L1_MAX = 2048,
+};
 
 /* Memory modes, chosen once per call from the bytes of y (always NK_CACHED when kp is NULL):
  *  - NK_STREAM, when rows*dim*4 >= kp->nt_min_bytes: y's full vectors are written with
@@ -289,7 +294,7 @@ NK_INLINE void nk_rows_pipelined(size_t rows, size_t dim, const float *x, size_t
 /* One instance per (gamma?, mode), so neither is tested inside a loop. */
 NK_INLINE void nk_rows(size_t rows, size_t dim, const float *x, size_t ldx,
                        const float *gamma, float eps, float *y, size_t ldy, const int has_g,
-                       const int pipe, const int pf_l1, const nk_mode mode)
+                       const int pipe, const nk_mode mode)
 {
     if (pipe && mode == NK_CACHED && rows > 1) {
         nk_rows_pipelined(rows, dim, x, ldx, gamma, eps, y, ldy, has_g);
@@ -307,7 +312,7 @@ NK_INLINE void nk_rows(size_t rows, size_t dim, const float *x, size_t ldx,
         const __m256 scale = _mm256_set1_ps(1.0f / sqrtf(ss / (float)dim + eps));
         const int last = row + 1 == rows;
         const nk_src next = {last ? x : x + ldx};
-        if (pf_l1)
+        if (dim <= NK_PF_L1_MAX)
             nk_scale_row(dim, x, gamma, scale, y, next, has_g, nt, 1);
         else
             nk_scale_row(dim, x, gamma, scale, y, next, has_g, nt, 0);
@@ -320,11 +325,9 @@ void normkit_rmsnorm_f32__avx2_u2_acc4(size_t rows, size_t dim, const float *x, 
                                        const float *gamma, float eps, float *y, size_t ldy,
                                        const normkit_kparams *kp)
 {
-    /* pass 2 prefetches the next row into L1 up to pf_l1_max_dim, else into L2 */
-    const int pf_l1 = dim <= (kp ? kp->pf_l1_max_dim : NORMKIT_PF_L1_MAX_DIM_DEFAULT);
     /* rows up to pipe_max_dim are software-pipelined in cache-resident calls (nk_mode) */
     const int pipe = dim <= (kp ? kp->pipe_max_dim : NORMKIT_PIPE_MAX_DIM_DEFAULT);
-#define NK_CASE(G, M) nk_rows(rows, dim, x, ldx, G ? gamma : NULL, eps, y, ldy, G, pipe, pf_l1, M)
+#define NK_CASE(G, M) nk_rows(rows, dim, x, ldx, G ? gamma : NULL, eps, y, ldy, G, pipe, M)
     switch (nk_mode_of(kp, rows, dim) * 2 + (gamma != NULL)) {
     case NK_CACHED * 2: NK_CASE(0, NK_CACHED); break;
     case NK_CACHED * 2 + 1: NK_CASE(1, NK_CACHED); break;

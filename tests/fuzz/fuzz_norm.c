@@ -270,8 +270,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             switch (kp_mode % 8) {
             case 4: kp.nt_min_bytes = 0; break;   /* streaming stores */
             case 5: kp.dram_min_bytes = 0; break; /* prefetching y */
-            case 6: kp.pipe_max_dim = 0, kp.pf_l1_max_dim = 0; break; /* no pipelining; L2 */
-            case 7: kp.pipe_max_dim = 16384, kp.pf_l1_max_dim = 16384; break;
+            case 6: kp.pipe_max_dim = 0; break;   /* no cross-row pipelining */
+            case 7: kp.pipe_max_dim = 16384; break;
             default: break;
             }
             fz_set_restore(&c);

@@ -35,8 +35,8 @@ REFUSED = {
 }
 CLASSES = ["l1_row", "l1_rows", "l2_row", "l2_rows", "mem_row", "mem_rows"]
 KNOWN_ISAS = ["scalar", "avx2", "avx512", "neon", "sve"]
-KP_FIELDS = ["nt_min_bytes", "dram_min_bytes", "pipe_max_dim", "pf_l1_max_dim", "lin_kc",
-             "lin_mc", "lin_prefetch", "lin_pack_rows", "pack_nr", "pack_vl"]
+KP_FIELDS = ["nt_min_bytes", "dram_min_bytes", "pipe_max_dim", "lin_kc", "lin_mc",
+             "lin_prefetch", "lin_pack_rows", "pack_nr", "pack_vl"]
 NEVER = "SIZE_MAX"  # a knob value meaning "never"
 TARGET = {"avx2": "avx2,fma", "avx512": "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma",
           "sve": "+sve"}
@@ -45,8 +45,8 @@ CPU_FEATURES = {"avx2": ["avx2", "fma"],
 INTRIN = {"avx2": "immintrin.h", "avx512": "immintrin.h", "neon": "arm_neon.h",
           "sve": "arm_sve.h"}
 # docs/tuning.md: the knobs a tuning file may set, with their ranges
-NORM_KNOBS = {"pipe_max_dim": (0, 1 << 24, False), "pf_l1_max_dim": (0, 1 << 24, False),
-              "dram_min_bytes": (0, 1 << 50, True), "nt_min_bytes": (0, 1 << 50, True)}
+NORM_KNOBS = {"pipe_max_dim": (0, 1 << 24, False), "dram_min_bytes": (0, 1 << 50, True),
+              "nt_min_bytes": (0, 1 << 50, True)}
 LIN_KNOBS = {"lin_kc": (0, 65536, False), "lin_mc": (0, 4096, False),
              "lin_prefetch": (0, 4096, False), "lin_pack_rows": (0, 1 << 20, False)}
 STATUS = {"NULL": 1, "SHAPE": 2, "EPS": 3, "NOMEM": 5}
@@ -428,7 +428,7 @@ def kparams_init(p):
 
 def fmt_knobs(p, linear):
     keys = ["lin_kc", "lin_mc", "lin_prefetch", "lin_pack_rows"] if linear else \
-        ["nt_min_bytes", "dram_min_bytes", "pipe_max_dim", "pf_l1_max_dim"]
+        ["nt_min_bytes", "dram_min_bytes", "pipe_max_dim"]
     return ", ".join("%s %s" % (k, "never" if p[k] == NEVER else p[k]) for k in keys)
 
 

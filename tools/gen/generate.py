@@ -53,14 +53,12 @@ ISAS = {
     "avx512": {
         "arch": "x86_64",
         "knobs": [("u", "UNROLL", [2, 4]), ("acc", "ACC", [4, 8])],
-        "kparams": {"nt_min_bytes": MIB % 32, "dram_min_bytes": MIB % 64, "pipe_max_dim": "2048",
-                    "pf_l1_max_dim": "0"},
+        "kparams": {"nt_min_bytes": MIB % 32, "dram_min_bytes": MIB % 64, "pipe_max_dim": "2048"},
     },
     "avx2": {
         "arch": "x86_64",
         "knobs": [("u", "UNROLL", [2, 4]), ("acc", "ACC", [4, 8])],
-        "kparams": {"nt_min_bytes": MIB % 32, "dram_min_bytes": MIB % 32, "pipe_max_dim": "2048",
-                    "pf_l1_max_dim": "2048"},
+        "kparams": {"nt_min_bytes": MIB % 32, "dram_min_bytes": MIB % 32, "pipe_max_dim": "2048"},
         # only its plain RMSNorm and LayerNorm software-pipeline rows (fusing a row's output
         # pass with the next row's first pass); the add & norms do not read pipe_max_dim
         "pipelined_ops": {"rmsnorm", "layernorm"},
@@ -69,20 +67,17 @@ ISAS = {
         "arch": "aarch64",
         # vectors, not floats: u and acc count svcntw()-wide vectors (4 to 64 floats)
         "knobs": [("u", "UNROLL", [2, 4]), ("acc", "ACC", [4, 8])],
-        "kparams": {"nt_min_bytes": NEVER, "dram_min_bytes": NEVER, "pipe_max_dim": "0",
-                    "pf_l1_max_dim": "0"},
+        "kparams": {"nt_min_bytes": NEVER, "dram_min_bytes": NEVER, "pipe_max_dim": "0"},
     },
     "neon": {
         "arch": "aarch64",
         "knobs": [("u", "UNROLL", [2, 4]), ("acc", "ACC", [4, 8])],
-        "kparams": {"nt_min_bytes": NEVER, "dram_min_bytes": NEVER, "pipe_max_dim": "0",
-                    "pf_l1_max_dim": "0"},
+        "kparams": {"nt_min_bytes": NEVER, "dram_min_bytes": NEVER, "pipe_max_dim": "0"},
     },
     "scalar": {
         "arch": None,  # any
         "knobs": [],
-        "kparams": {"nt_min_bytes": NEVER, "dram_min_bytes": NEVER, "pipe_max_dim": "0",
-                    "pf_l1_max_dim": "0"},
+        "kparams": {"nt_min_bytes": NEVER, "dram_min_bytes": NEVER, "pipe_max_dim": "0"},
     },
 }
 
@@ -184,8 +179,6 @@ def render_enumerator(family, op):
         " *    -10-25% when L2-resident; AVX2 1.3-1.4x from 64 MiB, neutral-to-worse below 32 MiB.",
         " *  - pipe_max_dim: rows up to this long are software-pipelined (the next row's statistics",
         " *    while this row is written); 0 never.",
-        " *  - pf_l1_max_dim (AVX2): rows up to this long prefetch the next row into L1, longer ones",
-        " *    into L2; 0 (also: the variant does not read it) always L2.",
         " *  - SIZE_MAX: never (the variant has no such mode).",
         " */",
     ]

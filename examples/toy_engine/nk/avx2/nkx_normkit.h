@@ -25,7 +25,7 @@
  *   bound (u = 2^-24, against exact arithmetic; float accumulation): |y - y_exact| <= (dim/2 +
  *     6) u |y_exact|
  *   every shape class: nkx_nk_rmsnorm_f32__avx2_u4_acc8 (nt_min_bytes 33554432, dram_min_bytes
- *     33554432, pipe_max_dim 2048, pf_l1_max_dim 2048)
+ *     33554432, pipe_max_dim 2048)
  *
  * nkx_linear_f32: y = x . W^T + bias  (W [n x dim] row-major, like torch.nn.Linear.weight)
  *   each output within (dim + 4) u sum_k |A_k W_jk| + u |y| of the exact product of the

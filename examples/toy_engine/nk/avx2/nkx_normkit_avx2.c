@@ -91,11 +91,6 @@ typedef struct nkx_nk_kparams {
      * row are computed while this row is written; beyond it, two rows no longer share L1).
      * 0: never. A NULL kp means NORMKIT_PIPE_MAX_DIM_DEFAULT. */
     size_t pipe_max_dim;
-    /* AVX2 norm operators: the output pass prefetches the next row (of x, and of r in the add &
-     * norms) into L1 (prefetcht0) when rows are at most this long, else into L2 (prefetcht1):
-     * longer rows, with the row in flight, gamma (beta) and y, no longer fit in L1d together.
-     * 0: always into L2. A NULL kp means NORMKIT_PF_L1_MAX_DIM_DEFAULT. */
-    size_t pf_l1_max_dim;
 
     /* Linear operators (linear, rmsnorm_linear, layernorm_linear) only. */
     /* K block: the k-range one pass of the microkernel covers before its partial sums are
@@ -117,7 +112,6 @@ typedef struct nkx_nk_kparams {
 } nkx_nk_kparams;
 
 #define NKX_NK_PIPE_MAX_DIM_DEFAULT 2048
-#define NKX_NK_PF_L1_MAX_DIM_DEFAULT 2048
 
 /* The activations of the elementwise operators (gelu, silu) and of the linear epilogue:
  *   GELU (exact, erf-based): x/2 (1 + erf(x / sqrt 2)), computed as x/2 erfc(-x / sqrt 2)
@@ -408,11 +402,10 @@ static inline void nkx_nk_layernorm_row_f64(size_t dim, const float *x, const fl
  * Tails: one masked load/store (vmaskmovps) per pass for the last dim % 8 elements. Masked-off
  *   lanes never fault and load as 0, so no access leaves the row and dim < 8 needs no scalar loop.
  * Aliasing: y may equal x (each vector of x is read before the same lanes of y are written).
- * kp: selects a memory mode per call (nk_mode), pipe_max_dim and pf_l1_max_dim; NULL kp:
- *   cache-resident, NORMKIT_PIPE_MAX_DIM_DEFAULT and NORMKIT_PF_L1_MAX_DIM_DEFAULT.
- *   Cache-resident calls of rows up to pipe_max_dim are software-pipelined
- *   (nk_rows_pipelined: the next row is read in the same loop); other calls' pass 2 prefetches
- *   the next row, into L1 up to pf_l1_max_dim, into L2 beyond.
+ * kp: selects a memory mode per call (nk_mode) and pipe_max_dim; NULL kp: cache-resident,
+ *   pipe_max_dim = NORMKIT_PIPE_MAX_DIM_DEFAULT. Cache-resident calls of rows up to
+ *   pipe_max_dim are software-pipelined (nk_rows_pipelined); other calls' pass 2 prefetches
+ *   the next row.
  * Knobs: u4 = 4 vectors per iteration of pass 2; acc8 = 8 accumulators (64 lanes) in pass 1.
  *   (Pipelined rows write their output pass inside pass 1's loop, a vector per accumulator: u
  *   does not change them.)
@@ -426,6 +419,12 @@ static inline void nkx_nk_layernorm_row_f64(size_t dim, const float *x, const fl
 #include <immintrin.h>
 
 static nkx_nk_rmsnorm_f32_ukernel nkx_nk_rmsnorm_f32__avx2_u4_acc8;
+
+enum {
+    /* Pass 2 prefetches the next row into L1 when it is at most this many
+     * floats (then x, gamma, y and the next row fit in the 48 KiB L1d), else into L2. */
+    NKX_K1_PF_L1_MAX = 2048,
+};
 
 /* Memory modes, chosen once per call from the bytes of y (always NK_CACHED when kp is NULL):
  *  - NK_STREAM, when rows*dim*4 >= kp->nt_min_bytes: y's full vectors are written with
@@ -714,7 +713,7 @@ NKX_K1_INLINE void nkx_k1_rows_pipelined(size_t rows, size_t dim, const float *x
 /* One instance per (gamma?, mode), so neither is tested inside a loop. */
 NKX_K1_INLINE void nkx_k1_rows(size_t rows, size_t dim, const float *x, size_t ldx,
                        const float *gamma, float eps, float *y, size_t ldy, const int has_g,
-                       const int pipe, const int pf_l1, const nkx_k1_mode mode)
+                       const int pipe, const nkx_k1_mode mode)
 {
     if (pipe && mode == NKX_K1_CACHED && rows > 1) {
         nkx_k1_rows_pipelined(rows, dim, x, ldx, gamma, eps, y, ldy, has_g);
@@ -732,7 +731,7 @@ NKX_K1_INLINE void nkx_k1_rows(size_t rows, size_t dim, const float *x, size_t l
         const __m256 scale = _mm256_set1_ps(1.0f / sqrtf(ss / (float)dim + eps));
         const int last = row + 1 == rows;
         const nkx_k1_src next = {last ? x : x + ldx};
-        if (pf_l1)
+        if (dim <= NKX_K1_PF_L1_MAX)
             nkx_k1_scale_row(dim, x, gamma, scale, y, next, has_g, nt, 1);
         else
             nkx_k1_scale_row(dim, x, gamma, scale, y, next, has_g, nt, 0);
@@ -745,11 +744,9 @@ void nkx_nk_rmsnorm_f32__avx2_u4_acc8(size_t rows, size_t dim, const float *x, s
                                        const float *gamma, float eps, float *y, size_t ldy,
                                        const nkx_nk_kparams *kp)
 {
-    /* pass 2 prefetches the next row into L1 up to pf_l1_max_dim, else into L2 */
-    const int pf_l1 = dim <= (kp ? kp->pf_l1_max_dim : NKX_NK_PF_L1_MAX_DIM_DEFAULT);
     /* rows up to pipe_max_dim are software-pipelined in cache-resident calls (nk_mode) */
     const int pipe = dim <= (kp ? kp->pipe_max_dim : NKX_NK_PIPE_MAX_DIM_DEFAULT);
-#define NKX_K1_CASE(G, M) nkx_k1_rows(rows, dim, x, ldx, G ? gamma : NULL, eps, y, ldy, G, pipe, pf_l1, M)
+#define NKX_K1_CASE(G, M) nkx_k1_rows(rows, dim, x, ldx, G ? gamma : NULL, eps, y, ldy, G, pipe, M)
     switch (nkx_k1_mode_of(kp, rows, dim) * 2 + (gamma != NULL)) {
     case NKX_K1_CACHED * 2: NKX_K1_CASE(0, NKX_K1_CACHED); break;
     case NKX_K1_CACHED * 2 + 1: NKX_K1_CASE(1, NKX_K1_CACHED); break;
@@ -1071,7 +1068,7 @@ int nkx_rmsnorm_f32(size_t rows, size_t dim, const float *x, size_t ldx, const f
         return 2;
     if (!(eps >= 0.0f && eps <= FLT_MAX))
         return 3;
-    static const nkx_nk_kparams kp0 = {.nt_min_bytes = (size_t)33554432, .dram_min_bytes = (size_t)33554432, .pipe_max_dim = (size_t)2048, .pf_l1_max_dim = (size_t)2048, .lin_kc = (size_t)0, .lin_mc = (size_t)0, .lin_prefetch = (size_t)0, .lin_pack_rows = (size_t)0, .pack_nr = 0, .pack_vl = 0};
+    static const nkx_nk_kparams kp0 = {.nt_min_bytes = (size_t)33554432, .dram_min_bytes = (size_t)33554432, .pipe_max_dim = (size_t)2048, .lin_kc = (size_t)0, .lin_mc = (size_t)0, .lin_prefetch = (size_t)0, .lin_pack_rows = (size_t)0, .pack_nr = 0, .pack_vl = 0};
     nkx_nk_rmsnorm_f32__avx2_u4_acc8(rows, dim, x, ldx, gamma, eps, y, ldy, &kp0);
     return 0;
 }
@@ -1089,7 +1086,7 @@ int nkx_linear_f32(size_t rows, size_t dim, size_t n, const float *x, size_t ldx
         nkx_overlap(y, rows, n, ldy, w, n, dim, ldw) ||
         (bias && nkx_overlap(y, rows, n, ldy, bias, 1, n, n)))
         return 2;
-    static const nkx_nk_kparams base = {.nt_min_bytes = SIZE_MAX, .dram_min_bytes = SIZE_MAX, .pipe_max_dim = (size_t)0, .pf_l1_max_dim = (size_t)0, .lin_kc = (size_t)0, .lin_mc = (size_t)0, .lin_prefetch = (size_t)0, .lin_pack_rows = (size_t)0, .pack_nr = 4, .pack_vl = 8};
+    static const nkx_nk_kparams base = {.nt_min_bytes = SIZE_MAX, .dram_min_bytes = SIZE_MAX, .pipe_max_dim = (size_t)0, .lin_kc = (size_t)0, .lin_mc = (size_t)0, .lin_prefetch = (size_t)0, .lin_pack_rows = (size_t)0, .pack_nr = 4, .pack_vl = 8};
     nkx_nk_kparams kp;
     nkx_nk_linear_blocking(&base, rows, dim, NKX_NORMKIT_L1D_BYTES, NKX_NORMKIT_L2_BYTES, &kp);
     const size_t floats = nkx_nk_linear_ws_floats(&kp, rows, dim, 0);
@@ -1119,7 +1116,7 @@ int nkx_rmsnorm_linear_f32(size_t rows, size_t dim, size_t n, const float *x, si
         return 2;
     if (!(eps >= 0.0f && eps <= FLT_MAX))
         return 3;
-    static const nkx_nk_kparams base = {.nt_min_bytes = SIZE_MAX, .dram_min_bytes = SIZE_MAX, .pipe_max_dim = (size_t)0, .pf_l1_max_dim = (size_t)0, .lin_kc = (size_t)0, .lin_mc = (size_t)0, .lin_prefetch = (size_t)0, .lin_pack_rows = (size_t)0, .pack_nr = 4, .pack_vl = 8};
+    static const nkx_nk_kparams base = {.nt_min_bytes = SIZE_MAX, .dram_min_bytes = SIZE_MAX, .pipe_max_dim = (size_t)0, .lin_kc = (size_t)0, .lin_mc = (size_t)0, .lin_prefetch = (size_t)0, .lin_pack_rows = (size_t)0, .pack_nr = 4, .pack_vl = 8};
     nkx_nk_kparams kp;
     nkx_nk_linear_blocking(&base, rows, dim, NKX_NORMKIT_L1D_BYTES, NKX_NORMKIT_L2_BYTES, &kp);
     const size_t floats = nkx_nk_linear_ws_floats(&kp, rows, dim, 1);

@@ -25,7 +25,7 @@
  *   bound (u = 2^-24, against exact arithmetic; float accumulation): |y - y_exact| <= (dim/2 +
  *     6) u |y_exact|
  *   every shape class: nkx_scalar_nk_rmsnorm_f32__scalar (nt_min_bytes never, dram_min_bytes
- *     never, pipe_max_dim 0, pf_l1_max_dim 0)
+ *     never, pipe_max_dim 0)
  *
  * nkx_scalar_linear_f32: y = x . W^T + bias  (W [n x dim] row-major, like
  *   torch.nn.Linear.weight)

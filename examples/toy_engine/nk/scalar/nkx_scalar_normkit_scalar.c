@@ -90,11 +90,6 @@ typedef struct nkx_scalar_nk_kparams {
      * row are computed while this row is written; beyond it, two rows no longer share L1).
      * 0: never. A NULL kp means NORMKIT_PIPE_MAX_DIM_DEFAULT. */
     size_t pipe_max_dim;
-    /* AVX2 norm operators: the output pass prefetches the next row (of x, and of r in the add &
-     * norms) into L1 (prefetcht0) when rows are at most this long, else into L2 (prefetcht1):
-     * longer rows, with the row in flight, gamma (beta) and y, no longer fit in L1d together.
-     * 0: always into L2. A NULL kp means NORMKIT_PF_L1_MAX_DIM_DEFAULT. */
-    size_t pf_l1_max_dim;
 
     /* Linear operators (linear, rmsnorm_linear, layernorm_linear) only. */
     /* K block: the k-range one pass of the microkernel covers before its partial sums are
@@ -116,7 +111,6 @@ typedef struct nkx_scalar_nk_kparams {
 } nkx_scalar_nk_kparams;
 
 #define NKX_SCALAR_NK_PIPE_MAX_DIM_DEFAULT 2048
-#define NKX_SCALAR_NK_PF_L1_MAX_DIM_DEFAULT 2048
 
 /* The activations of the elementwise operators (gelu, silu) and of the linear epilogue:
  *   GELU (exact, erf-based): x/2 (1 + erf(x / sqrt 2)), computed as x/2 erfc(-x / sqrt 2)
@@ -509,7 +503,7 @@ int nkx_scalar_rmsnorm_f32(size_t rows, size_t dim, const float *x, size_t ldx, 
         return 2;
     if (!(eps >= 0.0f && eps <= FLT_MAX))
         return 3;
-    static const nkx_scalar_nk_kparams kp0 = {.nt_min_bytes = SIZE_MAX, .dram_min_bytes = SIZE_MAX, .pipe_max_dim = (size_t)0, .pf_l1_max_dim = (size_t)0, .lin_kc = (size_t)0, .lin_mc = (size_t)0, .lin_prefetch = (size_t)0, .lin_pack_rows = (size_t)0, .pack_nr = 0, .pack_vl = 0};
+    static const nkx_scalar_nk_kparams kp0 = {.nt_min_bytes = SIZE_MAX, .dram_min_bytes = SIZE_MAX, .pipe_max_dim = (size_t)0, .lin_kc = (size_t)0, .lin_mc = (size_t)0, .lin_prefetch = (size_t)0, .lin_pack_rows = (size_t)0, .pack_nr = 0, .pack_vl = 0};
     nkx_scalar_nk_rmsnorm_f32__scalar(rows, dim, x, ldx, gamma, eps, y, ldy, &kp0);
     return 0;
 }
@@ -527,7 +521,7 @@ int nkx_scalar_linear_f32(size_t rows, size_t dim, size_t n, const float *x, siz
         nkx_scalar_overlap(y, rows, n, ldy, w, n, dim, ldw) ||
         (bias && nkx_scalar_overlap(y, rows, n, ldy, bias, 1, n, n)))
         return 2;
-    static const nkx_scalar_nk_kparams base = {.nt_min_bytes = SIZE_MAX, .dram_min_bytes = SIZE_MAX, .pipe_max_dim = (size_t)0, .pf_l1_max_dim = (size_t)0, .lin_kc = (size_t)0, .lin_mc = (size_t)0, .lin_prefetch = (size_t)0, .lin_pack_rows = (size_t)0, .pack_nr = 1, .pack_vl = 1};
+    static const nkx_scalar_nk_kparams base = {.nt_min_bytes = SIZE_MAX, .dram_min_bytes = SIZE_MAX, .pipe_max_dim = (size_t)0, .lin_kc = (size_t)0, .lin_mc = (size_t)0, .lin_prefetch = (size_t)0, .lin_pack_rows = (size_t)0, .pack_nr = 1, .pack_vl = 1};
     nkx_scalar_nk_kparams kp;
     nkx_scalar_nk_linear_blocking(&base, rows, dim, NKX_SCALAR_NORMKIT_L1D_BYTES, NKX_SCALAR_NORMKIT_L2_BYTES, &kp);
     const size_t floats = nkx_scalar_nk_linear_ws_floats(&kp, rows, dim, 0);
@@ -557,7 +551,7 @@ int nkx_scalar_rmsnorm_linear_f32(size_t rows, size_t dim, size_t n, const float
         return 2;
     if (!(eps >= 0.0f && eps <= FLT_MAX))
         return 3;
-    static const nkx_scalar_nk_kparams base = {.nt_min_bytes = SIZE_MAX, .dram_min_bytes = SIZE_MAX, .pipe_max_dim = (size_t)0, .pf_l1_max_dim = (size_t)0, .lin_kc = (size_t)0, .lin_mc = (size_t)0, .lin_prefetch = (size_t)0, .lin_pack_rows = (size_t)0, .pack_nr = 1, .pack_vl = 1};
+    static const nkx_scalar_nk_kparams base = {.nt_min_bytes = SIZE_MAX, .dram_min_bytes = SIZE_MAX, .pipe_max_dim = (size_t)0, .lin_kc = (size_t)0, .lin_mc = (size_t)0, .lin_prefetch = (size_t)0, .lin_pack_rows = (size_t)0, .pack_nr = 1, .pack_vl = 1};
     nkx_scalar_nk_kparams kp;
     nkx_scalar_nk_linear_blocking(&base, rows, dim, NKX_SCALAR_NORMKIT_L1D_BYTES, NKX_SCALAR_NORMKIT_L2_BYTES, &kp);
     const size_t floats = nkx_scalar_nk_linear_ws_floats(&kp, rows, dim, 1);
