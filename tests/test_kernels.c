@@ -484,10 +484,58 @@ static void guard_run(const normkit_kernel *k, int at_start, const normkit_kpara
 static void test_guard_end(void **state) { guard_run(nk_kernel_or_skip(state), 0, &nk_kernel_or_skip(state)->params); }
 static void test_guard_start(void **state) { guard_run(nk_kernel_or_skip(state), 1, &nk_kernel_or_skip(state)->params); }
 
+/* A variant whose registry defaults never enter either memory mode (both thresholds
+ * SIZE_MAX: the scalar, NEON and SVE variants, which have no such modes) must not read those
+ * knobs: with each mode forced it gives, bit for bit, what its defaults give (y, and r for
+ * add & norm), on every dim, 3 rows strided and unaligned, one of them on the rare path.
+ * Under emulation this replaces a sweep that would run the same code again. */
+static void modes_not_read(const normkit_kernel *k, nk_rng *rng)
+{
+    const int res = nk_op_has_residual(k->op);
+    for (size_t d = 0; d < nk_ndims; d++) {
+        const size_t dim = nk_dims[d], ld = dim + 1 + d % 3, rows = 3, n = rows * ld;
+        float *x = malloc(n * 4), *r0 = malloc(n * 4), *r1 = malloc(n * 4), *r2 = malloc(n * 4);
+        float *y1 = malloc(n * 4), *y2 = malloc(n * 4), *g = malloc(dim * 4), *b = malloc(dim * 4);
+        if (!x || !r0 || !r1 || !r2 || !y1 || !y2 || !g || !b)
+            abort();
+        for (size_t i = 0; i < n; i++) {
+            x[i] = nk_rng_uniform(rng, -3.0f, 3.0f);
+            r0[i] = nk_rng_uniform(rng, -1.0f, 1.0f);
+        }
+        for (size_t i = 0; i < dim; i++) {
+            x[ld + i] *= 0x1p100f; /* squares overflow: the rare path */
+            g[i] = nk_rng_uniform(rng, -2.0f, 2.0f);
+            b[i] = nk_rng_uniform(rng, -1.0f, 1.0f);
+        }
+        memcpy(r1, r0, n * 4);
+        memset(y1, 0, n * 4);
+        nk_args a = {.rows = rows, .dim = dim, .x = x + 1, .ldx = ld, .r = r1 + 1, .ldr = ld,
+                     .gamma = g, .beta = b, .eps = 1e-5f, .y = y1 + 1, .ldy = ld};
+        nk_call_kernel_kp(k, &a, &k->params);
+        for (int m = 0; m < 2; m++) {
+            normkit_kparams kp = k->params;
+            if (m == 0)
+                kp.nt_min_bytes = 0;
+            else
+                kp.dram_min_bytes = 0;
+            memcpy(r2, r0, n * 4);
+            memset(y2, 0, n * 4);
+            nk_args f = a;
+            f.r = r2 + 1, f.y = y2 + 1;
+            nk_call_kernel_kp(k, &f, &kp);
+            if (memcmp(y1, y2, n * 4) != 0 || (res && memcmp(r1, r2, n * 4) != 0))
+                fail_msg("%s, dim %zu: its defaults say it has no %s, yet forcing it changed the "
+                         "output", k->name, dim, m == 0 ? "streaming stores" : "memory mode");
+        }
+        free(x); free(r0); free(r1); free(r2); free(y1); free(y2); free(g); free(b);
+    }
+}
+
 /* The memory modes, which the registry's defaults keep for calls of tens of MiB, forced on
  * for every call: streaming stores, and memory mode (prefetching y) without them; on the
- * shapes, strides, offsets, in-place use and guard pages above. And kp == NULL, which every
- * variant must accept (cache-resident mode). */
+ * shapes, strides, offsets, in-place use and guard pages above (for variants without the
+ * modes: modes_not_read). And kp == NULL, which every variant must accept (cache-resident
+ * mode). */
 static void test_memory_modes_and_null_knobs(void **state)
 {
     const normkit_kernel *k = nk_kernel_or_skip(state);
@@ -499,7 +547,10 @@ static void test_memory_modes_and_null_knobs(void **state)
         {"memory mode", {.nt_min_bytes = SIZE_MAX, .dram_min_bytes = 0}},
     };
     nk_rng rng = {SEED + 12};
-    for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++) {
+    const int has_modes = k->params.nt_min_bytes != SIZE_MAX || k->params.dram_min_bytes != SIZE_MAX;
+    if (!has_modes)
+        modes_not_read(k, &rng);
+    for (size_t m = 0; has_modes && m < sizeof modes / sizeof modes[0]; m++) {
         char what[96];
         for (size_t d = 0; d < nk_ndims; d++)
             for (size_t rows = 1; rows <= 3; rows += 2) {
