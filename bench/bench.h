@@ -14,7 +14,8 @@
  *                                              working set); N: bytes
  *   ceiling_fma/<dtype>/<isa>/acc:<A>          peak FMA, A independent vector accumulators
  *   ceiling_rowcall/<dtype>/<isa>/dim:<D>      the least a norm call does: one row of one
- *                                              vector (D = the ISA's lanes)
+ *                                              vector (D = the ISA's lanes), RMSNorm
+ *   ceiling_rowcall_ln/<dtype>/<isa>/dim:<D>   the same for LayerNorm
  *   block/<layout>/<norm>/<act>/<impl>/<path>/d:<D>/rows:<R>
  *                                              a whole FFN block (bench/blocks.c)
  * With --variants=all a kernel's <isa> is <isa>_<knobs> (avx512_u4_acc8): every knob variant.
@@ -58,7 +59,8 @@ typedef enum {
     NKB_CASE_KERNEL,
     NKB_CASE_BANDWIDTH,
     NKB_CASE_FMA,
-    NKB_CASE_ROW, /* ceiling_rowcall: a one-vector RMSNorm called as a variant */
+    NKB_CASE_ROW, /* ceiling_rowcall(_ln): a one-vector RMSNorm (LayerNorm) called as a
+                   * variant */
     NKB_CASE_BLOCK
 } nkb_case_kind;
 

@@ -13,7 +13,7 @@
 // and on the norm cases (rmsnorm, layernorm, add_rmsnorm, add_layernorm), from this run's
 // ceilings (docs/performance.md) and the thread CPU time of the timed loop (the time the rates
 // use), as plain values:
-//   ns_per_call        the time per call (also on ceiling_rowcall)
+//   ns_per_call        the time per call (also on ceiling_rowcall and ceiling_rowcall_ln)
 //   bound_ns           the modeled best time per call
 //   pct_of_bound       bound_ns / ns_per_call * 100
 //   copy_ws_ns         the time ceiling_copy_ws (a copy of the case's working set, this run)

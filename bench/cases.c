@@ -178,7 +178,8 @@ typedef struct {
     int bw_kind;
     size_t n, reps;        /* bandwidth: floats per array, passes per call */
     const nkb_fma_ceiling *fma;
-    normkit_kernel row;    /* ceiling_rowcall: the ISA's one-vector RMSNorm, as a variant */
+    normkit_kernel row;    /* ceiling_rowcall(_ln): the ISA's one-vector RMSNorm (LayerNorm),
+                            * as a variant */
     /* The best run Google Benchmark made of the case (most iterations, then least time):
      * what the bound of later cases reads (nkb_case_record). rec_internal: measured by
      * measure_alone instead, because a filter left the case out of the run. */
@@ -545,9 +546,10 @@ static size_t shapes_for(normkit_op op, const nkb_options *o, const nkb_machine 
 }
 
 /* The ceiling entries the bound reads, by ISA (normkit_isa): the bandwidth kinds at each
- * level's target working set, the FMA peak and the one-vector row; -1 where there is none. */
+ * level's target working set, the FMA peak and the one-vector rows (row_entry[0]: RMSNorm's,
+ * [1]: LayerNorm's); -1 where there is none. */
 static int lvl_entry[NKB_BW_KINDS][NKB_LEVELS][NORMKIT_ISA_COUNT];
-static int fma_entry[NORMKIT_ISA_COUNT], row_entry[NORMKIT_ISA_COUNT];
+static int fma_entry[NORMKIT_ISA_COUNT], row_entry[2][NORMKIT_ISA_COUNT];
 static nkb_machine machine; /* a copy: the caches the bound reads */
 
 /* One bandwidth ceiling of `kind` for ISA table entry ci, over about `target` bytes: the largest
@@ -583,7 +585,7 @@ static int build_ceilings(const nkb_machine *m)
             for (int i = 0; i < NORMKIT_ISA_COUNT; i++)
                 lvl_entry[k][l][i] = -1;
     for (int i = 0; i < NORMKIT_ISA_COUNT; i++)
-        fma_entry[i] = row_entry[i] = -1;
+        fma_entry[i] = row_entry[0][i] = row_entry[1][i] = -1;
     machine = *m;
     for (int l = NKB_L1; l < NKB_LEVELS; l++) {
         const double target = level_target(m, l);
@@ -611,36 +613,45 @@ static int build_ceilings(const nkb_machine *m)
     return 0;
 }
 
-/* The FMA peaks and the one-vector rows (ceiling_rowcall), per ISA. */
+/* The FMA peaks and the one-vector rows (ceiling_rowcall: RMSNorm's; ceiling_rowcall_ln:
+ * LayerNorm's), per ISA. */
 static int build_call_ceilings(const nkb_machine *m)
 {
     for (size_t t = 0; t < sizeof ceiling_tables / sizeof ceiling_tables[0]; t++) {
         const nkb_ceiling_isa *ci = &ceiling_tables[t];
         if (!(m->cpu_isas >> ci->isa_enum & 1u) || (!ci->fma && !ci->row))
             continue;
-        nkb_entry e = {0};
-        e.copy_ws = -1;
-        if (ci->fma) {
-            e.c.kind = NKB_CASE_FMA;
-            e.c.label = "REG";
-            e.c.flops = 2.0 * nkb_lanes(ci->fma) * ci->fma->accs * (double)NKB_FMA_ITERS;
-            e.fma = ci->fma;
-            snprintf(e.c.name, sizeof e.c.name, "ceiling_fma/f32/%s/acc:%u", ci->isa,
-                     ci->fma->accs);
-        } else {
-            /* one row of one vector through the cases' own call path (run_kernel) */
-            e.c.kind = NKB_CASE_ROW;
-            e.dim = nkb_lanes(ci->row), e.rows = 1;
-            e.c.ws_bytes = 4.0 * 3 * (double)e.dim; /* x, y, gamma */
-            e.c.label = level_names[level_of(m, e.c.ws_bytes)];
-            e.row = (normkit_kernel){.name = "nkb_row", .op = normkit_op_rmsnorm, .dtype = "f32",
-                                     .isa = ci->isa_enum, .fn.rmsnorm_f32 = ci->row->run};
-            snprintf(e.c.name, sizeof e.c.name, "ceiling_rowcall/f32/%s/dim:%u", ci->isa,
-                     (unsigned)e.dim);
+        for (int ln = 0; ln < (ci->fma ? 1 : 2); ln++) {
+            nkb_entry e = {0};
+            e.copy_ws = -1;
+            if (ci->fma) {
+                e.c.kind = NKB_CASE_FMA;
+                e.c.label = "REG";
+                e.c.flops = 2.0 * nkb_lanes(ci->fma) * ci->fma->accs * (double)NKB_FMA_ITERS;
+                e.fma = ci->fma;
+                snprintf(e.c.name, sizeof e.c.name, "ceiling_fma/f32/%s/acc:%u", ci->isa,
+                         ci->fma->accs);
+            } else {
+                /* one row of one vector through the cases' own call path (run_kernel) */
+                e.c.kind = NKB_CASE_ROW;
+                e.dim = nkb_lanes(ci->row), e.rows = 1;
+                e.c.ws_bytes = 4.0 * (3 + ln) * (double)e.dim; /* x, y, gamma (, beta) */
+                e.c.label = level_names[level_of(m, e.c.ws_bytes)];
+                e.row = (normkit_kernel){.name = "nkb_row", .dtype = "f32", .isa = ci->isa_enum};
+                if (ln)
+                    e.row.op = normkit_op_layernorm, e.row.fn.layernorm_f32 = ci->row->run_ln;
+                else
+                    e.row.op = normkit_op_rmsnorm, e.row.fn.rmsnorm_f32 = ci->row->run;
+                snprintf(e.c.name, sizeof e.c.name, "ceiling_rowcall%s/f32/%s/dim:%u",
+                         ln ? "_ln" : "", ci->isa, (unsigned)e.dim);
+            }
+            if (add_entry(&e) != 0)
+                return -1;
+            if (ci->fma)
+                fma_entry[ci->isa_enum] = (int)nentries - 1;
+            else
+                row_entry[ln][ci->isa_enum] = (int)nentries - 1;
         }
-        if (add_entry(&e) != 0)
-            return -1;
-        (ci->fma ? fma_entry : row_entry)[ci->isa_enum] = (int)nentries - 1;
     }
     return 0;
 }
@@ -926,19 +937,21 @@ static float run_kernel(const nkb_entry *e)
 
 static int setup_ceiling(const nkb_entry *e, char *err, size_t errlen)
 {
-    if (e->c.kind == NKB_CASE_ROW) { /* x, y, gamma: one vector each, as setup_kernel fills */
+    if (e->c.kind == NKB_CASE_ROW) { /* x, y, gamma, beta: one vector each, as setup_kernel */
         char key[64];
         snprintf(key, sizeof key, "row:%zu", e->dim);
         if (strcmp(key, pool.key) == 0)
             return 0;
         pool_free();
-        if (!pool_alloc(0, e->dim) || !pool_alloc(1, e->dim) || !pool_alloc(2, e->dim)) {
+        if (!pool_alloc(0, e->dim) || !pool_alloc(1, e->dim) || !pool_alloc(2, e->dim) ||
+            !pool_alloc(3, e->dim)) {
             pool_free();
             snprintf(err, errlen, "out of memory");
             return -1;
         }
         fill(pool.a[0], e->dim, NKB_X, -1.0f, 2.0f);
         fill(pool.a[2], e->dim, NKB_GAMMA, 0.5f, 1.0f);
+        fill(pool.a[3], e->dim, NKB_BETA, -0.5f, 1.0f);
         snprintf(pool.key, sizeof pool.key, "%s", key);
         return 0;
     }
@@ -976,7 +989,9 @@ static int setup_ceiling(const nkb_entry *e, char *err, size_t errlen)
  * call when it has several rows (their passes can overlap), pass by pass and summed for one
  * row (its output pass waits for its statistics); then
  *   bound = t_call + max(T - T(one row of one vector), 0)
- * with t_call the time per call of ceiling_rowcall (that row, through the same call path). */
+ * with t_call the time per call of the family's one-vector row, ceiling_rowcall (RMSNorm,
+ * add & RMSNorm) or ceiling_rowcall_ln (LayerNorm, add & LayerNorm): that row, through the
+ * same call path, and T(...) its modeled time. */
 
 static double cpu_seconds(void)
 {
@@ -1050,22 +1065,24 @@ typedef struct {
  * lane-instruction), mv[l] per float moved at level l (a copy moves 3 per float copied: its
  * read, its destination's write-allocate and write-back; 0: level l not measured, not
  * modeled), nt per float moved by the streaming copy at DRAM (2 per float copied); call:
- * seconds per call of ceiling_rowcall. */
+ * seconds per call of the family's one-vector row (ceiling_rowcall, or ceiling_rowcall_ln for
+ * the LayerNorm operators). */
 typedef struct {
     double ld, st, fp, mv[NKB_LEVELS], nt, call;
     unsigned fma_insns; /* instructions per multiply-add: 1 with FMA, 2 without */
-    unsigned lanes;     /* floats in the row of ceiling_rowcall */
+    unsigned lanes;     /* floats in that row */
 } nkb_rates;
 
 /* The rates of `isa` a case whose working set sits in level W needs (and DRAM's copy_nt when
- * nt): only those ceilings are read, or measured when a filter left them out. */
-static int rates_for(normkit_isa isa, int W, int nt, nkb_rates *r)
+ * nt; ln: the LayerNorm family's row): only those ceilings are read, or measured when a filter
+ * left them out. */
+static int rates_for(normkit_isa isa, int W, int nt, int ln, nkb_rates *r)
 {
     memset(r, 0, sizeof *r);
     if (isa <= NORMKIT_ISA_AUTO || isa >= NORMKIT_ISA_COUNT)
         return -1;
     const int rl1 = lvl_entry[NKB_READ][NKB_L1][isa], wl1 = lvl_entry[NKB_WRITE][NKB_L1][isa];
-    const int fma = fma_entry[isa], row = row_entry[isa];
+    const int fma = fma_entry[isa], row = row_entry[ln ? 1 : 0][isa];
     const double s_rl1 = ceiling_sec(rl1), s_wl1 = ceiling_sec(wl1), s_fma = ceiling_sec(fma),
                  s_row = ceiling_sec(row);
     if (s_rl1 <= 0 || s_wl1 <= 0 || s_fma <= 0 || s_row <= 0)
@@ -1169,11 +1186,14 @@ static void compute_model(nkb_entry *e)
     if (!e->v || !is_norm_op(e->v->op))
         return;
     const int W = level_of(&machine, e->c.ws_bytes), nt = streams(e->tk ? e->tkp : e->v->kp, e->rows, e->dim);
-    if (rates_for(e->v->cisa, W, nt, &r) != 0)
+    const int ln = normkit_op_get(e->v->op)->norm == NORMKIT_NORM_LN;
+    if (rates_for(e->v->cisa, W, nt, ln, &r) != 0)
         return;
-    /* ceiling_rowcall's row is already in t_call: the model adds what the call does beyond it */
+    /* the family's one-vector row (ceiling_rowcall, ceiling_rowcall_ln) is already in t_call:
+     * the model adds what the call does beyond it */
     const double t = norm_time(e->v->op, e->rows, e->dim, W, nt, &r) -
-                     norm_time(normkit_op_rmsnorm, 1, r.lanes, NKB_L1, 0, &r);
+                     norm_time(ln ? normkit_op_layernorm : normkit_op_rmsnorm, 1, r.lanes, NKB_L1,
+                               0, &r);
     e->bound_ns = 1e9 * (r.call + (t > 0 ? t : 0));
     const double s_ref = ceiling_sec(e->copy_ws);
     e->copy_ws_ns = s_ref > 0 ? 1e9 * e->c.bytes * s_ref / entries[e->copy_ws].c.bytes : 0;
@@ -1204,8 +1224,8 @@ float nkb_case_run(const nkb_case *c)
     case NKB_CASE_FMA: return e->fma->run(NKB_FMA_ITERS);
     case NKB_CASE_ROW: {
         const normkit_args a = {.rows = 1, .dim = e->dim, .x = pool.a[0], .ldx = e->dim,
-                                .gamma = pool.a[2], .eps = NKB_EPS, .y = pool.a[1],
-                                .ldy = e->dim};
+                                .gamma = pool.a[2], .beta = pool.a[3], .eps = NKB_EPS,
+                                .y = pool.a[1], .ldy = e->dim};
         normkit_kernel_call(&e->row, &a); /* as run_kernel calls a variant */
         return pool.a[1][e->dim - 1];
     }

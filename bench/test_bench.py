@@ -39,7 +39,7 @@ LINEAR = re.compile(r"^(?P<op>[a-z0-9_]+)/(?P<dtype>f32)/(?P<isa>[a-z0-9_]+)/dim
 BANDWIDTH = re.compile(r"^ceiling_(?P<kind>read|copy|copy_nt|triad|write|copy_ws)/f32/(?P<isa>[a-z0-9_]+)"
                        r"/bytes:(?P<bytes>\d+)$")
 FMA = re.compile(r"^ceiling_fma/f32/(?P<isa>[a-z0-9_]+)/acc:(?P<acc>\d+)$")
-ROWCALL = re.compile(r"^ceiling_rowcall/f32/(?P<isa>[a-z0-9_]+)/dim:(?P<dim>\d+)$")
+ROWCALL = re.compile(r"^ceiling_rowcall(?P<ln>_ln)?/f32/(?P<isa>[a-z0-9_]+)/dim:(?P<dim>\d+)$")
 BOUND = ("ns_per_call", "bound_ns", "pct_of_bound", "copy_ws_ns", "pct_of_copy_ws")
 DECODE_DIMS = ("64", "768", "4096")
 BLOCK = re.compile(r"^block/(?P<layout>prenorm|postnorm)/(?P<norm>rmsnorm|layernorm)/(?P<act>gelu|silu|swiglu)/"
@@ -202,10 +202,11 @@ for cfg in configs:
                 check(cfg + (isa, path, rows) in have, f"block {cfg} {isa}/{path} rows {rows}")
     check(cfg + ("scalar", "scalar", "1") in have, f"block {cfg} scalar path at rows 1")
 ceil_isas = {m["isa"] for m in map(FMA.match, names) if m}
-row_isas = {m["isa"] for m in map(ROWCALL.match, names) if m}
+row_isas = {(m["isa"], bool(m["ln"])) for m in map(ROWCALL.match, names) if m}
 for isa in supported:
     check(isa in ceil_isas, f"an FMA ceiling for {isa}")
-    check(isa in row_isas, f"a ceiling_rowcall for {isa}")
+    check((isa, False) in row_isas, f"a ceiling_rowcall (RMSNorm's row) for {isa}")
+    check((isa, True) in row_isas, f"a ceiling_rowcall_ln (LayerNorm's row) for {isa}")
     for kind in ("read", "copy", "triad"):
         lvls = {c[1] for c in cases if (m := BANDWIDTH.match(c[0])) and m["kind"] == kind and m["isa"] == isa}
         check(set(want) <= lvls, f"ceiling_{kind} for {isa} at every level ({sorted(lvls)})")

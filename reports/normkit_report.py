@@ -189,11 +189,15 @@ def ceiling_section(doc, run):
     doc.table(["level"] + [f"{k} GB/s (best ISA)" for k in kinds], rows)
     if fma:
         doc.table(["ISA", "peak FMA GFLOP/s (f32, one core)"], [[i, f"{g:.1f}"] for i, g in sorted(fma.items())])
-    calls = sorted((c for c in run.ceilings() if c.ceiling_kind == "rowcall" and c.ns_per_call),
-                   key=lambda c: c.isa)
+    calls = {}  # isa -> {kind: ns per call}: RMSNorm's row and LayerNorm's
+    for c in run.ceilings():
+        if c.ceiling_kind in ("rowcall", "rowcall_ln") and c.ns_per_call:
+            calls.setdefault(c.isa, {})[c.ceiling_kind] = c.ns_per_call
     if calls:
-        doc.table(["ISA", "one-vector norm call, ns (`ceiling_rowcall`)"],
-                  [[c.isa, f"{c.ns_per_call:.1f}"] for c in calls])
+        doc.table(["ISA", "one-vector RMSNorm call, ns (`ceiling_rowcall`)",
+                   "one-vector LayerNorm call, ns (`ceiling_rowcall_ln`)"],
+                  [[isa] + [f"{k[kind]:.1f}" if kind in k else "–" for kind in ("rowcall", "rowcall_ln")]
+                   for isa, k in sorted(calls.items())])
     doc.p("A kernel's percent of ceiling is its bandwidth over the best **copy** bandwidth "
           "measured in this run at the cache level its working set fits in (`copy`, or `copy_nt` "
           "with streaming stores where measured), with the ISA the run's `ceiling_isa_map` names "
@@ -206,7 +210,8 @@ def ceiling_section(doc, run):
         doc.p("A norm case's **percent of bound** is its modeled best time over its measured time "
               "(normkit-bench's `pct_of_bound`, docs/performance.md): the L1 load and store rates "
               "(`read` and `write` in L1), the FMA rate, the traffic each cache level must move "
-              "(`copy`, `copy_nt` per level) and the per-call cost (`ceiling_rowcall`) of this run, "
+              "(`copy`, `copy_nt` per level) and the per-call cost (`ceiling_rowcall`, and "
+              "`ceiling_rowcall_ln` for the LayerNorm operators) of this run, "
               "for the case's operator and shape. **% of same-size copy** is its bandwidth over a "
               "copy of exactly its working set in the same run (`ceiling_copy_ws`), the reference "
               "for cases near a level boundary, where one ceiling per level misjudges them.")
@@ -271,8 +276,8 @@ def bound_section(doc, run):
         doc.p("Single rows, the decode step's norm: nanoseconds per call (CPU time, the median) of "
               "normkit's fastest variant, its modeled best time, and the fastest peer and plain C "
               "of the same shape. At these sizes the per-call cost (`ceiling_rowcall`: the call, "
-              "the lane reduction and the divide/sqrt chain of a one-vector row) is much of the "
-              "bound. The last column is the same call through normkit's public entry point "
+              "the lane reduction and the divide/sqrt chain of a one-vector row; "
+              "`ceiling_rowcall_ln` for LayerNorm, two reductions) is much of the bound. The last column is the same call through normkit's public entry point "
               "(`normkit_<op>_f32`: its argument checks, the dispatcher's pick, then the active "
               "ISA's variant; the isa field `api`), what an engine calling the library pays.")
         doc.table(["op", "dim", "best", "ns/call", "bound ns", "% of bound", "best peer ns", "best plain C ns",

@@ -263,6 +263,23 @@ def check_bound_report(path, label):
 
 
 check_bound_report(bound, "bound")
+# the per-call ceilings, one column per norm family: the fixture's RMSNorm rows
+# (ceiling_rowcall), and a LayerNorm row (ceiling_rowcall_ln) added here for avx2 only
+rc_doc = json.load(open(bound))
+rms_calls = {b["name"].split("/")[2]: b["ns_per_call"] for b in rc_doc["benchmarks"]
+             if b["name"].startswith("ceiling_rowcall/")}
+ln_row = dict(next(b for b in rc_doc["benchmarks"] if b["name"] == "ceiling_rowcall/f32/avx2/dim:8"))
+ln_row["name"] = ln_row["run_name"] = "ceiling_rowcall_ln/f32/avx2/dim:8"
+ln_row["ns_per_call"] = 1.5 * rms_calls["avx2"]
+rc_doc["benchmarks"].append(ln_row)
+p = generate("-o", os.path.join(tmp, "rowcall"), write_json(rc_doc, "bound-rowcall.json"))
+rc_md = open(os.path.join(tmp, "rowcall", "report.md")).read() if p.returncode == 0 else ""
+check(len(rms_calls) >= 2 and "| ISA | one-vector RMSNorm call, ns (`ceiling_rowcall`) | one-vector "
+      "LayerNorm call, ns (`ceiling_rowcall_ln`) |" in rc_md, "the per-call table has a column per family")
+for isa, ns in sorted(rms_calls.items()):
+    ln_cell = f"{1.5 * ns:.1f}" if isa == "avx2" else "–"
+    check(f"| {isa} | {ns:.1f} | {ln_cell} |" in rc_md,
+          f"per-call table: {isa} {ns:.1f} ns (RMSNorm), {ln_cell} (LayerNorm)")
 # the public entry point (isa field api) on the decode rows: its own last column, never a peer
 # nor the best, even when it is the fastest case of its shape (here: half the fastest's time)
 api_doc = json.load(open(bound))

@@ -24,12 +24,15 @@
  * `insns` is the instructions per accumulator update: 1 (an FMA), 2 (a multiply and an add,
  * where the ISA has no FMA): the bound prices a norm's FP instructions at this rate.
  *
- * Row (row_f32__<isa>.c): the least a norm call does — RMSNorm of one row of one vector
- * (`lanes` floats; dim must be lanes), y = x / sqrt(mean(x^2) + eps) * gamma with the kernels'
- * exact 1 / sqrtf — written as a kernel (normkit_rmsnorm_f32_ukernel), so normkit-bench calls
- * it exactly as it calls a variant. Its time per call, back to back as the cases run, is the
- * bound's per-call fixed cost (docs/performance.md): the call, the lane reduction and the
- * divide/sqrt/divide chain, as far as consecutive calls overlap them (as they do the cases').
+ * Row (row_f32__<isa>.c): the least a norm call does, per norm family, on one row of one
+ * vector (`lanes` floats; dim must be lanes), with the kernels' exact 1 / sqrtf: RMSNorm
+ * (`run`), y = x / sqrt(mean(x^2) + eps) * gamma, one lane reduction; LayerNorm (`run_ln`),
+ * d = x - mean(x), y = d / sqrt(mean(d^2) + eps) * gamma + beta, two reductions, the second
+ * waiting for the first. Each is written as a kernel of its operator, so normkit-bench calls it
+ * exactly as it calls a variant. Its time per call, back to back as the cases run, is the
+ * bound's per-call fixed cost for that family (docs/performance.md): the call, the lane
+ * reductions and the divide/sqrt/divide chain, as far as consecutive calls overlap them (as
+ * they do the cases').
  */
 #ifndef NKB_CEILINGS_H
 #define NKB_CEILINGS_H
@@ -59,6 +62,7 @@ typedef struct nkb_fma_ceiling {
 typedef struct nkb_row_ceiling {
     unsigned lanes;
     normkit_rmsnorm_f32_ukernel *run;
+    normkit_layernorm_f32_ukernel *run_ln;
     unsigned (*lanes_now)(void);
 } nkb_row_ceiling;
 
