@@ -808,7 +808,8 @@ void nkb_cases_context(void (*add)(const char *key, const char *value))
     add("bound_model", "docs/performance.md: pct_of_bound = bound_ns / ns_per_call; bound_ns from "
                        "this run's ceilings of the ISA ceiling_isa_map names: read and write in L1 "
                        "(load and store ports), fma (FP instructions), copy per level and copy_nt "
-                       "in DRAM (the traffic of each level), rowcall (the per-call cost); "
+                       "in DRAM (the traffic of each level), rowcall and rowcall_ln (the per-call cost "
+                       "of the RMSNorm and the LayerNorm operators); "
                        "copy_ws_ns from the ceiling_copy_ws of the case's working set");
     nkb_blocks_context(add);
 }

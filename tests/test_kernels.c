@@ -485,15 +485,16 @@ static void test_guard_end(void **state) { guard_run(nk_kernel_or_skip(state), 0
 static void test_guard_start(void **state) { guard_run(nk_kernel_or_skip(state), 1, &nk_kernel_or_skip(state)->params); }
 
 /* A variant whose registry defaults never enter either memory mode (both thresholds
- * SIZE_MAX: the scalar, NEON and SVE variants, which have no such modes) must not read those
- * knobs: with each mode forced it gives, bit for bit, what its defaults give (y, and r for
- * add & norm), on every dim, 3 rows strided and unaligned, one of them on the rare path.
- * Under emulation this replaces a sweep that would run the same code again. */
+ * SIZE_MAX: the scalar, NEON and SVE variants, which have no such modes): forcing either mode
+ * must not change what it writes: bit for bit what its defaults give (y, and r for add &
+ * norm; the stride gaps and 16 floats past the last row included), on every dim, 3 rows
+ * strided and unaligned, one of them on the rare path. For these variants it stands in for
+ * the full forced-mode sweep, which re-ran the default path the other cases test. */
 static void modes_not_read(const normkit_kernel *k, nk_rng *rng)
 {
     const int res = nk_op_has_residual(k->op);
     for (size_t d = 0; d < nk_ndims; d++) {
-        const size_t dim = nk_dims[d], ld = dim + 1 + d % 3, rows = 3, n = rows * ld;
+        const size_t dim = nk_dims[d], ld = dim + 1 + d % 3, rows = 3, n = rows * ld + 16;
         float *x = malloc(n * 4), *r0 = malloc(n * 4), *r1 = malloc(n * 4), *r2 = malloc(n * 4);
         float *y1 = malloc(n * 4), *y2 = malloc(n * 4), *g = malloc(dim * 4), *b = malloc(dim * 4);
         if (!x || !r0 || !r1 || !r2 || !y1 || !y2 || !g || !b)
@@ -503,7 +504,7 @@ static void modes_not_read(const normkit_kernel *k, nk_rng *rng)
             r0[i] = nk_rng_uniform(rng, -1.0f, 1.0f);
         }
         for (size_t i = 0; i < dim; i++) {
-            x[ld + i] *= 0x1p100f; /* squares overflow: the rare path */
+            x[1 + ld + i] *= 0x1p100f; /* row 1's squares overflow: the rare path */
             g[i] = nk_rng_uniform(rng, -2.0f, 2.0f);
             b[i] = nk_rng_uniform(rng, -1.0f, 1.0f);
         }
@@ -524,8 +525,8 @@ static void modes_not_read(const normkit_kernel *k, nk_rng *rng)
             f.r = r2 + 1, f.y = y2 + 1;
             nk_call_kernel_kp(k, &f, &kp);
             if (memcmp(y1, y2, n * 4) != 0 || (res && memcmp(r1, r2, n * 4) != 0))
-                fail_msg("%s, dim %zu: its defaults say it has no %s, yet forcing it changed the "
-                         "output", k->name, dim, m == 0 ? "streaming stores" : "memory mode");
+                fail_msg("%s, dim %zu: its defaults say it has no %s, yet forcing it changed "
+                         "what it wrote", k->name, dim, m == 0 ? "streaming stores" : "memory mode");
         }
         free(x); free(r0); free(r1); free(r2); free(y1); free(y2); free(g); free(b);
     }

@@ -9,10 +9,13 @@
  * S_j = sum_k |W_jk| (|A_k| + |beta_k|) and e_k the norm's own bound for element k
  * (tests/harness.h, nk_bound; 0 for linear):
  *   |y_j - ref_j| <= sum_k e_k |W_jk| + (dim + 4) u S_j + u |ref_j| + dim 2^-149
+ *                    (+ u |b'_j| from a handle with beta folded in)
  * dim u for the float sum of dim products in any order, u each for the bias add, the gamma
- * fold (W' = fl(W gamma)) and the beta fold (b' = fl(b + W beta)), one spare u for the
- * reduction's final add; u |ref| for the last rounding; dim 2^-149 for products that land in
- * the subnormal range.
+ * fold (W' = fl(W gamma)) and the beta fold's terms, one spare u for the reduction's final
+ * add; u |ref| for the last rounding; dim 2^-149 for products that land in the subnormal
+ * range; the folded bias b'_j = fl(b_j + sum_k W_jk beta_k) is rounded once, u |b'_j|, which
+ * S_j does not hold when b_j is large and cancels against the products (found by
+ * tests/fuzz/fuzz_linear: corpus/linear/regress-folded-beta-bias-cancel).
  *
  * test_linear [ISA]: every variant, or only ISA's (the API tests run in both cases, on whatever
  * NORMKIT_ISA selects). NK_SHAPES=quick (harness.h; tests/valgrind.sh) keeps every shape class
@@ -55,6 +58,7 @@ typedef struct {
     size_t rows, dim, n, ldx, ldw, ldy;
     float *x, *w, *y, *gamma, *beta, *bias; /* as passed (strided, offset) */
     int large_mean;
+    int beta_folded; /* y comes from a handle with beta folded into its bias (check_case) */
 } lin_case;
 
 /* Fills a case; offsets misalign every array by a few floats from 64 bytes. */
@@ -127,15 +131,19 @@ static int check_case(normkit_op op, const lin_case *c, const float *y, size_t l
         for (size_t j = 0; j < c->n && ok; j++) {
             const float *wr = c->w + j * c->ldw;
             double ref = c->bias ? c->bias[j] : 0.0, s = 0.0, err_in = 0.0;
+            double bfold = ref; /* b'_j = b_j + sum_k W_jk beta_k, when beta is folded */
             for (size_t k = 0; k < dim; k++) {
                 ref += a[k] * wr[k];
+                if (c->beta_folded)
+                    bfold += (double)wr[k] * c->beta[k];
                 s += fabs((double)wr[k]) *
                      (fabs(a[k]) + (c->beta && info->beta ? fabs((double)c->beta[k]) : 0.0));
                 err_in += e[k] * fabs((double)wr[k]);
             }
             const double got = y[r * ldy + j];
             const double bound = err_in + ((double)dim + 4.0) * U * s + U * fabs(ref) +
-                                 (double)dim * 0x1p-149;
+                                 (double)dim * 0x1p-149 +
+                                 (c->beta_folded ? U * fabs(bfold) : 0.0);
             /* a norm's non-finite row is NaN throughout; a plain linear follows IEEE: a NaN
              * reference must be NaN, an infinite one the same infinity */
             const int bad = nan_row || isnan(ref) ? !isnan(got)
@@ -802,6 +810,7 @@ static void test_api_packed(void **state)
                                                                    1e-5f, folded, c.y, c.ldy);
                 if (op == normkit_op_linear && form == 2)
                     continue;
+                v.beta_folded = form == 2 && op == normkit_op_layernorm_linear;
                 if (st != NORMKIT_OK)
                     fail_msg("%s form %d: %s", ops[o].what, form, normkit_status_str(st));
                 if (!check_case(op, &v, c.y, c.ldy, msg, sizeof msg))

@@ -1,6 +1,7 @@
 /*
  * The least a norm call does, with AVX-512 (F): RMSNorm, and LayerNorm, of rows of one zmm (16
- * floats), the exact 1/sqrtf of the kernels (see ceilings.h). Unaligned loads and stores, as the kernels.
+ * floats), the exact 1/sqrtf of the kernels (see ceilings.h). Unaligned loads and stores, as
+ * the kernels.
  */
 #include <immintrin.h>
 #include <math.h>

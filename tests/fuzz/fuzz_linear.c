@@ -43,7 +43,8 @@ typedef struct {
  * when `g_on` (applied by the norm or folded into W) and B beta when `b_on` (applied by the
  * norm or folded into the bias). folded_g: W' = fl(W gamma) is what the kernel multiplies.
  * The bound is tests/test_linear.c check_case's:
- *   |y_j - ref_j| <= sum_k e_k |W_jk| + (dim + 4) u S_j + u |ref_j| + dim 2^-149,
+ *   |y_j - ref_j| <= sum_k e_k |W_jk| + (dim + 4) u S_j + u |ref_j| + dim 2^-149
+ *                    (+ u |b'_j| with beta folded, b'_j = b_j + sum_k W_jk beta_k),
  *   S_j = sum_k |W_jk| (|A_k| + |B_k|), e_k = nk_bound of the norm (0 for linear). */
 static expect_t *expected(normkit_op op, const normkit_op_info *info, size_t rows, size_t dim,
                           size_t n, const float *x, size_t ldx, const float *w, size_t ldw,
@@ -74,7 +75,7 @@ static expect_t *expected(normkit_op op, const normkit_op_info *info, size_t row
             expect_t *o = &ex[r * n + j];
             const float *wr = w + j * ldw;
             const double b = bias ? bias[j] : 0.0;
-            double ref = b, s = 0.0, s_fin = 0.0, err_in = 0.0, zsum = 0.0;
+            double ref = b, s = 0.0, s_fin = 0.0, err_in = 0.0, zsum = 0.0, bfold = b;
             int w_nonfinite = !isfinite(b), wg_huge = 0;
             for (size_t k = 0; k < dim; k++) {
                 const double B = b_on ? beta[k] : 0.0;
@@ -85,14 +86,20 @@ static expect_t *expected(normkit_op op, const normkit_op_info *info, size_t row
                 err_in += e[k] * fabs((double)wr[k]);
                 zsum += fabs(z[k]);
                 w_nonfinite |= !isfinite(wr[k]);
+                if (folded_b)
+                    bfold += (double)wr[k] * beta[k];
                 if (folded_g)
                     wg_huge |= !(fabs((double)wr[k] * gamma[k]) <= FZ_HUGE);
             }
             o->ref = ref;
             /* a folded W' = fl(W gamma) in the subnormal range is rounded to 2^-150 absolute,
-             * not u relative, and z multiplies that (regress-folded-gamma-subnormal-w) */
+             * not u relative, and z multiplies that (regress-folded-gamma-subnormal-w); a
+             * folded bias b' = fl(b + W beta) is rounded once, u |b'|, which S does not hold
+             * when b is large and cancels against the products
+             * (regress-folded-beta-bias-cancel) */
             o->bound = err_in + ((double)dim + 4.0) * U * s + U * fabs(ref) +
-                       (double)dim * 0x1p-149 + (folded_g ? 0x1p-149 * zsum : 0.0);
+                       (double)dim * 0x1p-149 + (folded_g ? 0x1p-149 * zsum : 0.0) +
+                       (folded_b ? U * fabs(bfold) : 0.0);
             if (row_nan)
                 o->rule = NAN_ONLY; /* include/normkit.h: NaN in every y of that row */
             else if (a_nonfinite || w_nonfinite)
