@@ -619,38 +619,39 @@ static int build_call_ceilings(const nkb_machine *m)
 {
     for (size_t t = 0; t < sizeof ceiling_tables / sizeof ceiling_tables[0]; t++) {
         const nkb_ceiling_isa *ci = &ceiling_tables[t];
-        if (!(m->cpu_isas >> ci->isa_enum & 1u) || (!ci->fma && !ci->row))
+        if (!(m->cpu_isas >> ci->isa_enum & 1u))
             continue;
-        for (int ln = 0; ln < (ci->fma ? 1 : 2); ln++) {
+        if (ci->fma) {
             nkb_entry e = {0};
             e.copy_ws = -1;
-            if (ci->fma) {
-                e.c.kind = NKB_CASE_FMA;
-                e.c.label = "REG";
-                e.c.flops = 2.0 * nkb_lanes(ci->fma) * ci->fma->accs * (double)NKB_FMA_ITERS;
-                e.fma = ci->fma;
-                snprintf(e.c.name, sizeof e.c.name, "ceiling_fma/f32/%s/acc:%u", ci->isa,
-                         ci->fma->accs);
-            } else {
-                /* one row of one vector through the cases' own call path (run_kernel) */
-                e.c.kind = NKB_CASE_ROW;
-                e.dim = nkb_lanes(ci->row), e.rows = 1;
-                e.c.ws_bytes = 4.0 * (3 + ln) * (double)e.dim; /* x, y, gamma (, beta) */
-                e.c.label = level_names[level_of(m, e.c.ws_bytes)];
-                e.row = (normkit_kernel){.name = "nkb_row", .dtype = "f32", .isa = ci->isa_enum};
-                if (ln)
-                    e.row.op = normkit_op_layernorm, e.row.fn.layernorm_f32 = ci->row->run_ln;
-                else
-                    e.row.op = normkit_op_rmsnorm, e.row.fn.rmsnorm_f32 = ci->row->run;
-                snprintf(e.c.name, sizeof e.c.name, "ceiling_rowcall%s/f32/%s/dim:%u",
-                         ln ? "_ln" : "", ci->isa, (unsigned)e.dim);
-            }
+            e.c.kind = NKB_CASE_FMA;
+            e.c.label = "REG";
+            e.c.flops = 2.0 * nkb_lanes(ci->fma) * ci->fma->accs * (double)NKB_FMA_ITERS;
+            e.fma = ci->fma;
+            snprintf(e.c.name, sizeof e.c.name, "ceiling_fma/f32/%s/acc:%u", ci->isa,
+                     ci->fma->accs);
             if (add_entry(&e) != 0)
                 return -1;
-            if (ci->fma)
-                fma_entry[ci->isa_enum] = (int)nentries - 1;
+            fma_entry[ci->isa_enum] = (int)nentries - 1;
+        }
+        for (int ln = 0; ci->row && ln < 2; ln++) {
+            /* one row of one vector through the cases' own call path (run_kernel) */
+            nkb_entry e = {0};
+            e.copy_ws = -1;
+            e.c.kind = NKB_CASE_ROW;
+            e.dim = nkb_lanes(ci->row), e.rows = 1;
+            e.c.ws_bytes = 4.0 * (3 + ln) * (double)e.dim; /* x, y, gamma (, beta) */
+            e.c.label = level_names[level_of(m, e.c.ws_bytes)];
+            e.row = (normkit_kernel){.name = "nkb_row", .dtype = "f32", .isa = ci->isa_enum};
+            if (ln)
+                e.row.op = normkit_op_layernorm, e.row.fn.layernorm_f32 = ci->row->run_ln;
             else
-                row_entry[ln][ci->isa_enum] = (int)nentries - 1;
+                e.row.op = normkit_op_rmsnorm, e.row.fn.rmsnorm_f32 = ci->row->run;
+            snprintf(e.c.name, sizeof e.c.name, "ceiling_rowcall%s/f32/%s/dim:%u",
+                     ln ? "_ln" : "", ci->isa, (unsigned)e.dim);
+            if (add_entry(&e) != 0)
+                return -1;
+            row_entry[ln][ci->isa_enum] = (int)nentries - 1;
         }
     }
     return 0;

@@ -484,6 +484,34 @@ static void guard_run(const normkit_kernel *k, int at_start, const normkit_kpara
 static void test_guard_end(void **state) { guard_run(nk_kernel_or_skip(state), 0, &nk_kernel_or_skip(state)->params); }
 static void test_guard_start(void **state) { guard_run(nk_kernel_or_skip(state), 1, &nk_kernel_or_skip(state)->params); }
 
+/* The buffers of two calls compared bit for bit (modes_not_read, test_rows_as_one_row_calls):
+ * x and r0 (the inputs, n floats), r1/y1 and r2/y2 (each call's r and y), gamma and beta (dim
+ * floats). The callers fill them. */
+typedef struct {
+    float *x, *r0, *r1, *r2, *y1, *y2, *g, *b;
+} nk_pair;
+
+static nk_pair pair_alloc(size_t n, size_t dim)
+{
+    nk_pair p = {malloc(n * 4), malloc(n * 4), malloc(n * 4), malloc(n * 4),
+                 malloc(n * 4), malloc(n * 4), malloc(dim * 4), malloc(dim * 4)};
+    if (!p.x || !p.r0 || !p.r1 || !p.r2 || !p.y1 || !p.y2 || !p.g || !p.b)
+        abort();
+    return p;
+}
+
+/* Whether both calls wrote the same bits: y, and r when the operator writes it. */
+static int pair_same(const nk_pair *p, size_t n, int res)
+{
+    return memcmp(p->y1, p->y2, n * 4) == 0 && (!res || memcmp(p->r1, p->r2, n * 4) == 0);
+}
+
+static void pair_free(nk_pair *p)
+{
+    free(p->x); free(p->r0); free(p->r1); free(p->r2);
+    free(p->y1); free(p->y2); free(p->g); free(p->b);
+}
+
 /* A variant whose registry defaults never enter either memory mode (both thresholds
  * SIZE_MAX: the scalar, NEON and SVE variants, which have no such modes): forcing either mode
  * must not change what it writes: bit for bit what its defaults give (y, and r for add &
@@ -495,10 +523,9 @@ static void modes_not_read(const normkit_kernel *k, nk_rng *rng)
     const int res = nk_op_has_residual(k->op);
     for (size_t d = 0; d < nk_ndims; d++) {
         const size_t dim = nk_dims[d], ld = dim + 1 + d % 3, rows = 3, n = rows * ld + 16;
-        float *x = malloc(n * 4), *r0 = malloc(n * 4), *r1 = malloc(n * 4), *r2 = malloc(n * 4);
-        float *y1 = malloc(n * 4), *y2 = malloc(n * 4), *g = malloc(dim * 4), *b = malloc(dim * 4);
-        if (!x || !r0 || !r1 || !r2 || !y1 || !y2 || !g || !b)
-            abort();
+        nk_pair p = pair_alloc(n, dim);
+        float *x = p.x, *r0 = p.r0, *r1 = p.r1, *r2 = p.r2, *y1 = p.y1, *y2 = p.y2, *g = p.g,
+              *b = p.b;
         for (size_t i = 0; i < n; i++) {
             x[i] = nk_rng_uniform(rng, -3.0f, 3.0f);
             r0[i] = nk_rng_uniform(rng, -1.0f, 1.0f);
@@ -524,11 +551,11 @@ static void modes_not_read(const normkit_kernel *k, nk_rng *rng)
             nk_args f = a;
             f.r = r2 + 1, f.y = y2 + 1;
             nk_call_kernel_kp(k, &f, &kp);
-            if (memcmp(y1, y2, n * 4) != 0 || (res && memcmp(r1, r2, n * 4) != 0))
+            if (!pair_same(&p, n, res))
                 fail_msg("%s, dim %zu: its defaults say it has no %s, yet forcing it changed "
                          "what it wrote", k->name, dim, m == 0 ? "streaming stores" : "memory mode");
         }
-        free(x); free(r0); free(r1); free(r2); free(y1); free(y2); free(g); free(b);
+        pair_free(&p);
     }
 }
 
@@ -690,8 +717,9 @@ static void test_rows_as_one_row_calls(void **state)
     nk_rng rng = {SEED + 17};
     for (size_t d = 0; d < sizeof dims / sizeof dims[0]; d++) {
         const size_t dim = dims[d], n = rows * dim;
-        float *x = malloc(n * 4), *r0 = malloc(n * 4), *r1 = malloc(n * 4), *r2 = malloc(n * 4);
-        float *y1 = malloc(n * 4), *y2 = malloc(n * 4), *g = malloc(dim * 4), *b = malloc(dim * 4);
+        nk_pair p = pair_alloc(n, dim);
+        float *x = p.x, *r0 = p.r0, *r1 = p.r1, *r2 = p.r2, *y1 = p.y1, *y2 = p.y2, *g = p.g,
+              *b = p.b;
         for (size_t row = 0; row < rows; row++)
             fill_uniform(&rng, row, dim, x + row * dim, r0 + row * dim);
         for (size_t i = 0; i < dim; i++) {
@@ -717,11 +745,11 @@ static void test_rows_as_one_row_calls(void **state)
                 one.rows = 1, one.x = x + row * dim, one.r = r2 + row * dim, one.y = y2 + row * dim;
                 nk_call_kernel_kp(k, &one, &kp);
             }
-            if (memcmp(y1, y2, n * 4) != 0 || (res && memcmp(r1, r2, n * 4) != 0))
+            if (!pair_same(&p, n, res))
                 fail_msg("%s, dim %zu, knobs %d: %zu rows in one call differ from %zu one-row "
                          "calls", k->name, dim, mode, rows, rows);
         }
-        free(x); free(r0); free(r1); free(r2); free(y1); free(y2); free(g); free(b);
+        pair_free(&p);
     }
 }
 
